@@ -1,0 +1,170 @@
+"""Orders as the OMS sees them, and how they are named at the broker.
+
+An order's `order_id` is also its idempotency tag: at most 20 alphanumeric characters,
+derived deterministically from (signal id, account), so it can travel as Kite's `tag` and
+Dhan's `correlationId`, and so a restart mid fan-out finds the same order at the broker
+instead of sending a second one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import asdict, dataclass, fields, replace
+from enum import Enum
+
+from .errors import ValidationError
+from .states import OrderStatus, check_transition
+
+TAG_MAX_LEN = 20
+_TAG_RE = re.compile(r"^[A-Za-z0-9]{1,20}$")
+_B32 = "0123456789abcdefghijklmnopqrstuv"
+
+
+class Side(str, Enum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def sign(self) -> int:
+        return 1 if self is Side.BUY else -1
+
+
+class OrderType(str, Enum):
+    MARKET = "MARKET"
+    LIMIT = "LIMIT"
+    SL = "SL"          # stop-loss limit: trigger_price and price
+    SL_M = "SL-M"      # stop-loss market: trigger_price only
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Product(str, Enum):
+    CNC = "CNC"        # delivery
+    MIS = "MIS"        # intraday
+    NRML = "NRML"      # carry-forward derivatives
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Validity(str, Enum):
+    DAY = "DAY"
+    IOC = "IOC"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def make_tag(signal_id: str, account: str) -> str:
+    """The idempotency tag of (signal, account): 20 base-32 characters of a BLAKE2b digest."""
+    digest = hashlib.blake2b(f"{signal_id}\x1f{account}".encode(), digest_size=13).digest()
+    n = int.from_bytes(digest, "big")
+    return "".join(_B32[(n >> (5 * i)) & 31] for i in range(TAG_MAX_LEN))
+
+
+def validate_tag(tag: str) -> str:
+    if not isinstance(tag, str) or not _TAG_RE.match(tag):
+        raise ValidationError("tag", tag, "must be 1 to 20 letters or digits (Kite tag / Dhan correlationId)")
+    return tag
+
+
+def _enum(cls: type[Enum], field: str, value: object) -> Enum:
+    try:
+        return cls(value.upper() if isinstance(value, str) else value)
+    except ValueError:
+        raise ValidationError(field, value, f"must be one of {[m.value for m in cls]}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """One order for one account. Immutable: every change is a new version via `transition`."""
+
+    order_id: str
+    signal_id: str
+    account: str
+    instrument: str               # EXCHANGE:SYMBOL
+    side: Side
+    quantity: int
+    order_type: OrderType = OrderType.MARKET
+    price: float = 0.0            # limit price (LIMIT, SL); 0 when none
+    trigger_price: float = 0.0    # SL, SL-M
+    product: Product = Product.MIS
+    validity: Validity = Validity.DAY
+    broker: str = ""
+    route: str = ""
+    status: OrderStatus = OrderStatus.NEW
+    version: int = 1
+    filled_quantity: int = 0
+    average_price: float = 0.0
+    broker_order_id: str = ""
+    reject_reason: str = ""
+    created_at_ns: int = 0        # wall clock (time.time_ns), for display
+    # monotonic-ns stamps of each hop (time.monotonic_ns: one clock for the whole machine)
+    ts_signal: int = 0
+    ts_risk_passed: int = 0
+    ts_sent: int = 0
+    ts_acked: int = 0
+    ts_first_fill: int = 0
+    ts_done: int = 0
+
+    def __post_init__(self) -> None:
+        validate_tag(self.order_id)
+        for name, cls in (("side", Side), ("order_type", OrderType), ("product", Product),
+                          ("validity", Validity), ("status", OrderStatus)):
+            value = getattr(self, name)
+            if not isinstance(value, cls):
+                object.__setattr__(self, name, _enum(cls, name, value))
+        if not self.account:
+            raise ValidationError("account", self.account, "must not be empty")
+        if not isinstance(self.quantity, int) or isinstance(self.quantity, bool) or self.quantity <= 0:
+            raise ValidationError("quantity", self.quantity, "must be a positive whole number")
+        if self.order_type in (OrderType.LIMIT, OrderType.SL) and not self.price > 0:
+            raise ValidationError("price", self.price, f"a {self.order_type} order needs a positive price")
+        if self.order_type in (OrderType.SL, OrderType.SL_M) and not self.trigger_price > 0:
+            raise ValidationError("trigger_price", self.trigger_price,
+                                  f"a {self.order_type} order needs a positive trigger price")
+        if not 0 <= self.filled_quantity <= self.quantity:
+            raise ValidationError("filled_quantity", self.filled_quantity,
+                                  f"must be between 0 and quantity {self.quantity}")
+
+    @property
+    def tag(self) -> str:
+        return self.order_id
+
+    @property
+    def pending_quantity(self) -> int:
+        return self.quantity - self.filled_quantity
+
+    def transition(self, status: OrderStatus | str, **changes: object) -> "Order":
+        """The next version of this order in `status`; raises if the table forbids the move."""
+        check_transition(self.order_id, self.status, status)
+        return replace(self, status=OrderStatus(status), version=self.version + 1, **changes)
+
+
+ORDER_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Order))
+_INT_FIELDS = frozenset(f.name for f in fields(Order) if f.type == "int")
+_FLOAT_FIELDS = frozenset(f.name for f in fields(Order) if f.type == "float")
+
+
+def order_to_fields(order: Order) -> dict[str, str]:
+    """Flat string mapping, as stored in a Redis hash."""
+    return {k: (v.value if isinstance(v, Enum) else repr(v) if isinstance(v, float) else str(v))
+            for k, v in asdict(order).items()}
+
+
+def order_from_fields(data: dict) -> Order:
+    """Inverse of `order_to_fields`; accepts bytes or str keys and values."""
+    clean = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+             for k, v in data.items()}
+    kwargs: dict[str, object] = {}
+    for name in ORDER_FIELDS:
+        if name not in clean:
+            continue
+        value = clean[name]
+        kwargs[name] = int(value) if name in _INT_FIELDS else float(value) if name in _FLOAT_FIELDS else value
+    return Order(**kwargs)
