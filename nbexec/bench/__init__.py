@@ -1,0 +1,1 @@
+"""Scenarios for `nbexec bench`: each module measures one claim, ours and the alternative side by side."""

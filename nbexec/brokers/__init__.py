@@ -1,0 +1,1 @@
+"""Broker adapters (one subpackage per broker, same inner layout) and the paper exchange."""

@@ -1,0 +1,1 @@
+"""Zerodha Kite Connect v3: wire codecs, REST adapter, ticker client."""

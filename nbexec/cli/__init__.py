@@ -1,0 +1,1 @@
+"""The `nbexec` command line."""
