@@ -1,0 +1,313 @@
+"""Dhan v2 wire shapes for the paper exchange: request validation and response bodies.
+
+Pure (no I/O, no asyncio): JSON in, typed requests out; engine objects in, Dhan's camelCase
+(REST) and PascalCase (order-update WS) dicts out. Dhan's field names and codes live here and
+nowhere else in the paper exchange, so the matching engine stays broker-neutral.
+Sources: PROTOCOLS.md sections 3 and 4 and the `dhanhq` 2.3.0 SDK.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+from nbexec.core.errors import (AuthError, BrokerError, InputError, NbexecError, OrderNotFound,
+                                OrderRejected, RateLimited, ValidationError)
+from nbexec.core.instruments import DHAN_SEGMENT_ENUM
+
+# -- code tables (PROTOCOLS.md 3.3) -----------------------------------------------------------
+SIDES = ("BUY", "SELL")
+# Dhan productType -> engine product. MTF/CO/BO have no paper equivalent: refused, not faked.
+PRODUCT_IN = {"CNC": "CNC", "INTRADAY": "MIS", "MARGIN": "NRML"}
+PRODUCT_OUT = {v: k for k, v in PRODUCT_IN.items()}
+ORDER_TYPE_IN = {"LIMIT": "LIMIT", "MARKET": "MARKET", "STOP_LOSS": "SL", "STOP_LOSS_MARKET": "SL-M"}
+ORDER_TYPE_OUT = {v: k for k, v in ORDER_TYPE_IN.items()}
+VALIDITIES = ("DAY", "IOC")
+TRADABLE_SEGMENTS = tuple(s for s in DHAN_SEGMENT_ENUM if s != "IDX_I")
+SEGMENT_BY_ENUM = {v: k for k, v in DHAN_SEGMENT_ENUM.items()}
+_CORRELATION_RE = re.compile(r"^[A-Za-z0-9 _-]{1,30}$")
+
+# Order-update WS short codes (PROTOCOLS.md 4.3).
+_PRODUCT_ALERT = {"CNC": "C", "MIS": "I", "NRML": "M"}
+_ORDER_TYPE_ALERT = {"LIMIT": "LMT", "MARKET": "MKT", "SL": "SL", "SL-M": "SLM"}
+_EXCHANGE_OF_SEGMENT = {"NSE_EQ": "NSE", "NSE_FNO": "NSE", "NSE_CURRENCY": "NSE", "BSE_EQ": "BSE",
+                        "BSE_FNO": "BSE", "BSE_CURRENCY": "BSE", "MCX_COMM": "MCX", "IDX_I": "NSE"}
+_SEGMENT_LETTER = {"NSE_EQ": "E", "BSE_EQ": "E", "NSE_FNO": "D", "BSE_FNO": "D",
+                   "NSE_CURRENCY": "C", "BSE_CURRENCY": "C", "MCX_COMM": "M", "IDX_I": "I"}
+
+IST_OFFSET_S = 5 * 3600 + 1800
+
+
+# -- errors -----------------------------------------------------------------------------------
+# (HTTP status, errorType, errorCode); HTTP codes are [UNSURE] in PROTOCOLS.md 3.1.
+AUTH_FAILED = (401, "Invalid_Authentication", "DH-901")
+RATE_LIMITED = (429, "Rate_Limit", "DH-904")
+INPUT_ERROR = (400, "Input_Exception", "DH-905")
+ORDER_ERROR = (400, "Order_Error", "DH-906")
+NOT_FOUND = (404, "Data_Error", "DH-907")
+INTERNAL = (500, "Internal_Server_Error", "DH-908")
+
+
+def error_body(kind: tuple[int, str, str], message: str) -> tuple[int, dict[str, str]]:
+    """HTTP status and Dhan's error body; the SDK copies the three keys into `remarks`."""
+    status, error_type, code = kind
+    return status, {"errorType": error_type, "errorCode": code, "errorMessage": message}
+
+
+def error_for(exc: BaseException) -> tuple[int, dict[str, str]]:
+    """Map an engine or validation error to Dhan's error body, keeping the engine's message."""
+    if isinstance(exc, AuthError):
+        return error_body(AUTH_FAILED, str(exc))
+    if isinstance(exc, RateLimited):
+        return error_body(RATE_LIMITED, str(exc))
+    if isinstance(exc, (ValidationError, InputError)):
+        return error_body(INPUT_ERROR, str(exc))
+    if isinstance(exc, (OrderNotFound, KeyError, LookupError)):
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        return error_body(NOT_FOUND, str(message))
+    if isinstance(exc, (OrderRejected, BrokerError, NbexecError, ValueError)):
+        return error_body(ORDER_ERROR, str(exc))
+    return error_body(INTERNAL, f"internal error: {type(exc).__name__}")
+
+
+# -- requests ---------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class PlaceRequest:
+    """A validated `POST /orders` body, already in engine terms (product MIS, type SL-M ...)."""
+
+    side: str
+    segment: str
+    security_id: int
+    quantity: int
+    order_type: str
+    product: str
+    validity: str
+    price: float
+    trigger_price: float
+    disclosed_quantity: int
+    correlation_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModifyRequest:
+    """A validated `PUT /orders/{id}` body; None means "leave unchanged"."""
+
+    order_id: str
+    order_type: str | None
+    quantity: int | None
+    price: float | None
+    trigger_price: float | None
+    disclosed_quantity: int | None
+    validity: str | None
+
+
+def _choice(body: Mapping[str, Any], key: str, allowed: Iterable[str], *, required: bool = True,
+            default: str | None = None) -> str | None:
+    value = body.get(key)
+    if value is None:
+        if required:
+            raise ValidationError(key, value, "is required")
+        return default
+    if not isinstance(value, str) or value.upper() not in allowed:
+        raise ValidationError(key, value, f"must be one of {sorted(allowed)}")
+    return value.upper()
+
+
+def _int(body: Mapping[str, Any], key: str, *, required: bool = True, minimum: int = 0,
+         default: int | None = None) -> int | None:
+    value = body.get(key)
+    if value is None:
+        if required:
+            raise ValidationError(key, value, "is required")
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValidationError(key, value, "must be a whole number")
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValidationError(key, value, "must be a whole number") from None
+    if number < minimum:
+        raise ValidationError(key, value, f"must be at least {minimum}")
+    return number
+
+
+def _price(body: Mapping[str, Any], key: str, *, default: float | None = 0.0) -> float | None:
+    value = body.get(key)
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        raise ValidationError(key, value, "must be a number")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValidationError(key, value, "must be a number") from None
+    if number < 0 or number != number or number in (float("inf"),):
+        raise ValidationError(key, value, "must be a finite, non-negative number")
+    return number
+
+
+def _security_id(value: Any) -> int:
+    """Dhan sends securityId as a string of digits; ints are tolerated."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or not str(value).strip().isdigit():
+        raise ValidationError("securityId", value, "must be a string of digits, e.g. \"1333\"")
+    return int(str(value).strip())
+
+
+def check_client_id(body: Mapping[str, Any], client_id: str) -> None:
+    """The SDK injects `dhanClientId`; when present it must name the authenticated client."""
+    given = body.get("dhanClientId")
+    if given is not None and str(given) != client_id:
+        raise ValidationError("dhanClientId", given, "does not match the client-id header")
+
+
+def parse_place(body: Any, client_id: str) -> PlaceRequest:
+    """Validate a place-order body; raises `ValidationError` naming the first bad field."""
+    if not isinstance(body, dict):
+        raise ValidationError("body", type(body).__name__, "must be a JSON object")
+    check_client_id(body, client_id)
+    side = _choice(body, "transactionType", SIDES)
+    segment = _choice(body, "exchangeSegment", TRADABLE_SEGMENTS)
+    product = PRODUCT_IN[_choice(body, "productType", PRODUCT_IN)]
+    order_type = ORDER_TYPE_IN[_choice(body, "orderType", ORDER_TYPE_IN)]
+    validity = _choice(body, "validity", VALIDITIES, required=False, default="DAY")
+    security_id = _security_id(body.get("securityId"))
+    quantity = _int(body, "quantity", minimum=1)
+    disclosed = _int(body, "disclosedQuantity", required=False, default=0)
+    price = _price(body, "price")
+    trigger = _price(body, "triggerPrice")
+    if order_type in ("LIMIT", "SL") and not price > 0:
+        raise ValidationError("price", body.get("price"), f"a {body['orderType']} order needs a positive price")
+    if order_type in ("SL", "SL-M") and not trigger > 0:
+        raise ValidationError("triggerPrice", body.get("triggerPrice"),
+                              f"a {body['orderType']} order needs a positive trigger price")
+    if disclosed > quantity:
+        raise ValidationError("disclosedQuantity", disclosed, f"must not exceed quantity {quantity}")
+    if body.get("afterMarketOrder") not in (None, False):
+        raise ValidationError("afterMarketOrder", body.get("afterMarketOrder"),
+                              "after-market orders are not supported by the paper exchange")
+    for key in ("boProfitValue", "boStopLossValue"):
+        if body.get(key) not in (None, 0, 0.0):
+            raise ValidationError(key, body.get(key), "bracket orders are not supported by the paper exchange")
+    correlation = body.get("correlationId") or ""
+    if correlation and (not isinstance(correlation, str) or not _CORRELATION_RE.match(correlation)):
+        raise ValidationError("correlationId", correlation, "must be 1 to 30 of [A-Za-z0-9 _-]")
+    return PlaceRequest(side=side, segment=segment, security_id=security_id, quantity=quantity,
+                        order_type=order_type, product=product, validity=validity, price=price,
+                        trigger_price=trigger, disclosed_quantity=disclosed, correlation_id=correlation)
+
+
+def parse_modify(order_id: str, body: Any, client_id: str) -> ModifyRequest:
+    """Validate a modify body. Dhan wants the originally placed quantity; other fields optional."""
+    if not isinstance(body, dict):
+        raise ValidationError("body", type(body).__name__, "must be a JSON object")
+    check_client_id(body, client_id)
+    if body.get("orderId") is not None and str(body["orderId"]) != order_id:
+        raise ValidationError("orderId", body["orderId"], f"does not match the order id {order_id!r} in the path")
+    order_type = _choice(body, "orderType", ORDER_TYPE_IN, required=False)
+    validity = _choice(body, "validity", VALIDITIES, required=False)
+    leg = body.get("legName")
+    if leg not in (None, "", "ENTRY_LEG", "NA"):
+        raise ValidationError("legName", leg, "only plain orders (no BO/CO legs) exist on the paper exchange")
+    return ModifyRequest(
+        order_id=order_id,
+        order_type=ORDER_TYPE_IN[order_type] if order_type else None,
+        quantity=_int(body, "quantity", required=False, minimum=1),
+        price=_price(body, "price", default=None),
+        trigger_price=_price(body, "triggerPrice", default=None),
+        disclosed_quantity=_int(body, "disclosedQuantity", required=False),
+        validity=validity,
+    )
+
+
+def parse_quote_request(body: Any, *, limit: int = 1000) -> list[tuple[str, int]]:
+    """`{"NSE_EQ":[11536], ...}` -> [(segment, security_id)]; the injected dhanClientId is ignored."""
+    if not isinstance(body, dict):
+        raise ValidationError("body", type(body).__name__, "must be a JSON object of segment -> ids")
+    wanted: list[tuple[str, int]] = []
+    for segment, ids in body.items():
+        if segment == "dhanClientId":
+            continue
+        if segment not in DHAN_SEGMENT_ENUM:
+            raise ValidationError(segment, ids, f"unknown exchange segment; use one of {sorted(DHAN_SEGMENT_ENUM)}")
+        if not isinstance(ids, list):
+            raise ValidationError(segment, ids, "must be a list of security ids")
+        wanted.extend((segment, _security_id(i)) for i in ids)
+    if len(wanted) > limit:
+        raise ValidationError("instruments", len(wanted), f"at most {limit} per request")
+    return wanted
+
+
+# -- responses --------------------------------------------------------------------------------
+def ist_time(epoch_s: float | None = None) -> str:
+    """`YYYY-MM-DD HH:MM:SS` in IST, the format of Dhan's createTime/updateTime/exchangeTime."""
+    t = time.time() if epoch_s is None else epoch_s
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t + IST_OFFSET_S))
+
+
+# -- market feed WS requests (PROTOCOLS.md 4.1) -----------------------------------------------
+FEED_MODES = {15: "ticker", 17: "quote", 21: "full"}
+FEED_UNSUBSCRIBE = {16: "ticker", 18: "quote", 22: "full"}
+FEED_DISCONNECT = 12
+FEED_MAX_PER_MESSAGE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRequest:
+    """One JSON message from a feed client. `instruments` holds (segment enum, security id)."""
+
+    code: int
+    action: str                  # "subscribe" | "unsubscribe" | "disconnect"
+    mode: str                    # "ticker" | "quote" | "full" | ""
+    instruments: tuple[tuple[int, int], ...] = ()
+
+
+def parse_feed_request(message: Any) -> FeedRequest:
+    """Parse a decoded JSON feed message; raises `ValidationError` naming the bad field."""
+    if not isinstance(message, dict):
+        raise ValidationError("message", type(message).__name__, "must be a JSON object")
+    code = message.get("RequestCode")
+    if isinstance(code, bool) or not isinstance(code, int):
+        raise ValidationError("RequestCode", code, "must be an integer")
+    if code == FEED_DISCONNECT:
+        return FeedRequest(code, "disconnect", "")
+    if code in FEED_MODES:
+        action, mode = "subscribe", FEED_MODES[code]
+    elif code in FEED_UNSUBSCRIBE:
+        action, mode = "unsubscribe", FEED_UNSUBSCRIBE[code]
+    else:
+        raise ValidationError("RequestCode", code, f"must be one of 12, {sorted({*FEED_MODES, *FEED_UNSUBSCRIBE})}")
+    items = message.get("InstrumentList")
+    if not isinstance(items, list):
+        raise ValidationError("InstrumentList", items, "must be a list")
+    if len(items) > FEED_MAX_PER_MESSAGE:
+        raise ValidationError("InstrumentList", len(items), f"at most {FEED_MAX_PER_MESSAGE} instruments per message")
+    count = message.get("InstrumentCount", len(items))
+    if count != len(items):
+        raise ValidationError("InstrumentCount", count, f"does not match the {len(items)} instruments listed")
+    out: list[tuple[int, int]] = []
+    for item in items:
+        segment = item.get("ExchangeSegment") if isinstance(item, dict) else None
+        if segment not in DHAN_SEGMENT_ENUM:
+            raise ValidationError("ExchangeSegment", segment, f"must be one of {sorted(DHAN_SEGMENT_ENUM)}")
+        security_id = item.get("SecurityId")
+        if isinstance(security_id, bool) or not str(security_id).strip().isdigit():
+            raise ValidationError("SecurityId", security_id, "must be a string of digits")
+        out.append((DHAN_SEGMENT_ENUM[segment], int(str(security_id).strip())))
+    return FeedRequest(code, action, mode, tuple(out))
+
+
+def parse_order_login(message: Any) -> tuple[str, str]:
+    """`{"LoginReq":{"MsgCode":42,"ClientId":..,"Token":..},"UserType":"SELF"}` -> (client, token)."""
+    login = message.get("LoginReq") if isinstance(message, dict) else None
+    if not isinstance(login, dict):
+        raise ValidationError("LoginReq", login, "must be an object")
+    if login.get("MsgCode") != 42:
+        raise ValidationError("MsgCode", login.get("MsgCode"), "must be 42 (login)")
+    client, token = login.get("ClientId"), login.get("Token")
+    if not isinstance(client, str) or not client:
+        raise ValidationError("ClientId", client, "is required")
+    if not isinstance(token, str) or not token:
+        raise ValidationError("Token", "***", "is required")
+    return client, token
