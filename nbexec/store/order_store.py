@@ -1,0 +1,234 @@
+"""The order store: orders, their transitions, positions and the event log, in Redis.
+
+Guarantees:
+- `create` is idempotent per (signal id, account), across processes and restarts.
+- `transition` / `apply_fill` are one atomic round trip (a Lua script): the transition table
+  and the expected version are checked, the hash written, the event appended to the account's
+  capped stream and a notification published, or nothing happens at all.
+- A fill is applied once per broker trade id, however often the broker repeats the update.
+- Every call fails within about one second with `StoreUnavailable` while Redis is down, and
+  works again as soon as it is back (same object, no restart).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from ..core.errors import InvalidTransition, OrderNotFound, StaleVersion, StoreUnavailable, ValidationError
+from ..core.fills import Fill, Position
+from ..core.orders import Order, order_from_fields, order_to_fields
+from ..core.states import OrderStatus
+from .keys import Keys
+from .scripts import CREATE_SCRIPT, TRANSITION_SCRIPT
+
+T = TypeVar("T")
+DEFAULT_STREAM_MAXLEN = 1_000_000
+_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError, OSError)
+
+
+def _guard(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """Map every way of not reaching Redis to `StoreUnavailable` (fail closed, never hang)."""
+
+    @functools.wraps(fn)
+    async def wrapper(self: "OrderStore", *args: Any, **kwargs: Any) -> T:
+        try:
+            return await fn(self, *args, **kwargs)
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable(f"Redis unreachable during {fn.__name__}: {exc}") from exc
+    return wrapper
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionResult:
+    version: int
+    status: OrderStatus
+    duplicate_fill: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEvent:
+    """One entry of an account's event stream."""
+
+    stream_id: str
+    order_id: str
+    version: int
+    from_status: str
+    to_status: str
+    ts: int
+    changes: dict[str, str]
+
+
+def rebuild_orders(events: list[OrderEvent]) -> dict[str, dict[str, str]]:
+    """Replay events in stream order into the order hashes they produced (pure)."""
+    hashes: dict[str, dict[str, str]] = {}
+    for event in events:
+        hashes.setdefault(event.order_id, {}).update(event.changes)
+    return hashes
+
+
+class OrderStore:
+    """Async order store over one `redis.asyncio` client (one per event loop)."""
+
+    def __init__(self, client: aioredis.Redis, *, prefix: str = "nbexec",
+                 stream_maxlen: int = DEFAULT_STREAM_MAXLEN) -> None:
+        self.redis = client
+        self.keys = Keys(prefix)
+        self.stream_maxlen = stream_maxlen
+        self._create = client.register_script(CREATE_SCRIPT)
+        self._transition = client.register_script(TRANSITION_SCRIPT)
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+    @_guard
+    async def ping(self) -> bool:
+        return bool(await self.redis.ping())
+
+    # -- writes -------------------------------------------------------------------------
+    @_guard
+    async def create(self, order: Order) -> tuple[Order, bool]:
+        """Store `order` unless its (signal, account) already has one; (order, created?)."""
+        k = self.keys
+        fields = order_to_fields(order)
+        flat = [x for kv in fields.items() for x in kv]
+        created, order_id = await self._create(
+            keys=[k.idempotency(order.account, order.signal_id), k.order(order.account, order.order_id),
+                  k.open_orders(order.account), k.events(order.account)],
+            args=[order.order_id, k.channel(), self.stream_maxlen, time.time_ns(), *flat])
+        await self.redis.sadd(k.accounts(), order.account)
+        if created:
+            return order, True
+        return await self.get(order.account, order_id), False
+
+    @_guard
+    async def transition(self, order: Order | tuple[str, str], status: OrderStatus | str, *,
+                         expected_version: int | None = None, **fields: object) -> TransitionResult:
+        """Move an order to `status`, setting `fields`; atomic and version-checked.
+
+        `order` is an `Order` or an (account, order_id) pair. Without `expected_version` the
+        move is checked against the table only (for broker verdicts, which are authoritative).
+        """
+        account, order_id = (order.account, order.order_id) if isinstance(order, Order) else order
+        status = OrderStatus(status)
+        return await self._run_transition(account, order_id, status.value, expected_version, None, fields)
+
+    @_guard
+    async def apply_fill(self, fill: Fill, **fields: object) -> TransitionResult:
+        """Account one fill: filled quantity, average price, status, position; once per fill id."""
+        return await self._run_transition(fill.account, fill.order_id, "", None, fill, fields)
+
+    async def _run_transition(self, account: str, order_id: str, status: str, expected: int | None,
+                              fill: Fill | None, fields: dict[str, object]) -> TransitionResult:
+        k = self.keys
+        flat: list[str] = []
+        for name, value in fields.items():
+            flat += [name, value.value if isinstance(value, OrderStatus) else repr(value) if isinstance(value, float) else str(value)]
+        fill_args = (["", "0", "0", "0"] if fill is None else
+                     [fill.fill_id, str(fill.quantity), repr(fill.price), repr(fill.quantity * fill.price)])
+        try:
+            version, new_status, flag = await self._transition(
+                keys=[k.order(account, order_id), k.open_orders(account), k.events(account),
+                      k.positions(account), k.fills(account)],
+                args=[order_id, status, "" if expected is None else expected, k.channel(),
+                      self.stream_maxlen, time.time_ns(), time.monotonic_ns(), *fill_args, *flat])
+        except ResponseError as exc:
+            raise _script_error(order_id, status, exc) from None
+        return TransitionResult(int(version), OrderStatus(new_status), flag == "DUPLICATE_FILL")
+
+    # -- reads --------------------------------------------------------------------------
+    @_guard
+    async def get(self, account: str, order_id: str) -> Order:
+        data = await self.redis.hgetall(self.keys.order(account, order_id))
+        if not data:
+            raise OrderNotFound(f"order_id={order_id!r}: no such order for account {account!r}")
+        return order_from_fields(data)
+
+    @_guard
+    async def find_by_signal(self, account: str, signal_id: str) -> Order | None:
+        order_id = await self.redis.get(self.keys.idempotency(account, signal_id))
+        return None if order_id is None else await self.get(account, order_id)
+
+    @_guard
+    async def accounts(self) -> list[str]:
+        return sorted(await self.redis.smembers(self.keys.accounts()))
+
+    @_guard
+    async def open_orders(self, account: str) -> list[Order]:
+        ids = sorted(await self.redis.smembers(self.keys.open_orders(account)))
+        return await self._many(account, ids)
+
+    @_guard
+    async def orders(self, account: str) -> list[Order]:
+        """Every order of the account that the event stream still remembers, oldest first."""
+        ids = list(dict.fromkeys(e.order_id for e in await self.events(account)))
+        return await self._many(account, ids)
+
+    async def _many(self, account: str, ids: list[str]) -> list[Order]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for order_id in ids:
+                pipe.hgetall(self.keys.order(account, order_id))
+            rows = await pipe.execute()
+        return [order_from_fields(row) for row in rows if row]
+
+    @_guard
+    async def positions(self, account: str) -> list[Position]:
+        raw = await self.redis.hgetall(self.keys.positions(account))
+        sums: dict[str, dict[str, str]] = {}
+        for key, value in raw.items():
+            instrument, _, leg = key.rpartition("|")
+            sums.setdefault(instrument, {})[leg] = value
+        return [Position(account, instrument,
+                         buy_quantity=int(v.get("buy_quantity", 0)), buy_value=float(v.get("buy_value", 0)),
+                         sell_quantity=int(v.get("sell_quantity", 0)), sell_value=float(v.get("sell_value", 0)))
+                for instrument, v in sorted(sums.items())]
+
+    @_guard
+    async def events(self, account: str, start: str = "-", count: int | None = None) -> list[OrderEvent]:
+        rows = await self.redis.xrange(self.keys.events(account), min=start, count=count)
+        return [_event(stream_id, data) for stream_id, data in rows]
+
+    async def replay(self, accounts: list[str] | None = None) -> list[OrderEvent]:
+        """All accounts' events, merged in time order (each account's own order preserved)."""
+        merged: list[OrderEvent] = []
+        for account in accounts if accounts is not None else await self.accounts():
+            merged += await self.events(account)
+        merged.sort(key=lambda e: (e.ts, e.stream_id))
+        return merged
+
+    async def notifications(self) -> AsyncIterator[dict]:
+        """Every order change as published, from this and any other process."""
+        pubsub = self.redis.pubsub()
+        await pubsub.subscribe(self.keys.channel())
+        try:
+            async for message in pubsub.listen():
+                if message["type"] == "message":
+                    yield json.loads(message["data"])
+        finally:
+            await pubsub.aclose()
+
+
+def _event(stream_id: str, data: dict[str, str]) -> OrderEvent:
+    return OrderEvent(stream_id, data["order_id"], int(data["version"]), data["from"], data["to"],
+                      int(data["ts"]), json.loads(data["changes"]))
+
+
+def _script_error(order_id: str, status: str, exc: ResponseError) -> Exception:
+    kind, *rest = str(exc).split()
+    if kind == "NBEXEC_FORBIDDEN":
+        return InvalidTransition(order_id, rest[0], rest[1])
+    if kind == "NBEXEC_STALE":
+        return StaleVersion(order_id, int(rest[0]), int(rest[1]))
+    if kind == "NBEXEC_NOTFOUND":
+        return OrderNotFound(f"order_id={order_id!r}: no such order")
+    if kind == "NBEXEC_OVERFILL":
+        return ValidationError("fill.quantity", rest[0], f"would fill {rest[0]} of an order for {rest[1]}")
+    return exc
