@@ -1,0 +1,158 @@
+"""One instrument's simulated market: a seeded random walk on the tick grid and a 5-level book.
+
+Pure: no asyncio, no clock of its own (callers pass `now`), no global RNG. All prices are kept
+as whole ticks (ints) so grid and band checks never suffer float noise; they become rupees
+only at the edge (`price`, `quote`).
+"""
+
+from __future__ import annotations
+
+import random
+
+from nbexec.core.instruments import Instrument
+from nbexec.core.market import DepthLevel, Quote
+
+DEPTH = 5
+
+
+class Book:
+    """The displayed market of one instrument between two steps.
+
+    `step` moves the last price by a few ticks at most (staying inside the circuit band), prints a
+    random market trade, and redraws the 5 bid and 5 ask levels. `take` consumes displayed
+    depth: what an order takes stays taken until the next `step` redraws the book, which is
+    how an order larger than the displayed depth gets filled in parts.
+    """
+
+    __slots__ = ("inst", "tick", "rng", "close_t", "lower_t", "upper_t", "open_t", "high_t",
+                 "low_t", "ltp_t", "last_qty", "volume", "traded_value", "ltt", "bids", "asks",
+                 "depth_lots", "_quote", "version")
+
+    def __init__(self, inst: Instrument, close: float, rng: random.Random, *,
+                 circuit_pct: float = 20.0, depth_lots: int = 50, now: float = 0.0) -> None:
+        self.inst = inst
+        self.tick = inst.tick_size
+        self.rng = rng
+        self.close_t = max(1, inst.to_ticks(close))
+        band = int(self.close_t * circuit_pct / 100)
+        self.lower_t = max(1, self.close_t - band)
+        self.upper_t = self.close_t + band
+        self.open_t = self.high_t = self.low_t = self.ltp_t = self.close_t
+        self.last_qty = 0
+        self.volume = 0
+        self.traded_value = 0.0
+        self.ltt = int(now)
+        self.depth_lots = depth_lots
+        # levels: [price_ticks, quantity, orders]; best first
+        self.bids: list[list[int]] = []
+        self.asks: list[list[int]] = []
+        self._quote: Quote | None = None
+        self.version = 0
+        self._redraw(up=rng.random() < 0.5)
+
+    # -- rupees <-> ticks -------------------------------------------------------------------
+    def price(self, ticks: int) -> float:
+        return round(ticks * self.tick, 8)
+
+    @property
+    def last_price(self) -> float:
+        return self.price(self.ltp_t)
+
+    @property
+    def lower_circuit(self) -> float:
+        return self.price(self.lower_t)
+
+    @property
+    def upper_circuit(self) -> float:
+        return self.price(self.upper_t)
+
+    # -- the walk ---------------------------------------------------------------------------
+    def step(self, now: float) -> None:
+        """Advance one step: move a few ticks at most, print a market trade, redraw the depth."""
+        # about 2 bp of the price per step at most (at least one tick): visible motion at any price
+        k = self.ltp_t // 5000 + 1
+        move = int(self.rng.random() * (2 * k + 1)) - k
+        ltp = min(self.upper_t, max(self.lower_t, self.ltp_t + move))
+        self.ltp_t = ltp
+        if ltp > self.high_t:
+            self.high_t = ltp
+        if ltp < self.low_t:
+            self.low_t = ltp
+        qty = (int(self.rng.random() * 20) + 1) * self.inst.lot_size
+        self._print(ltp, qty, now)
+        self._redraw(up=move > 0)
+
+    def _print(self, ticks: int, qty: int, now: float) -> None:
+        self.last_qty = qty
+        self.volume += qty
+        self.traded_value += qty * ticks
+        self.ltt = int(now)
+        self._quote = None
+        self.version += 1
+
+    def _redraw(self, up: bool) -> None:
+        if not self.inst.tradable:
+            self.bids, self.asks = [], []
+            return
+        rnd = self.rng.random
+        lots, lot = self.depth_lots, self.inst.lot_size
+        # The last trade printed at the ask after an up-tick, at the bid otherwise.
+        best_bid = self.ltp_t - 1 if up else self.ltp_t
+        best_bid = min(best_bid, self.upper_t - 1)
+        self.bids = [[p, (int(rnd() * lots) + 1) * lot, int(rnd() * 9) + 1]
+                     for p in range(best_bid, best_bid - DEPTH, -1) if p >= self.lower_t]
+        self.asks = [[p, (int(rnd() * lots) + 1) * lot, int(rnd() * 9) + 1]
+                     for p in range(best_bid + 1, best_bid + 1 + DEPTH) if p <= self.upper_t]
+        self._quote = None
+
+    # -- matching against displayed depth ---------------------------------------------------
+    def take(self, side: str, limit_t: int, quantity: int) -> list[tuple[int, int]]:
+        """Consume up to `quantity` from the opposite side at prices no worse than `limit_t`.
+
+        Returns (price_ticks, quantity) fills, best price first. A BUY takes asks priced
+        <= limit_t, a SELL takes bids priced >= limit_t.
+        """
+        fills: list[tuple[int, int]] = []
+        levels = self.asks if side == "BUY" else self.bids
+        for level in levels:
+            if quantity <= 0:
+                break
+            p, q = level[0], level[1]
+            if q <= 0:
+                continue
+            if (side == "BUY" and p > limit_t) or (side == "SELL" and p < limit_t):
+                break
+            n = q if q < quantity else quantity
+            level[1] = q - n
+            quantity -= n
+            fills.append((p, n))
+        if fills:
+            self._quote = None
+        return fills
+
+    def record_trade(self, ticks: int, qty: int, now: float) -> None:
+        """A fill of a paper order counts in the day's volume and last trade, like any trade."""
+        self.ltp_t = ticks
+        self.high_t = max(self.high_t, ticks)
+        self.low_t = min(self.low_t, ticks)
+        self._print(ticks, qty, now)
+
+    # -- what a full-mode tick shows ----------------------------------------------------------
+    def quote(self, now: float) -> Quote:
+        """The current snapshot; cached until the book changes."""
+        q = self._quote
+        if q is not None:
+            return q
+        price = self.price
+        bids = tuple(DepthLevel(price(p), n, o) for p, n, o in self.bids if n > 0)
+        asks = tuple(DepthLevel(price(p), n, o) for p, n, o in self.asks if n > 0)
+        avg = round(self.traded_value / self.volume * self.tick, 2) if self.volume else 0.0
+        q = Quote(
+            last_price=price(self.ltp_t), last_quantity=self.last_qty, average_price=avg,
+            volume=self.volume, total_buy_quantity=sum(b.quantity for b in bids) * 10,
+            total_sell_quantity=sum(a.quantity for a in asks) * 10,
+            open=price(self.open_t), high=price(self.high_t), low=price(self.low_t),
+            close=price(self.close_t), last_trade_time=self.ltt,
+            exchange_timestamp=int(now), bids=bids, asks=asks)
+        self._quote = q
+        return q
