@@ -15,15 +15,15 @@ from __future__ import annotations
 import functools
 import json
 import time
-from dataclasses import dataclass
-from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Awaitable, Callable, Mapping, Sequence, TypeVar
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from ..core.errors import InvalidTransition, OrderNotFound, StaleVersion, StoreUnavailable, ValidationError
+from ..core.errors import InvalidTransition, NbexecError, OrderNotFound, StaleVersion, StoreUnavailable, ValidationError
 from ..core.fills import Fill, Position
 from ..core.orders import Order, order_from_fields, order_to_fields
 from ..core.states import OrderStatus
@@ -52,6 +52,16 @@ class TransitionResult:
     version: int
     status: OrderStatus
     duplicate_fill: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """One requested transition for `transition_batch`."""
+
+    order: Order | tuple[str, str]
+    status: OrderStatus | str
+    fields: Mapping[str, object] = field(default_factory=dict)
+    expected_version: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +127,7 @@ class OrderStore:
         `order` is an `Order` or an (account, order_id) pair. Without `expected_version` the
         move is checked against the table only (for broker verdicts, which are authoritative).
         """
-        account, order_id = (order.account, order.order_id) if isinstance(order, Order) else order
+        account, order_id = _ids(order)
         status = OrderStatus(status)
         return await self._run_transition(account, order_id, status.value, expected_version, None, fields)
 
@@ -126,23 +136,44 @@ class OrderStore:
         """Account one fill: filled quantity, average price, status, position; once per fill id."""
         return await self._run_transition(fill.account, fill.order_id, "", None, fill, fields)
 
+    @_guard
+    async def transition_batch(self, moves: Sequence[Move]) -> list[TransitionResult | NbexecError]:
+        """Apply many transitions in one pipelined round trip, each atomic on its own.
+
+        Results come back in order; a refused move yields its error in place of a result
+        (one refusal does not stop the others).
+        """
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for move in moves:
+                account, order_id = _ids(move.order)
+                keys, args = self._script_call(account, order_id, OrderStatus(move.status).value,
+                                               move.expected_version, None, move.fields)
+                await self._transition(keys=keys, args=args, client=pipe)
+            replies = await pipe.execute(raise_on_error=False)
+        return [_script_error(_ids(m.order)[1], exc) if isinstance(exc := r, ResponseError) else _result(r)
+                for m, r in zip(moves, replies)]
+
     async def _run_transition(self, account: str, order_id: str, status: str, expected: int | None,
-                              fill: Fill | None, fields: dict[str, object]) -> TransitionResult:
+                              fill: Fill | None, fields: Mapping[str, object]) -> TransitionResult:
+        keys, args = self._script_call(account, order_id, status, expected, fill, fields)
+        try:
+            return _result(await self._transition(keys=keys, args=args))
+        except ResponseError as exc:
+            raise _script_error(order_id, exc) from None
+
+    def _script_call(self, account: str, order_id: str, status: str, expected: int | None,
+                     fill: Fill | None, fields: Mapping[str, object]) -> tuple[list[str], list[object]]:
         k = self.keys
         flat: list[str] = []
         for name, value in fields.items():
             flat += [name, value.value if isinstance(value, OrderStatus) else repr(value) if isinstance(value, float) else str(value)]
         fill_args = (["", "0", "0", "0"] if fill is None else
                      [fill.fill_id, str(fill.quantity), repr(fill.price), repr(fill.quantity * fill.price)])
-        try:
-            version, new_status, flag = await self._transition(
-                keys=[k.order(account, order_id), k.open_orders(account), k.events(account),
-                      k.positions(account), k.fills(account)],
-                args=[order_id, status, "" if expected is None else expected, k.channel(),
-                      self.stream_maxlen, time.time_ns(), time.monotonic_ns(), *fill_args, *flat])
-        except ResponseError as exc:
-            raise _script_error(order_id, status, exc) from None
-        return TransitionResult(int(version), OrderStatus(new_status), flag == "DUPLICATE_FILL")
+        keys = [k.order(account, order_id), k.open_orders(account), k.events(account),
+                k.positions(account), k.fills(account)]
+        args = [order_id, status, "" if expected is None else expected, k.channel(), self.stream_maxlen,
+                time.time_ns(), time.monotonic_ns(), *fill_args, *flat]
+        return keys, args
 
     # -- reads --------------------------------------------------------------------------
     @_guard
@@ -216,12 +247,21 @@ class OrderStore:
             await pubsub.aclose()
 
 
+def _ids(order: Order | tuple[str, str]) -> tuple[str, str]:
+    return (order.account, order.order_id) if isinstance(order, Order) else order
+
+
+def _result(reply: list) -> TransitionResult:
+    version, status, flag = reply
+    return TransitionResult(int(version), OrderStatus(status), flag == "DUPLICATE_FILL")
+
+
 def _event(stream_id: str, data: dict[str, str]) -> OrderEvent:
     return OrderEvent(stream_id, data["order_id"], int(data["version"]), data["from"], data["to"],
                       int(data["ts"]), json.loads(data["changes"]))
 
 
-def _script_error(order_id: str, status: str, exc: ResponseError) -> Exception:
+def _script_error(order_id: str, exc: ResponseError) -> NbexecError:
     kind, *rest = str(exc).split()
     if kind == "NBEXEC_FORBIDDEN":
         return InvalidTransition(order_id, rest[0], rest[1])
@@ -231,4 +271,4 @@ def _script_error(order_id: str, status: str, exc: ResponseError) -> Exception:
         return OrderNotFound(f"order_id={order_id!r}: no such order")
     if kind == "NBEXEC_OVERFILL":
         return ValidationError("fill.quantity", rest[0], f"would fill {rest[0]} of an order for {rest[1]}")
-    return exc
+    return NbexecError(f"order {order_id}: unexpected reply from the transition script: {exc}")

@@ -118,3 +118,15 @@ async def test_every_transition_is_published(store):
     await asyncio.wait_for(listener, 5)
     assert [(n["order_id"], n["status"], n["version"]) for n in received] == [
         (order.order_id, "NEW", "1"), (order.order_id, "PENDING_SEND", "2")]
+
+
+async def test_a_batch_applies_each_move_atomically_and_reports_refusals_in_place(store):
+    from nbexec.store.order_store import Move, TransitionResult
+    a, _ = await store.create(new_order("s-a"))
+    b, _ = await store.create(new_order("s-b"))
+    results = await store.transition_batch([Move(a, S.PENDING_SEND, {"ts_risk_passed": 7}),
+                                            Move(b, S.FILLED), Move(b, S.PENDING_SEND)])
+    assert isinstance(results[0], TransitionResult) and results[0].version == 2
+    assert isinstance(results[1], InvalidTransition)
+    assert isinstance(results[2], TransitionResult) and results[2].status is S.PENDING_SEND
+    assert (await store.get("ACC1", a.order_id)).ts_risk_passed == 7
