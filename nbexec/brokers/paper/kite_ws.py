@@ -1,0 +1,185 @@
+"""Kite ticker WebSocket of the paper exchange (PROTOCOLS.md 2), at `/kite/ws`.
+
+`TickerSession` is the sans-I/O part of one connection: which token is subscribed in which
+mode, updated from the client's JSON text messages. The handler moves bytes: after every
+market step it sends ONE binary frame with a packet per subscribed token (built by the shared
+`nbexec.brokers.kite.ticks` codec; each (token, mode) packet is encoded once per step for all
+connections), a 1-byte heartbeat when idle, and order updates as `{"type":"order"}` text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from typing import TYPE_CHECKING
+
+from aiohttp import WSMsgType, web
+
+from nbexec.brokers.kite.ticks import HEARTBEAT, encode_message, encode_packet
+
+from . import kite_format as fmt
+from .matching import INTERIM, Event
+
+if TYPE_CHECKING:
+    from .server import PaperExchange
+
+MAX_TOKENS = 3000
+MODES = ("ltp", "quote", "full")
+_conn_ids = itertools.count(1)
+
+
+class TickerSession:
+    """Subscriptions of one ticker connection. `handle` returns an error text or None."""
+
+    def __init__(self, known_tokens: set[int]) -> None:
+        self.known = known_tokens
+        self.modes: dict[int, str] = {}
+
+    def handle(self, text: str) -> str | None:
+        try:
+            msg = json.loads(text)
+            action, value = msg["a"], msg.get("v")
+        except (ValueError, KeyError, TypeError):
+            return f"Invalid message: {text[:100]}"
+        if action == "subscribe":
+            for token in value or ():
+                if len(self.modes) >= MAX_TOKENS:
+                    return f"Subscription limit of {MAX_TOKENS} instruments reached"
+                if isinstance(token, int) and token in self.known:
+                    self.modes.setdefault(token, "quote")  # new tokens default to quote mode
+        elif action == "unsubscribe":
+            for token in value or ():
+                self.modes.pop(token, None)
+        elif action == "mode":
+            try:
+                mode, tokens = value
+            except (TypeError, ValueError):
+                return "Invalid mode message"
+            if mode not in MODES:
+                return f"Invalid mode {mode!r}"
+            for token in tokens:
+                if token in self.modes:
+                    self.modes[token] = mode
+        else:
+            return f"Unknown action {action!r}"
+        return None
+
+
+class PacketCache:
+    """Packets of the current step, shared by all connections: encode once, send many."""
+
+    def __init__(self, exchange: "PaperExchange") -> None:
+        self.x = exchange
+        self.seq = -1
+        self.packets: dict[tuple[int, str], bytes] = {}
+
+    def packet(self, seq: int, token: int, mode: str) -> bytes:
+        if seq != self.seq:
+            self.seq, self.packets = seq, {}
+        p = self.packets.get((token, mode))
+        if p is None:
+            inst = self.x.engine.by_kite_token[token]
+            p = self.packets[(token, mode)] = encode_packet(token, self.x.engine.quote(inst.key), mode)
+        return p
+
+
+async def _send_ticks(ws: web.WebSocketResponse, x: "PaperExchange", session: TickerSession,
+                      cache: PacketCache, conn: int) -> None:
+    q = x.hub.subscribe_ticks()
+    try:
+        while not ws.closed:
+            try:
+                seq, _keys = await asyncio.wait_for(q.get(), x.heartbeat_s)
+            except asyncio.TimeoutError:
+                await ws.send_bytes(HEARTBEAT)
+                continue
+            modes = session.modes
+            if not modes:
+                continue
+            tokens = tuple(modes)
+            frame = encode_message([cache.packet(seq, t, modes[t]) for t in tokens])
+            if x.faults.ws_drop():
+                await ws.close()
+                return
+            send_ns = time.monotonic_ns()
+            await ws.send_bytes(frame)
+            x.recorder.tick_frame(send_ns, "kite", conn, len(frame), tokens)
+    except (ConnectionError, RuntimeError):
+        pass  # the peer went away mid-send
+    finally:
+        x.hub.unsubscribe_ticks(q)
+
+
+async def _send_updates(ws: web.WebSocketResponse, x: "PaperExchange", account_id: str) -> None:
+    """Forward the account's order events; seeded delay / duplicate / reorder faults apply."""
+    q = x.hub.subscribe_orders(account_id)
+    held: list[str] = []
+
+    async def send(text: str, delay: float) -> None:
+        if delay:
+            await asyncio.sleep(delay)
+        if not ws.closed:
+            await ws.send_str(text)
+
+    try:
+        while not ws.closed:
+            event: Event = await q.get()
+            if event.kind != "order" or event.order.status in INTERIM:
+                continue
+            text = json.dumps({"type": "order", "data": fmt.order_dict(event.order)})
+            delay, dup, hold = x.faults.update()
+            if hold and not held:
+                held.append(text)
+                continue
+            for t in [text] * (2 if dup else 1) + held:
+                if delay:
+                    asyncio.get_running_loop().create_task(send(t, delay))
+                else:
+                    await send(t, 0)
+            held.clear()
+    except (ConnectionError, RuntimeError):
+        pass
+    finally:
+        x.hub.unsubscribe_orders(account_id, q)
+
+
+async def ticker(request: web.Request) -> web.StreamResponse:
+    x: PaperExchange = request.app["exchange"]
+    account = x.account_by_kite(request.query.get("api_key", ""), request.query.get("access_token", ""))
+    if account is None:  # the real server refuses the handshake
+        return web.Response(status=403, text="Invalid api_key or access_token", content_type="text/plain")
+    ws = web.WebSocketResponse(autoping=True)  # answers pings, never sends unsolicited pongs
+    await ws.prepare(request)
+    conn = next(_conn_ids)
+    session = TickerSession(set(x.engine.by_kite_token))
+    cache: PacketCache = request.app["kite_packet_cache"]
+    tasks = [asyncio.create_task(_send_ticks(ws, x, session, cache, conn)),
+             asyncio.create_task(_send_updates(ws, x, account.id))]
+    closing = asyncio.create_task(x.closing.wait())
+    try:
+        while True:
+            receive = asyncio.ensure_future(ws.receive())
+            done, _ = await asyncio.wait({receive, closing, *tasks}, return_when=asyncio.FIRST_COMPLETED)
+            if receive not in done:
+                receive.cancel()
+                break
+            msg = receive.result()
+            if msg.type == WSMsgType.TEXT:
+                problem = session.handle(msg.data)
+                if problem:
+                    await ws.send_str(json.dumps({"type": "error", "data": problem}))
+            elif msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+                break
+    finally:
+        for t in (*tasks, closing):
+            t.cancel()
+        await asyncio.gather(*tasks, closing, return_exceptions=True)
+        await ws.close()
+    return ws
+
+
+def setup(app: web.Application, exchange: "PaperExchange") -> None:
+    app["kite_packet_cache"] = PacketCache(exchange)
+    app.router.add_get("/kite/ws", ticker)

@@ -1,0 +1,199 @@
+"""`PaperExchange`: the matching engine behind Kite v3 and Dhan v2 front ends, on one port.
+
+One aiohttp Application serves everything (PROTOCOLS.md 6 for why these paths):
+
+* Kite REST at the root (`/session/token`, `/orders...`): the Kite SDK's urljoin drops any
+  path on `root`; Kite ticker WebSocket at `/kite/ws`.
+* Dhan REST under `/v2/...`, Dhan feed at `/dhan/feed`, Dhan order updates at `/dhan/orders`
+  (registered by `dhan_api.setup(app, exchange)` when that module exists; it registers its
+  WebSocket routes too).
+* Admin under `/admin/...` (see `admin.py`).
+
+Front ends are plain `setup(app, exchange)` functions using the services on this object:
+`engine`, `accounts` + `account_by_kite` / `account_by_dhan`, `recorder`, `faults`, `limiter`,
+`hub`, `hang()`, plus the stamp the middleware leaves in `request["recv_ns"]` (and
+`request["order_record"]` for order requests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import time
+from typing import Iterable
+
+from aiohttp import web
+
+from .faults import Faults, FaultSpec
+from .matching import Engine
+from .services import Hub, PaperAccount, RateLimiter, Recorder, make_accounts
+from .universe import build_universe
+
+log = logging.getLogger(__name__)
+
+_KITE_ORDER_PREFIX = "/orders"
+_DHAN_ORDER_PREFIX = "/v2/orders"
+_MUTATING = frozenset({"POST", "PUT", "DELETE"})
+
+
+@web.middleware
+async def _stamp(request: web.Request, handler):
+    """Stamp every request on arrival, before anything reads the body (wire-to-wire latency)."""
+    recv_ns = time.monotonic_ns()
+    request["recv_ns"] = recv_ns
+    if request.method in _MUTATING:
+        path = request.path
+        broker = ("kite" if path.startswith(_KITE_ORDER_PREFIX)
+                  else "dhan" if path.startswith(_DHAN_ORDER_PREFIX) else None)
+        if broker:
+            exchange: PaperExchange = request.app["exchange"]
+            request["order_record"] = exchange.recorder.order_request(recv_ns, broker, request.method, path)
+    return await handler(request)
+
+
+class PaperExchange:
+    """The paper exchange as an async context manager; `info()` is what `nbexec sim` prints.
+
+    accounts: a count or a list of `PaperAccount`. symbols: names for `build_universe` (None =
+    default NSE names plus NIFTY 50). tick_rate: market steps per second (0 = only on
+    `step()` / `POST /admin/step`, for deterministic tests). rate_limits: None = PROTOCOLS.md
+    limits, False = off, or a dict overriding classes. faults: a spec (see `faults.py`).
+    """
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0,
+                 accounts: int | Iterable[PaperAccount] = 1, symbols: Iterable[str] | None = None,
+                 tick_rate: float = 10.0, seed: int = 0, faults: str | FaultSpec | dict | None = None,
+                 rate_limits: dict | bool | None = None, cash: float = 10_000_000.0,
+                 circuit_pct: float = 20.0, heartbeat_s: float = 1.0) -> None:
+        self.host, self.port = host, port
+        self.seed = seed
+        self.tick_rate = tick_rate
+        self.heartbeat_s = heartbeat_s
+        self.accounts: list[PaperAccount] = (make_accounts(accounts, seed, cash) if isinstance(accounts, int)
+                                             else list(accounts))
+        self.engine = Engine(build_universe(list(symbols) if symbols else None), seed=seed,
+                             circuit_pct=circuit_pct)
+        for a in self.accounts:
+            self.engine.add_account(a.id, a.cash)
+        self._by_kite = {(a.kite_api_key, a.kite_access_token): a for a in self.accounts}
+        self._by_kite_key = {a.kite_api_key: a for a in self.accounts}
+        self._by_dhan = {a.dhan_access_token: a for a in self.accounts}
+        self.recorder = Recorder()
+        self.faults = Faults(faults, seed)
+        self.limiter = RateLimiter(rate_limits if isinstance(rate_limits, dict) else None,
+                                   enabled=rate_limits is not False)
+        self.hub = Hub()
+        self.engine.listeners.append(self.hub.publish_order)
+        self.app = self._build_app()
+        self._runner: web.AppRunner | None = None
+        self._tick_task: asyncio.Task | None = None
+        self._closing = asyncio.Event()
+
+    # -- credentials ------------------------------------------------------------------------
+    def account_by_kite(self, api_key: str, access_token: str) -> PaperAccount | None:
+        return self._by_kite.get((api_key, access_token))
+
+    def account_by_kite_key(self, api_key: str) -> PaperAccount | None:
+        return self._by_kite_key.get(api_key)
+
+    def account_by_dhan(self, access_token: str, client_id: str | None = None) -> PaperAccount | None:
+        """The account owning `access_token` (and `client_id`, when given)."""
+        a = self._by_dhan.get(access_token)
+        if a is None or (client_id is not None and client_id != a.dhan_client_id):
+            return None
+        return a
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def _build_app(self) -> web.Application:
+        app = web.Application(middlewares=[_stamp], client_max_size=1 << 20)
+        app["exchange"] = self
+        from . import admin, kite_api
+        kite_api.setup(app, self)
+        admin.setup(app, self)
+        if importlib.util.find_spec("nbexec.brokers.paper.dhan_api") is not None:
+            from . import dhan_api
+            dhan_api.setup(app, self)
+        return app
+
+    async def start(self) -> "PaperExchange":
+        self._closing.clear()
+        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # the real port when 0 was asked
+        if self.tick_rate > 0:
+            self._tick_task = asyncio.create_task(self._tick_loop(), name="paper-ticks")
+        log.info("paper exchange listening on %s:%d", self.host, self.port)
+        return self
+
+    async def close(self) -> None:
+        self._closing.set()  # releases hung requests and ends WebSocket loops
+        if self._tick_task:
+            self._tick_task.cancel()
+            try:
+                await self._tick_task
+            except asyncio.CancelledError:
+                pass
+            self._tick_task = None
+        if self._runner:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> "PaperExchange":
+        return await self.start()
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    @property
+    def closing(self) -> asyncio.Event:
+        """Set when the exchange shuts down: long-lived handlers watch it to finish."""
+        return self._closing
+
+    async def hang(self) -> None:
+        """Fault `hang`: never answer; returns only when the exchange shuts down."""
+        await self._closing.wait()
+
+    # -- the market -------------------------------------------------------------------------
+    def step(self, n: int = 1) -> None:
+        """Advance every instrument `n` steps and notify feed subscribers after each."""
+        for _ in range(n):
+            self.hub.publish_ticks(self.engine.step())
+
+    async def _tick_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        period = 1.0 / self.tick_rate
+        due = loop.time()
+        while True:
+            self.step()
+            due += period
+            delay = due - loop.time()
+            if delay < -1.0:       # fell far behind (overload): do not try to catch up in a burst
+                due = loop.time()
+                delay = 0
+            await asyncio.sleep(max(0.0, delay))
+
+    def set_faults(self, spec: str | FaultSpec | dict | None) -> None:
+        self.faults.set(spec, self.seed)
+
+    # -- what `nbexec sim` prints -----------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def urls(self) -> dict[str, str]:
+        http, ws = self.base_url, f"ws://{self.host}:{self.port}"
+        return {"kite_rest": http, "kite_ws": f"{ws}/kite/ws", "dhan_rest": f"{http}/v2",
+                "dhan_feed_ws": f"{ws}/dhan/feed", "dhan_order_ws": f"{ws}/dhan/orders",
+                "admin": f"{http}/admin"}
+
+    def info(self) -> dict:
+        instruments = [{"key": i.key, "exchange": i.exchange, "tradingsymbol": i.symbol,
+                        "instrument_token": i.kite_token, "exchange_token": i.exchange_token,
+                        "dhan_segment": i.dhan_segment, "security_id": i.security_id,
+                        "tick_size": i.tick_size, "lot_size": i.lot_size}
+                       for i in self.engine.instruments.values()]
+        return {**self.urls(), "accounts": [a.public() for a in self.accounts],
+                "instruments": instruments}
