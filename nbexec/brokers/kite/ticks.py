@@ -1,0 +1,322 @@
+"""Kite Connect v3 binary ticks: encoder for the paper exchange, vectorised decoder for the feed.
+
+Sans-I/O: bytes in, bytes or a `TICK_DTYPE` array out. Wire format in PROTOCOLS.md 2.3: a
+message is `u16 count` then `count x (u16 length, packet)`, all big-endian, and the packet
+length alone selects the layout (8 ltp; 28/32 index quote/full; 44/184 quote/full).
+
+The decoder never touches a tick in Python: packets of one length are read through a NumPy
+big-endian structured view and every field is converted for the whole group at once. The
+official `KiteTicker._parse_binary` is the reference: same values, same packets dropped.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import struct
+from collections.abc import Sequence
+
+import numpy as np
+
+from nbexec.core.errors import ValidationError
+from nbexec.core.market import DepthLevel, Quote
+from nbexec.core.ticks import (DEPTH_LEVELS, INTEGER_WORDS, MODE_FULL, MODE_LTP, MODE_QUOTE,
+                               PRICE_WORDS, TICK_DTYPE, as_words, empty_ticks, word_column)
+
+HEARTBEAT = b"\x00"  # a 1-byte binary frame; the SDK ignores frames of 4 bytes or fewer
+
+INDICES_SEGMENT = 9
+_U32_MAX = 0xFFFF_FFFF
+_U16_MAX = 0xFFFF
+_I32_MIN, _I32_MAX = -(1 << 31), (1 << 31) - 1
+
+# -- price divisor -------------------------------------------------------------------------
+# Prices travel as integers; the divisor depends on the segment in the token's low byte.
+_DIVISOR_BY_SEGMENT = np.full(256, 100.0)
+_DIVISOR_BY_SEGMENT[3] = 10_000_000.0    # cds
+_DIVISOR_BY_SEGMENT[6] = 10_000.0        # bcd
+_DIVISOR_BY_SEGMENT[12] = 10_000.0       # nco (Python SDK only)
+
+
+def price_divisor(segment: int) -> float:
+    """What a wire price integer is divided by for `segment` (`token & 0xFF`)."""
+    return float(_DIVISOR_BY_SEGMENT[segment & 0xFF])
+
+
+# -- encoder -------------------------------------------------------------------------------
+_U16 = struct.Struct(">H")
+_LTP = struct.Struct(">II")
+_INDEX_QUOTE = struct.Struct(">IIIIIIi")     # token ltp H L O C change
+_INDEX_FULL = struct.Struct(">IIIIIIiI")     # ... + exchange_timestamp
+_QUOTE = struct.Struct(">11I")               # token ltp ltq atp vol tbq tsq O H L C
+_FULL = struct.Struct(">16I" + "IIHH" * (2 * DEPTH_LEVELS))
+_MODES = ("ltp", "quote", "full")
+_EMPTY_LEVEL = DepthLevel(0.0, 0, 0)
+
+
+def _scale(price: float, divisor: float) -> int:
+    return round(price * divisor)
+
+
+def encode_packet(token: int, quote: Quote, mode: str) -> bytes:
+    """One packet (without its length prefix) as Kite sends it for `token` in `mode`.
+
+    Index tokens (segment 9) use the 8/28/32-byte index layouts, everything else 8/44/184.
+    Prices are rounded to the nearest wire unit (1/divisor rupee). Raises `ValidationError`
+    naming the field when a value cannot travel: the SDK reads every field as unsigned.
+    """
+    if mode not in _MODES:
+        raise ValidationError("mode", mode, "must be one of 'ltp', 'quote', 'full'")
+    try:
+        return _encode(token, quote, mode)
+    except (struct.error, TypeError, ValueError, OverflowError) as exc:
+        raise _explain(token, quote) from exc
+
+
+def _encode(token: int, q: Quote, mode: str) -> bytes:
+    segment = token & 0xFF
+    div = _DIVISOR_BY_SEGMENT[segment].item()
+    ltp = _scale(q.last_price, div)
+    if mode == "ltp":
+        return _LTP.pack(token, ltp)
+    o, h, l, c = (_scale(q.open, div), _scale(q.high, div), _scale(q.low, div),
+                  _scale(q.close, div))
+    if segment == INDICES_SEGMENT:
+        # [24,28) is Kite's price change; the SDK ignores it. Sent as signed wire units.
+        change = min(max(ltp - c, _I32_MIN), _I32_MAX)
+        if mode == "quote":
+            return _INDEX_QUOTE.pack(token, ltp, h, l, o, c, change)
+        return _INDEX_FULL.pack(token, ltp, h, l, o, c, change, q.exchange_timestamp)
+    head = (token, ltp, q.last_quantity, _scale(q.average_price, div), q.volume,
+            q.total_buy_quantity, q.total_sell_quantity, o, h, l, c)
+    if mode == "quote":
+        return _QUOTE.pack(*head)
+    if len(q.bids) > DEPTH_LEVELS or len(q.asks) > DEPTH_LEVELS:
+        raise ValueError("too many depth levels")
+    depth: list[int] = []
+    for side in (q.bids, q.asks):
+        for level in (*side, *((_EMPTY_LEVEL,) * (DEPTH_LEVELS - len(side)))):
+            depth += (level.quantity, _scale(level.price, div), level.orders, 0)
+    return _FULL.pack(*head, q.last_trade_time, q.oi, q.oi_day_high, q.oi_day_low,
+                      q.exchange_timestamp, *depth)
+
+
+def _explain(token: int, q: Quote) -> ValidationError:
+    """Find the field that made packing fail; only runs on the error path, off the hot one."""
+    problem = _int_problem(token, _U32_MAX)
+    if problem:
+        return ValidationError("token", token, problem)
+    div = price_divisor(token & 0xFF) if isinstance(token, int) else 100.0
+    for name in ("last_price", "average_price", "open", "high", "low", "close"):
+        problem = _price_problem(getattr(q, name), div)
+        if problem:
+            return ValidationError(name, getattr(q, name), problem)
+    for name in ("last_quantity", "volume", "total_buy_quantity", "total_sell_quantity",
+                 "last_trade_time", "oi", "oi_day_high", "oi_day_low", "exchange_timestamp"):
+        problem = _int_problem(getattr(q, name), _U32_MAX)
+        if problem:
+            return ValidationError(name, getattr(q, name), problem)
+    for side_name in ("bids", "asks"):
+        side = getattr(q, side_name)
+        if len(side) > DEPTH_LEVELS:
+            return ValidationError(side_name, side, f"at most {DEPTH_LEVELS} levels")
+        for i, level in enumerate(side):
+            for attr, problem in (("price", _price_problem(level.price, div)),
+                                  ("quantity", _int_problem(level.quantity, _U32_MAX)),
+                                  ("orders", _int_problem(level.orders, _U16_MAX))):
+                if problem:
+                    return ValidationError(f"{side_name}[{i}].{attr}", getattr(level, attr),
+                                           problem)
+    return ValidationError("quote", q, "cannot be encoded as a Kite packet")
+
+
+def _int_problem(value: object, maximum: int) -> str | None:
+    try:
+        number = operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        return "must be an integer"
+    if not 0 <= number <= maximum:
+        return f"must be between 0 and {maximum} (the SDK reads it unsigned)"
+    return None
+
+
+def _price_problem(price: object, divisor: float) -> str | None:
+    if not isinstance(price, (int, float)) or not math.isfinite(price):
+        return "must be a finite number"
+    if not 0 <= round(price * divisor) <= _U32_MAX:
+        return f"must be between 0 and {_U32_MAX / divisor} in this segment"
+    return None
+
+
+def encode_message(packets: Sequence[bytes]) -> bytes:
+    """One binary WebSocket message carrying `packets`: u16 count, then u16 length + packet each."""
+    if len(packets) > _U16_MAX:
+        raise ValidationError("packets", len(packets), f"at most {_U16_MAX} fit in one message")
+    parts = [_U16.pack(len(packets))]
+    for packet in packets:
+        if len(packet) > _U16_MAX:
+            raise ValidationError("packet", len(packet), f"longer than {_U16_MAX} bytes")
+        parts += (_U16.pack(len(packet)), packet)
+    return b"".join(parts)
+
+
+# -- decoder -------------------------------------------------------------------------------
+# Every Kite packet is a run of big-endian u32 words (a depth entry is qty, price, then
+# orders<<16 | padding), so a group of n packets is an (n, words) array. A tick row is 46
+# eight-byte words with all prices together and all integers together (core/ticks.py), so each
+# layout is two gathers: wire words -> price words (divided) and wire words -> integer words.
+_DEPTH = 16  # wire word where the 10 depth entries (3 words each, bids first) begin
+_BOOK = range(2 * DEPTH_LEVELS)
+
+
+def _words(names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(target tick words, source wire words) for the tick fields named in wire order."""
+    targets = {word_column(name): i for i, name in enumerate(names) if name}
+    order = sorted(targets)
+    return np.array(order, np.intp), np.array([targets[t] for t in order], np.intp)
+
+
+def _target(words: np.ndarray) -> slice | np.ndarray:
+    """A slice when the target words are contiguous: a slice write is much cheaper than fancy."""
+    if len(words) and (np.diff(words) == 1).all():
+        return slice(int(words[0]), int(words[-1]) + 1)
+    return words
+
+
+class _Layout:
+    """How one packet length maps onto a tick row."""
+
+    def __init__(self, mode: int, names: Sequence[str]) -> None:
+        prices, ints = [], []
+        for name in names:  # the tick's integer and price words are told apart by dtype kind
+            kind = TICK_DTYPE.fields[name][0].base.kind if name else ""
+            prices.append(name if kind == "f" else "")
+            ints.append(name if kind in "iu" and name and name != "token" else "")
+        self.mode = mode
+        price_dst, self.price_src = _words(prices)
+        int_dst, self.int_src = _words(ints)
+        self.price_dst, self.int_dst = _target(price_dst), _target(int_dst)
+
+
+# "" marks a wire word the tick does not keep: the index packets' price change.
+_QUOTE_WIRE = ("token", "last_price", "last_quantity", "average_price", "volume",
+          "total_buy_quantity", "total_sell_quantity", "open", "high", "low", "close")
+_INDEX_WIRE = ("token", "last_price", "high", "low", "open", "close", "")
+_FULL_TAIL = ("last_trade_time", "oi", "oi_day_high", "oi_day_low", "exchange_timestamp")
+_DEPTH_WORDS = tuple(name for i in _BOOK for name in (
+    f"{'bid' if i < DEPTH_LEVELS else 'ask'}_quantity",
+    f"{'bid' if i < DEPTH_LEVELS else 'ask'}_price",
+    f"{'bid' if i < DEPTH_LEVELS else 'ask'}_orders"))
+
+
+def _depth_layout() -> _Layout:
+    layout = _Layout(MODE_FULL, _QUOTE_WIRE + _FULL_TAIL)
+    # Each depth name repeats 5 times; give every occurrence its own target word.
+    base = {name: word_column(name) for name in set(_DEPTH_WORDS)}
+    seen: dict[str, int] = {}
+    extra_price, extra_int = [], []
+    for i, name in enumerate(_DEPTH_WORDS):
+        level = seen.get(name, 0)
+        seen[name] = level + 1
+        pair = (base[name] + level, _DEPTH + i)
+        if name.endswith("price"):
+            extra_price.append(pair)
+        elif name.endswith("quantity"):
+            extra_int.append(pair)  # orders are read apart, from a u16 view: see _fill
+    for attr, extra in (("price", extra_price), ("int", extra_int)):
+        dst = getattr(layout, f"{attr}_dst")
+        dst = np.arange(dst.start, dst.stop) if isinstance(dst, slice) else dst
+        pairs = sorted([*zip(dst.tolist(), getattr(layout, f"{attr}_src").tolist()), *extra])
+        setattr(layout, f"{attr}_dst", _target(np.array([d for d, _ in pairs], np.intp)))
+        setattr(layout, f"{attr}_src", np.array([s for _, s in pairs], np.intp))
+    return layout
+
+
+_LAYOUTS = {
+    8: _Layout(MODE_LTP, ("token", "last_price")),
+    28: _Layout(MODE_QUOTE, _INDEX_WIRE),
+    32: _Layout(MODE_FULL, (*_INDEX_WIRE, "exchange_timestamp")),
+    44: _Layout(MODE_QUOTE, _QUOTE_WIRE),
+    184: _depth_layout(),
+}
+# Depth orders are the high half of each entry's third word: u16 number 2 * (16 + 3i + 2).
+_ORDERS = slice(word_column("bid_orders"), word_column("ask_orders") + DEPTH_LEVELS)
+_ORDERS_HALVES = slice(2 * (_DEPTH + 2), None, 6)
+_TRADABLE_BY_SEGMENT = np.arange(256) != INDICES_SEGMENT
+_KNOWN_LENGTH = np.zeros(_U16_MAX + 1, bool)
+_KNOWN_LENGTH[list(_LAYOUTS)] = True
+assert _LAYOUTS[184].price_dst == PRICE_WORDS
+assert _LAYOUTS[184].int_dst == slice(INTEGER_WORDS.start, _ORDERS.start)
+
+
+def decode_message(buf: bytes) -> np.ndarray:
+    """All ticks in one binary message, in packet order, as a `TICK_DTYPE` array.
+
+    Frames of 4 bytes or fewer are heartbeats (empty result). Packets of an unknown length
+    and a packet cut short by the end of the frame are skipped, as the SDK skips them.
+    """
+    size = len(buf)
+    if size <= 4:
+        return empty_ticks()
+    count, first = struct.unpack_from(">HH", buf)
+    stride = first + 2
+    # Fast path: every packet has the first one's length, so the message is one strided view.
+    if first in _LAYOUTS and 2 + count * stride <= size:
+        lengths = np.ndarray((count,), ">u2", buf, 2, (stride,))
+        if (lengths == first).all():
+            out = empty_ticks(count)
+            _fill(out, np.ndarray((count, first // 4), ">u4", buf, 4, (stride, 4)), first)
+            return out
+    return _decode_mixed(buf, count)
+
+
+def _decode_mixed(buf: bytes, count: int) -> np.ndarray:
+    """Walk the length prefixes once, then decode each group of equal-length packets at once."""
+    starts: list[int] = []
+    lengths: list[int] = []
+    size, pos = len(buf), 2
+    unpack = _U16.unpack_from
+    for _ in range(count):
+        if pos + 2 > size:
+            break
+        (length,) = unpack(buf, pos)
+        pos += 2 + length
+        if pos > size:
+            break  # cut short by the end of the frame
+        starts.append(pos - length)
+        lengths.append(length)
+    start, length = np.array(starts, np.intp), np.array(lengths, np.intp)
+    known = _KNOWN_LENGTH[length]
+    start, length = start[known], length[known]
+    # Stable sort by length: each layout becomes one contiguous block, packet order kept within.
+    order = np.argsort(length, kind="stable")
+    length = length[order]
+    grouped = empty_ticks(len(order))
+    edges = [0, *(np.flatnonzero(np.diff(length)) + 1).tolist(), len(order)]
+    for a, b in zip(edges, edges[1:]):
+        n = int(length[a])
+        # Row r of this view is the packet starting at byte r: one row gather per group.
+        rows = np.ndarray((size - n + 1, n // 4), ">u4", buf, 0, (1, 4))
+        _fill(grouped[a:b], rows[start[order[a:b]]], n)
+    if len(edges) <= 3:
+        return grouped  # zero or one layout: already in packet order
+    out = np.empty_like(grouped)
+    out[order] = grouped
+    return out
+
+
+def _fill(out: np.ndarray, words: np.ndarray, length: int) -> None:
+    """Write one group of same-layout packets, given as (n, length/4) '>u4' words, into `out`."""
+    layout = _LAYOUTS[length]
+    out["token"] = words[:, 0]
+    segment = out["token"] & 0xFF
+    out["segment"] = segment
+    out["tradable"] = _TRADABLE_BY_SEGMENT[segment]
+    out["mode"] = layout.mode
+    ints, floats = as_words(out)
+    np.divide(words.take(layout.price_src, axis=1), _DIVISOR_BY_SEGMENT[segment][:, None],
+              out=floats[:, layout.price_dst])
+    if len(layout.int_src):
+        ints[:, layout.int_dst] = words.take(layout.int_src, axis=1)
+    if length == 184:
+        ints[:, _ORDERS] = words.view(">u2")[:, _ORDERS_HALVES]
