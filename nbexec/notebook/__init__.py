@@ -1,0 +1,1 @@
+"""The notebook surface: IPython extension, %oms magics, live widgets."""
