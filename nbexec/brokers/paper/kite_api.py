@@ -17,6 +17,7 @@ from nbexec.core.errors import OrderNotFound, ValidationError
 
 from . import kite_format as fmt
 from . import kite_ws
+from .services import ORDER_RECORD
 
 if TYPE_CHECKING:
     from .server import PaperExchange
@@ -72,7 +73,7 @@ class KiteApi:
 
     def route(self, handler, limit_class: str, is_order: bool = False):
         async def wrapped(request: web.Request) -> web.Response:
-            rec = request.get("order_record")
+            rec = request.get(ORDER_RECORD)
             try:
                 account = self.authenticate(request)
                 if rec is not None:

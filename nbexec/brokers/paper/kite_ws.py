@@ -21,6 +21,7 @@ from nbexec.brokers.kite.ticks import HEARTBEAT, encode_message, encode_packet
 
 from . import kite_format as fmt
 from .matching import INTERIM, Event
+from .services import EXCHANGE, KITE_PACKET_CACHE
 
 if TYPE_CHECKING:
     from .server import PaperExchange
@@ -146,7 +147,7 @@ async def _send_updates(ws: web.WebSocketResponse, x: "PaperExchange", account_i
 
 
 async def ticker(request: web.Request) -> web.StreamResponse:
-    x: PaperExchange = request.app["exchange"]
+    x: PaperExchange = request.app[EXCHANGE]
     account = x.account_by_kite(request.query.get("api_key", ""), request.query.get("access_token", ""))
     if account is None:  # the real server refuses the handshake
         return web.Response(status=403, text="Invalid api_key or access_token", content_type="text/plain")
@@ -154,7 +155,7 @@ async def ticker(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     conn = next(_conn_ids)
     session = TickerSession(set(x.engine.by_kite_token))
-    cache: PacketCache = request.app["kite_packet_cache"]
+    cache: PacketCache = request.app[KITE_PACKET_CACHE]
     tasks = [asyncio.create_task(_send_ticks(ws, x, session, cache, conn)),
              asyncio.create_task(_send_updates(ws, x, account.id))]
     closing = asyncio.create_task(x.closing.wait())
@@ -181,5 +182,5 @@ async def ticker(request: web.Request) -> web.StreamResponse:
 
 
 def setup(app: web.Application, exchange: "PaperExchange") -> None:
-    app["kite_packet_cache"] = PacketCache(exchange)
+    app[KITE_PACKET_CACHE] = PacketCache(exchange)
     app.router.add_get("/kite/ws", ticker)

@@ -15,7 +15,7 @@ Contract for front ends
 * Statuses: live OPEN, TRIGGER_PENDING; terminal COMPLETE, CANCELLED, REJECTED; interim
   (seen only in `Order.history`) RECEIVED, VALIDATION_PENDING, OPEN_PENDING,
   MODIFY_VALIDATION_PENDING, MODIFY_PENDING, MODIFIED, CANCEL_PENDING. A partial fill leaves
-  the order OPEN with `filled_quantity` > 0.
+  the order OPEN with `filled_quantity` > 0 and adds an OPEN entry to its history.
 * Every state change (each history entry, and each fill) calls the listeners with an `Event`
   carrying a frozen copy of the order, in order, synchronously, inside the engine call.
 * Returned `Order` objects are live: read them, never mutate them.
@@ -516,6 +516,8 @@ class Engine:
             self._finish(order, COMPLETE, now, "")
         elif order.validity == "IOC":
             self._finish(order, CANCELLED, now, "IOC order's unfilled quantity cancelled")
+        elif fills:  # a partial fill: a new OPEN entry with the larger filled quantity
+            self._record(order, OPEN, now)
 
     def _fill(self, order: Order, book: Book, price_t: int, qty: int, now: float) -> None:
         acct = self._accounts[order.account]
@@ -550,8 +552,6 @@ class Engine:
             frozen = copy.copy(order)
             frozen.history = list(order.history)
             self._emit(Event("trade", order.account, frozen, trade))
-            if order.pending_quantity:  # a partial fill is an update of the order too
-                self._emit(Event("order", order.account, frozen))
 
     def _finish(self, order: Order, status: str, now: float, message: str) -> None:
         if status == CANCELLED:

@@ -11,8 +11,8 @@ One aiohttp Application serves everything (PROTOCOLS.md 6 for why these paths):
 
 Front ends are plain `setup(app, exchange)` functions using the services on this object:
 `engine`, `accounts` + `account_by_kite` / `account_by_dhan`, `recorder`, `faults`, `limiter`,
-`hub`, `hang()`, plus the stamp the middleware leaves in `request["recv_ns"]` (and
-`request["order_record"]` for order requests).
+`hub`, `hang()`, `closing`, plus the stamp the middleware leaves in `request[RECV_NS]` (and
+`request.get(ORDER_RECORD)` for order requests); keys in `services.py`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from aiohttp import web
 
 from .faults import Faults, FaultSpec
 from .matching import Engine
-from .services import Hub, PaperAccount, RateLimiter, Recorder, make_accounts
+from .services import EXCHANGE, ORDER_RECORD, RECV_NS, Hub, PaperAccount, RateLimiter, Recorder, make_accounts
 from .universe import build_universe
 
 log = logging.getLogger(__name__)
@@ -41,14 +41,14 @@ _MUTATING = frozenset({"POST", "PUT", "DELETE"})
 async def _stamp(request: web.Request, handler):
     """Stamp every request on arrival, before anything reads the body (wire-to-wire latency)."""
     recv_ns = time.monotonic_ns()
-    request["recv_ns"] = recv_ns
+    request[RECV_NS] = recv_ns
     if request.method in _MUTATING:
         path = request.path
         broker = ("kite" if path.startswith(_KITE_ORDER_PREFIX)
                   else "dhan" if path.startswith(_DHAN_ORDER_PREFIX) else None)
         if broker:
-            exchange: PaperExchange = request.app["exchange"]
-            request["order_record"] = exchange.recorder.order_request(recv_ns, broker, request.method, path)
+            exchange: PaperExchange = request.app[EXCHANGE]
+            request[ORDER_RECORD] = exchange.recorder.order_request(recv_ns, broker, request.method, path)
     return await handler(request)
 
 
@@ -107,7 +107,7 @@ class PaperExchange:
     # -- lifecycle --------------------------------------------------------------------------
     def _build_app(self) -> web.Application:
         app = web.Application(middlewares=[_stamp], client_max_size=1 << 20)
-        app["exchange"] = self
+        app[EXCHANGE] = self
         from . import admin, kite_api
         kite_api.setup(app, self)
         admin.setup(app, self)

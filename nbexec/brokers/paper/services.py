@@ -13,7 +13,17 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Callable
 
+from aiohttp import web
+
 from .matching import Event
+
+# Keys front ends use: `request.app[EXCHANGE]`, `request[RECV_NS]` (monotonic ns stamp taken on
+# arrival, before the body is read), `request.get(ORDER_RECORD)` (the recorder's dict of an
+# order request: fill in account / order_id / tag / status).
+EXCHANGE = web.AppKey("exchange", object)
+RECV_NS = web.RequestKey("recv_ns", int)
+ORDER_RECORD = web.RequestKey("order_record", dict)
+KITE_PACKET_CACHE = web.AppKey("kite_packet_cache", object)
 
 # -- credentials ------------------------------------------------------------------------------
 
