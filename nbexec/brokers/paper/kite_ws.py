@@ -89,15 +89,19 @@ class PacketCache:
 async def _send_ticks(ws: web.WebSocketResponse, x: "PaperExchange", session: TickerSession,
                       cache: PacketCache, conn: int) -> None:
     q = x.hub.subscribe_ticks()
+    loop = asyncio.get_running_loop()
+    last_sent = loop.time()
     try:
         while not ws.closed:
             try:
                 seq, _keys = await asyncio.wait_for(q.get(), x.heartbeat_s)
             except asyncio.TimeoutError:
-                await ws.send_bytes(HEARTBEAT)
-                continue
+                seq = None
             modes = session.modes
-            if not modes:
+            if seq is None or not modes:
+                if loop.time() - last_sent >= x.heartbeat_s:  # idle: keep the client's watchdog fed
+                    await ws.send_bytes(HEARTBEAT)
+                    last_sent = loop.time()
                 continue
             tokens = tuple(modes)
             frame = encode_message([cache.packet(seq, t, modes[t]) for t in tokens])
@@ -106,6 +110,7 @@ async def _send_ticks(ws: web.WebSocketResponse, x: "PaperExchange", session: Ti
                 return
             send_ns = time.monotonic_ns()
             await ws.send_bytes(frame)
+            last_sent = loop.time()
             x.recorder.tick_frame(send_ns, "kite", conn, len(frame), tokens)
     except (ConnectionError, RuntimeError):
         pass  # the peer went away mid-send
