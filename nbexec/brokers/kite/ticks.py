@@ -292,14 +292,16 @@ def _decode_mixed(buf: bytes, count: int) -> np.ndarray:
     order = np.argsort(length, kind="stable")
     length = length[order]
     grouped = empty_ticks(len(order))
+    if not len(order):
+        return grouped
     edges = [0, *(np.flatnonzero(np.diff(length)) + 1).tolist(), len(order)]
     for a, b in zip(edges, edges[1:]):
         n = int(length[a])
         # Row r of this view is the packet starting at byte r: one row gather per group.
         rows = np.ndarray((size - n + 1, n // 4), ">u4", buf, 0, (1, 4))
         _fill(grouped[a:b], rows[start[order[a:b]]], n)
-    if len(edges) <= 3:
-        return grouped  # zero or one layout: already in packet order
+    if len(edges) == 2:
+        return grouped  # one layout only: already in packet order
     out = np.empty_like(grouped)
     out[order] = grouped
     return out
@@ -314,8 +316,12 @@ def _fill(out: np.ndarray, words: np.ndarray, length: int) -> None:
     out["tradable"] = _TRADABLE_BY_SEGMENT[segment]
     out["mode"] = layout.mode
     ints, floats = as_words(out)
-    np.divide(words.take(layout.price_src, axis=1), _DIVISOR_BY_SEGMENT[segment][:, None],
-              out=floats[:, layout.price_dst])
+    prices = words.take(layout.price_src, axis=1)
+    divisor = _DIVISOR_BY_SEGMENT[segment][:, None]
+    if isinstance(layout.price_dst, slice):  # divide straight into the rows
+        np.divide(prices, divisor, out=floats[:, layout.price_dst])
+    else:  # index layouts: a fancy target is a copy, so assign instead
+        floats[:, layout.price_dst] = prices / divisor
     if len(layout.int_src):
         ints[:, layout.int_dst] = words.take(layout.int_src, axis=1)
     if length == 184:
