@@ -50,6 +50,12 @@ NOT_FOUND = (404, "Data_Error", "DH-907")
 INTERNAL = (500, "Internal_Server_Error", "DH-908")
 
 
+# The engine's neutral ValidationError.field -> Dhan's JSON key (matching.FIELDS).
+DHAN_FIELD = {"account": "dhanClientId", "instrument": "securityId", "side": "transactionType",
+              "order_type": "orderType", "trigger_price": "triggerPrice", "product": "productType",
+              "tag": "correlationId", "disclosed_quantity": "disclosedQuantity", "order_id": "orderId"}
+
+
 def error_body(kind: tuple[int, str, str], message: str) -> tuple[int, dict[str, str]]:
     """HTTP status and Dhan's error body; the SDK copies the three keys into `remarks`."""
     status, error_type, code = kind
@@ -62,7 +68,12 @@ def error_for(exc: BaseException) -> tuple[int, dict[str, str]]:
         return error_body(AUTH_FAILED, str(exc))
     if isinstance(exc, RateLimited):
         return error_body(RATE_LIMITED, str(exc))
-    if isinstance(exc, (ValidationError, InputError)):
+    if isinstance(exc, ValidationError) and exc.field == "order_id":  # e.g. not live any more
+        return error_body(ORDER_ERROR, f"Order {exc.value}: {exc.reason}")
+    if isinstance(exc, ValidationError):
+        name = DHAN_FIELD.get(exc.field, exc.field)
+        return error_body(INPUT_ERROR, f"Invalid {name}: {exc.reason} (got {exc.value!r})")
+    if isinstance(exc, InputError):
         return error_body(INPUT_ERROR, str(exc))
     if isinstance(exc, (OrderNotFound, KeyError, LookupError)):
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
@@ -246,68 +257,135 @@ def ist_time(epoch_s: float | None = None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t + IST_OFFSET_S))
 
 
-# -- market feed WS requests (PROTOCOLS.md 4.1) -----------------------------------------------
-FEED_MODES = {15: "ticker", 17: "quote", 21: "full"}
-FEED_UNSUBSCRIBE = {16: "ticker", 18: "quote", 22: "full"}
-FEED_DISCONNECT = 12
-FEED_MAX_PER_MESSAGE = 100
+
+# -- responses: engine objects as Dhan JSON (PROTOCOLS.md 3.3, 3.4) --------------------------
+# Engine status -> Dhan orderStatus. A partial fill of a live order reads PART_TRADED.
+ORDER_STATUS = {"RECEIVED": "TRANSIT", "VALIDATION_PENDING": "TRANSIT", "OPEN_PENDING": "TRANSIT",
+                "OPEN": "PENDING", "TRIGGER_PENDING": "PENDING",
+                "MODIFY_VALIDATION_PENDING": "PENDING", "MODIFY_PENDING": "PENDING",
+                "MODIFIED": "PENDING", "CANCEL_PENDING": "PENDING", "COMPLETE": "TRADED",
+                "CANCELLED": "CANCELLED", "REJECTED": "REJECTED"}
 
 
-@dataclass(frozen=True, slots=True)
-class FeedRequest:
-    """One JSON message from a feed client. `instruments` holds (segment enum, security id)."""
-
-    code: int
-    action: str                  # "subscribe" | "unsubscribe" | "disconnect"
-    mode: str                    # "ticker" | "quote" | "full" | ""
-    instruments: tuple[tuple[int, int], ...] = ()
+def order_status(status: str, filled_quantity: int) -> str:
+    dhan = ORDER_STATUS.get(status, status)
+    return "PART_TRADED" if dhan == "PENDING" and filled_quantity > 0 else dhan
 
 
-def parse_feed_request(message: Any) -> FeedRequest:
-    """Parse a decoded JSON feed message; raises `ValidationError` naming the bad field."""
-    if not isinstance(message, dict):
-        raise ValidationError("message", type(message).__name__, "must be a JSON object")
-    code = message.get("RequestCode")
-    if isinstance(code, bool) or not isinstance(code, int):
-        raise ValidationError("RequestCode", code, "must be an integer")
-    if code == FEED_DISCONNECT:
-        return FeedRequest(code, "disconnect", "")
-    if code in FEED_MODES:
-        action, mode = "subscribe", FEED_MODES[code]
-    elif code in FEED_UNSUBSCRIBE:
-        action, mode = "unsubscribe", FEED_UNSUBSCRIBE[code]
-    else:
-        raise ValidationError("RequestCode", code, f"must be one of 12, {sorted({*FEED_MODES, *FEED_UNSUBSCRIBE})}")
-    items = message.get("InstrumentList")
-    if not isinstance(items, list):
-        raise ValidationError("InstrumentList", items, "must be a list")
-    if len(items) > FEED_MAX_PER_MESSAGE:
-        raise ValidationError("InstrumentList", len(items), f"at most {FEED_MAX_PER_MESSAGE} instruments per message")
-    count = message.get("InstrumentCount", len(items))
-    if count != len(items):
-        raise ValidationError("InstrumentCount", count, f"does not match the {len(items)} instruments listed")
-    out: list[tuple[int, int]] = []
-    for item in items:
-        segment = item.get("ExchangeSegment") if isinstance(item, dict) else None
-        if segment not in DHAN_SEGMENT_ENUM:
-            raise ValidationError("ExchangeSegment", segment, f"must be one of {sorted(DHAN_SEGMENT_ENUM)}")
-        security_id = item.get("SecurityId")
-        if isinstance(security_id, bool) or not str(security_id).strip().isdigit():
-            raise ValidationError("SecurityId", security_id, "must be a string of digits")
-        out.append((DHAN_SEGMENT_ENUM[segment], int(str(security_id).strip())))
-    return FeedRequest(code, action, mode, tuple(out))
+def correlation_of(order: Any) -> str:
+    """The correlationId the client gave (kept in meta when longer than the engine's tag)."""
+    return order.meta.get("correlation_id") or order.tag or ""
 
 
-def parse_order_login(message: Any) -> tuple[str, str]:
-    """`{"LoginReq":{"MsgCode":42,"ClientId":..,"Token":..},"UserType":"SELF"}` -> (client, token)."""
-    login = message.get("LoginReq") if isinstance(message, dict) else None
-    if not isinstance(login, dict):
-        raise ValidationError("LoginReq", login, "must be an object")
-    if login.get("MsgCode") != 42:
-        raise ValidationError("MsgCode", login.get("MsgCode"), "must be 42 (login)")
-    client, token = login.get("ClientId"), login.get("Token")
-    if not isinstance(client, str) or not client:
-        raise ValidationError("ClientId", client, "is required")
-    if not isinstance(token, str) or not token:
-        raise ValidationError("Token", "***", "is required")
-    return client, token
+def _derivative_blanks() -> dict[str, Any]:
+    return {"drvExpiryDate": None, "drvOptionType": None, "drvStrikePrice": 0.0}
+
+
+def order_json(order: Any, client_id: str) -> dict[str, Any]:
+    """An engine `matching.Order` as Dhan's order-book object."""
+    inst = order.instrument
+    status = order_status(order.status, order.filled_quantity)
+    rejected = order.status == "REJECTED"
+    updated = ist_time(order.updated_at or order.placed_at)
+    return {
+        "dhanClientId": client_id, "orderId": order.order_id,
+        "exchangeOrderId": order.exchange_order_id or "", "correlationId": correlation_of(order),
+        "orderStatus": status, "transactionType": order.side, "exchangeSegment": inst.dhan_segment,
+        "productType": PRODUCT_OUT.get(order.product, order.product),
+        "orderType": ORDER_TYPE_OUT.get(order.order_type, order.order_type),
+        "validity": order.validity, "tradingSymbol": inst.symbol, "securityId": str(inst.security_id),
+        "quantity": order.quantity, "disclosedQuantity": order.disclosed_quantity,
+        "price": order.price, "triggerPrice": order.trigger_price, "afterMarketOrder": False,
+        "boProfitValue": 0.0, "boStopLossValue": 0.0, "legName": None,
+        "createTime": ist_time(order.placed_at), "updateTime": updated,
+        "exchangeTime": "0001-01-01 00:00:00" if rejected or not order.exchange_order_id else updated,
+        **_derivative_blanks(),
+        "omsErrorCode": "DH-906" if rejected else "", "omsErrorDescription": order.status_message or "",
+        "algoId": "", "remainingQuantity": order.quantity - order.filled_quantity,
+        "averageTradedPrice": round(order.average_price, 4), "filledQty": order.filled_quantity,
+    }
+
+
+def order_ack(order: Any) -> dict[str, str]:
+    """Body of place / modify / cancel: `{orderId, orderStatus}`."""
+    return {"orderId": order.order_id, "orderStatus": order_status(order.status, order.filled_quantity)}
+
+
+def trade_json(trade: Any, order: Any, client_id: str) -> dict[str, Any]:
+    """An engine `matching.Trade` (with its order, for the order type) as Dhan's trade object."""
+    inst = trade.instrument
+    ts = ist_time(trade.ts)
+    return {
+        "dhanClientId": client_id, "orderId": trade.order_id,
+        "exchangeOrderId": trade.exchange_order_id or "", "exchangeTradeId": trade.trade_id,
+        "transactionType": trade.side, "exchangeSegment": inst.dhan_segment,
+        "productType": PRODUCT_OUT.get(trade.product, trade.product),
+        "orderType": ORDER_TYPE_OUT.get(order.order_type, order.order_type) if order else "",
+        "tradingSymbol": inst.symbol, "customSymbol": inst.name or inst.symbol,
+        "securityId": str(inst.security_id), "tradedQuantity": trade.quantity,
+        "tradedPrice": trade.price, "createTime": ts, "updateTime": ts, "exchangeTime": ts,
+        **_derivative_blanks(),
+    }
+
+
+def position_json(pos: Any, last_price: float, client_id: str) -> dict[str, Any]:
+    """An engine `matching.Position` as Dhan's position; P&L by average cost on matched qty."""
+    inst = pos.instrument
+    buy_avg = pos.buy_value / pos.buy_quantity if pos.buy_quantity else 0.0
+    sell_avg = pos.sell_value / pos.sell_quantity if pos.sell_quantity else 0.0
+    net = pos.quantity
+    matched = min(pos.buy_quantity, pos.sell_quantity)
+    realised = (sell_avg - buy_avg) * matched
+    unrealised = (last_price - buy_avg) * net if net > 0 else (sell_avg - last_price) * -net if net < 0 else 0.0
+    return {
+        "dhanClientId": client_id, "tradingSymbol": inst.symbol, "securityId": str(inst.security_id),
+        "positionType": "LONG" if net > 0 else "SHORT" if net < 0 else "CLOSED",
+        "exchangeSegment": inst.dhan_segment, "productType": PRODUCT_OUT.get(pos.product, pos.product),
+        "buyAvg": round(buy_avg, 4), "buyQty": pos.buy_quantity,
+        "costPrice": round(buy_avg if net >= 0 else sell_avg, 4),
+        "sellAvg": round(sell_avg, 4), "sellQty": pos.sell_quantity, "netQty": net,
+        "realizedProfit": round(realised, 2) + 0.0, "unrealizedProfit": round(unrealised, 2) + 0.0,
+        "rbiReferenceRate": 1.0, "multiplier": 1,
+        "carryForwardBuyQty": 0, "carryForwardSellQty": 0,
+        "carryForwardBuyValue": 0.0, "carryForwardSellValue": 0.0,
+        "dayBuyQty": pos.buy_quantity, "daySellQty": pos.sell_quantity,
+        "dayBuyValue": round(pos.buy_value, 2), "daySellValue": round(pos.sell_value, 2),
+        **_derivative_blanks(), "crossCurrency": False,
+    }
+
+
+def funds_json(funds: Any, client_id: str) -> dict[str, Any]:
+    """An engine `matching.Funds` as Dhan's fund limits (`availabelBalance` is Dhan's spelling)."""
+    available = round(funds.available, 2)
+    return {
+        "dhanClientId": client_id, "availabelBalance": available,
+        "sodLimit": round(funds.opening_balance, 2), "collateralAmount": 0.0,
+        "receiveableAmount": 0.0, "utilizedAmount": round(max(0.0, funds.opening_balance - funds.available), 2),
+        "blockedPayoutAmount": 0.0, "withdrawableBalance": round(max(0.0, min(funds.cash, available)), 2),
+    }
+
+
+def _depth_side(levels: Iterable[Any]) -> list[dict[str, Any]]:
+    rows = [{"quantity": lv.quantity, "orders": lv.orders, "price": lv.price} for lv in levels][:5]
+    return rows + [{"quantity": 0, "orders": 0, "price": 0.0}] * (5 - len(rows))
+
+
+def quote_json(quote: Any, kind: str, circuit: tuple[float, float]) -> dict[str, Any]:
+    """One instrument's entry in a marketfeed response; `kind` is ltp, ohlc or quote."""
+    out: dict[str, Any] = {"last_price": quote.last_price}
+    if kind == "ltp":
+        return out
+    out["ohlc"] = {"open": quote.open, "close": quote.close, "high": quote.high, "low": quote.low}
+    if kind == "ohlc":
+        return out
+    ltt = time.strftime("%d/%m/%Y %H:%M:%S", time.gmtime(quote.last_trade_time + IST_OFFSET_S))
+    out.update({
+        "average_price": quote.average_price, "buy_quantity": quote.total_buy_quantity,
+        "sell_quantity": quote.total_sell_quantity, "last_quantity": quote.last_quantity,
+        "last_trade_time": ltt, "volume": quote.volume,
+        "net_change": round(quote.last_price - quote.close, 2) if quote.close else 0.0,
+        "oi": quote.oi, "oi_day_high": quote.oi_day_high, "oi_day_low": quote.oi_day_low,
+        "lower_circuit_limit": circuit[0], "upper_circuit_limit": circuit[1],
+        "depth": {"buy": _depth_side(quote.bids), "sell": _depth_side(quote.asks)},
+    })
+    return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nbexec.brokers.paper import dhan_wire as w
+from nbexec.brokers.paper import dhan_ws as ws
 from nbexec.core.errors import OrderNotFound, RateLimited, ValidationError
 
 CLIENT = "1000000001"
@@ -68,36 +69,41 @@ def test_quote_request_names_an_unknown_segment():
     assert info.value.field == "NSE_XX"
 
 
+def test_engine_field_names_become_dhan_keys_in_errors():
+    body = w.error_for(ValidationError("trigger_price", 0.0, "needs a trigger price"))[1]
+    assert body["errorMessage"].startswith("Invalid triggerPrice:")
+
+
 def test_error_bodies_carry_dhan_codes():
     assert w.error_for(ValidationError("quantity", 0, "must be at least 1")) == \
         (400, {"errorType": "Input_Exception", "errorCode": "DH-905",
-               "errorMessage": "quantity=0: must be at least 1"})
+               "errorMessage": "Invalid quantity: must be at least 1 (got 0)"})
     assert w.error_for(RateLimited("slow down"))[1]["errorCode"] == "DH-904"
     assert w.error_for(RateLimited("slow down"))[0] == 429
     assert w.error_for(OrderNotFound("no order 7"))[0] == 404
 
 
 def test_feed_subscribe_message_of_the_sdk():
-    req = w.parse_feed_request({"RequestCode": 21, "InstrumentCount": 2, "InstrumentList": [
+    req = ws.parse_feed_request({"RequestCode": 21, "InstrumentCount": 2, "InstrumentList": [
         {"ExchangeSegment": "NSE_EQ", "SecurityId": "1333"}, {"ExchangeSegment": "IDX_I", "SecurityId": "13"}]})
     assert (req.action, req.mode, req.instruments) == ("subscribe", "full", ((1, 1333), (0, 13)))
 
 
 def test_feed_unsubscribe_and_disconnect_codes():
-    assert w.parse_feed_request({"RequestCode": 18, "InstrumentCount": 0, "InstrumentList": []}).action == "unsubscribe"
-    assert w.parse_feed_request({"RequestCode": 12}).action == "disconnect"
+    assert ws.parse_feed_request({"RequestCode": 18, "InstrumentCount": 0, "InstrumentList": []}).action == "unsubscribe"
+    assert ws.parse_feed_request({"RequestCode": 12}).action == "disconnect"
 
 
 def test_feed_message_over_100_instruments_is_refused():
     items = [{"ExchangeSegment": "NSE_EQ", "SecurityId": str(i)} for i in range(101)]
     with pytest.raises(ValidationError) as info:
-        w.parse_feed_request({"RequestCode": 15, "InstrumentCount": 101, "InstrumentList": items})
+        ws.parse_feed_request({"RequestCode": 15, "InstrumentCount": 101, "InstrumentList": items})
     assert info.value.field == "InstrumentList"
 
 
 def test_order_login_message_of_the_sdk():
     msg = {"LoginReq": {"MsgCode": 42, "ClientId": CLIENT, "Token": "tok"}, "UserType": "SELF"}
-    assert w.parse_order_login(msg) == (CLIENT, "tok")
+    assert ws.parse_order_login(msg) == (CLIENT, "tok")
 
 
 def test_ist_time_format():
