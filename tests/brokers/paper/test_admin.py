@@ -1,0 +1,94 @@
+"""The admin API: what the exchange received and sent, stamped, for tests and benchmarks."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import aiohttp
+from kiteconnect import KiteConnect
+
+
+async def get(x, path: str, method: str = "GET", **kw):
+    async with aiohttp.ClientSession() as session:
+        async with session.request(method, f"{x.urls()['admin']}{path}", **kw) as r:
+            return r.status, await r.json()
+
+
+def place(x, i: int = 0, **kw) -> str:
+    a = x.accounts[i]
+    kc = KiteConnect(api_key=a.kite_api_key, access_token=a.kite_access_token, root=x.base_url)
+    args = dict(variety="regular", exchange="NSE", tradingsymbol="INFY", transaction_type="BUY",
+                quantity=1, product="MIS", order_type="MARKET")
+    return kc.place_order(**{**args, **kw})
+
+
+async def test_info_has_exactly_the_sim_keys(paper_exchange):
+    status, info = await get(paper_exchange, "/info")
+    assert status == 200
+    assert set(info) == {"kite_rest", "kite_ws", "dhan_rest", "dhan_feed_ws", "dhan_order_ws", "admin",
+                         "accounts", "instruments"}
+    assert set(info["accounts"][0]) == {"id", "kite_api_key", "kite_access_token", "kite_api_secret",
+                                        "dhan_client_id", "dhan_access_token"}
+
+
+async def test_order_requests_are_recorded_with_a_receive_stamp_taken_before_the_answer(paper_exchange):
+    x = paper_exchange
+    before = time.monotonic_ns()
+    order_id = await asyncio.to_thread(place, x, tag="stamped1")
+    after = time.monotonic_ns()
+    _, body = await get(x, "/requests")
+    (rec,) = body["requests"]
+    assert before < rec["recv_ns"] < after
+    assert (rec["broker"], rec["method"], rec["account"], rec["order_id"], rec["tag"], rec["status"]) == (
+        "kite", "POST", x.accounts[0].id, order_id, "stamped1", 200)
+
+
+async def test_requests_since_a_sequence_number_are_the_newer_ones(paper_exchange):
+    x = paper_exchange
+    await asyncio.to_thread(place, x)
+    await asyncio.to_thread(place, x)
+    _, body = await get(x, "/requests?since=1")
+    assert [r["seq"] for r in body["requests"]] == [2] and body["last"] == 2
+
+
+async def test_reads_are_not_order_requests(paper_exchange):
+    x = paper_exchange
+    a = x.accounts[0]
+    kc = KiteConnect(api_key=a.kite_api_key, access_token=a.kite_access_token, root=x.base_url)
+    await asyncio.to_thread(kc.orders)
+    assert (await get(x, "/requests"))[1]["requests"] == []
+
+
+async def test_the_book_shows_each_accounts_orders_trades_positions_and_funds(paper_exchange):
+    x = paper_exchange
+    await asyncio.to_thread(place, x, 1, quantity=3)
+    _, body = await get(x, f"/book?account={x.accounts[1].id}")
+    book = body[x.accounts[1].id]
+    assert [o["status"] for o in book["orders"]] == ["COMPLETE"]
+    assert sum(t["quantity"] for t in book["trades"]) == 3
+    assert book["positions"][0]["quantity"] == 3 and book["funds"]["cash"] < book["funds"]["opening_balance"]
+    _, everyone = await get(x, "/book")
+    assert set(everyone) == {a.id for a in x.accounts}
+
+
+async def test_step_advances_the_market_by_hand(make_paper_exchange):
+    x = await make_paper_exchange(tick_rate=0)
+    _, body = await get(x, "/step?n=5", "POST")
+    assert body["steps"] == 5 == x.engine.steps
+
+
+async def test_faults_can_be_set_over_http(make_paper_exchange):
+    x = await make_paper_exchange(tick_rate=0)
+    status, body = await get(x, "/faults", "POST", json={"spec": "500=0.5,seed=3"})
+    assert status == 200 and body["spec"]["http500"] == 0.5
+    status, _ = await get(x, "/faults", "POST", json={"spec": "nonsense=1"})
+    assert status == 400
+
+
+async def test_counters_count_requests_and_steps(make_paper_exchange):
+    x = await make_paper_exchange(tick_rate=0)
+    await asyncio.to_thread(place, x)
+    x.step(2)
+    _, counters = await get(x, "/counters")
+    assert counters["order_requests"] == 1 and counters["steps"] == 2
