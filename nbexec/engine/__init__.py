@@ -1,0 +1,1 @@
+"""The OMS: accounts, signals, sizing, fan-out, routing, reconciliation."""
