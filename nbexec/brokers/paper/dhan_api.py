@@ -18,6 +18,7 @@ from nbexec.core.errors import OrderNotFound, ValidationError
 
 from . import dhan_wire as wire
 from . import dhan_ws
+from .services import ORDER_RECORD
 
 if TYPE_CHECKING:
     from .server import PaperExchange
@@ -68,7 +69,7 @@ class DhanApi:
 
     def route(self, handler: Handler, limit_class: str, is_order: bool = False):
         async def wrapped(request: web.Request) -> web.Response:
-            rec = request.get("order_record")
+            rec = request.get(ORDER_RECORD)
             try:
                 account = self.authenticate(request)
                 if rec is not None:

@@ -34,6 +34,7 @@ from nbexec.core.errors import ValidationError
 from nbexec.core.instruments import DHAN_SEGMENT_ENUM
 
 from .dhan_wire import ORDER_TYPE_OUT, PRODUCT_OUT, correlation_of, ist_time, order_status
+from .services import EXCHANGE
 
 if TYPE_CHECKING:
     from .server import PaperExchange
@@ -53,6 +54,10 @@ CLIENT_ID_INVALID = 810
 INVALID_REQUEST = 814
 
 Key = tuple[int, int]   # (segment enum, security id)
+# Live feed sockets per Dhan client id (for the 5-connection limit); logged-in order-update
+# sockets per account id.
+FEED_CONNECTIONS = web.AppKey("dhan_feed_connections", dict)
+ORDER_CLIENTS = web.AppKey("dhan_order_clients", dict)
 
 
 # -- market feed WS requests (PROTOCOLS.md 4.1) -----------------------------------------------
@@ -352,14 +357,14 @@ async def _serve(ws: web.WebSocketResponse, x: "PaperExchange", tasks: list[asyn
 
 
 async def market_feed(request: web.Request) -> web.WebSocketResponse:
-    x: PaperExchange = request.app["exchange"]
+    x: PaperExchange = request.app[EXCHANGE]
     ws = web.WebSocketResponse(autoping=True)
     await ws.prepare(request)
     reason, account = _feed_auth_problem(x, request.query)
     if reason is not None:
         await _disconnect(ws, reason)
         return ws
-    conns: dict[str, list[web.WebSocketResponse]] = request.app["dhan_feed_connections"]
+    conns: dict[str, list[web.WebSocketResponse]] = request.app[FEED_CONNECTIONS]
     mine = conns.setdefault(account.dhan_client_id, [])
     mine.append(ws)
     if len(mine) > MAX_CONNECTIONS_PER_CLIENT:  # Dhan drops the oldest connection
@@ -408,7 +413,7 @@ async def _forward_updates(ws: web.WebSocketResponse, x: "PaperExchange", accoun
 
 
 async def order_updates(request: web.Request) -> web.WebSocketResponse:
-    x: PaperExchange = request.app["exchange"]
+    x: PaperExchange = request.app[EXCHANGE]
     ws = web.WebSocketResponse(autoping=True)
     await ws.prepare(request)
     try:
@@ -420,7 +425,7 @@ async def order_updates(request: web.Request) -> web.WebSocketResponse:
     if account is None:
         await ws.close(code=4001, message=b"Invalid ClientId or Token")
         return ws
-    logged_in: dict[str, int] = request.app["dhan_order_clients"]
+    logged_in: dict[str, int] = request.app[ORDER_CLIENTS]
     logged_in[account.id] = logged_in.get(account.id, 0) + 1
     q = x.hub.subscribe_orders(account.id)
     try:
@@ -435,12 +440,12 @@ async def order_updates(request: web.Request) -> web.WebSocketResponse:
 
 def order_update_clients(app: web.Application, account_id: str) -> int:
     """How many order-update connections of `account_id` are logged in (tests wait on it)."""
-    return app["dhan_order_clients"].get(account_id, 0)
+    return app[ORDER_CLIENTS].get(account_id, 0)
 
 
 def setup(app: web.Application, exchange: "PaperExchange") -> None:
     """Register `/dhan/feed` and `/dhan/orders` (called by `dhan_api.setup`)."""
-    app["dhan_feed_connections"] = {}
-    app["dhan_order_clients"] = {}
+    app[FEED_CONNECTIONS] = {}
+    app[ORDER_CLIENTS] = {}
     app.router.add_get("/dhan/feed", market_feed)
     app.router.add_get("/dhan/orders", order_updates)
