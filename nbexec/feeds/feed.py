@@ -1,0 +1,223 @@
+"""`Feed`: what a notebook user holds: live ticks of some instruments as pandas, callbacks, a stream.
+
+    feed = Feed.kite(url, api_key, Secret(token), instruments, mode="full")
+    await feed.start(); await feed.wait_connected()
+    feed.df; feed.bars("1s"); feed.last("NSE:INFY")
+    feed.on_tick(lambda ticks: ...)
+    async for tick in feed: ...
+    await feed.close()
+
+Everything runs on the event loop that started the feed (the kernel's loop in Jupyter). The
+hot path is decode -> ring append -> callbacks: no DataFrame and no per-tick Python object is
+made per message; `df`, `bars()` and the `async for` records are built only when asked for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from nbexec.core.errors import ValidationError
+from nbexec.core.instruments import Instrument, parse_instrument_key
+from nbexec.core.secrets import Secret
+from nbexec.core.ticks import MODE_NAMES
+
+from . import frames
+from .client import FeedClient
+from .connection import ReconnectPolicy
+from .dhan_feed import DhanFeedClient
+from .kite_ticker import KiteTickerClient
+from .ring import DEFAULT_CAPACITY, TickRings
+
+log = logging.getLogger(__name__)
+
+TickCallback = Callable[[np.ndarray], object]
+
+
+class Tick(NamedTuple):
+    """One tick as `async for tick in feed` yields it (best bid/ask; 0 = not in this mode)."""
+
+    instrument: str
+    received_ns: int      # wall clock, time.time_ns(), when the message arrived
+    mode: str
+    last_price: float
+    last_quantity: int
+    volume: int
+    bid: float
+    ask: float
+    bid_quantity: int
+    ask_quantity: int
+    oi: int
+    gap: bool             # first tick of this instrument after a reconnect
+
+    @property
+    def received(self) -> pd.Timestamp:
+        return pd.Timestamp(self.received_ns, unit="ns", tz="UTC").tz_convert(frames.TIMEZONE)
+
+
+class Feed:
+    """Ticks of `instruments` from one broker client, kept in per-instrument rings.
+
+    `capacity`: ticks held per instrument (older ones are overwritten). `queue_size`: message
+    batches an `async for` consumer may fall behind before its oldest batch is dropped
+    (counted in `dropped_batches`); a slow consumer never slows the feed.
+    """
+
+    def __init__(self, client: FeedClient, instruments: Iterable[Instrument], *,
+                 capacity: int = DEFAULT_CAPACITY, queue_size: int = 1_000) -> None:
+        self.client = client
+        self.instruments = {i.key: i for i in instruments}
+        self._ids = {key: client.tick_id(i) for key, i in self.instruments.items()}
+        self.names = {tick_id: key for key, tick_id in self._ids.items()}
+        self.rings = TickRings(self._ids.values(), capacity)
+        self._callbacks: list[TickCallback] = []
+        self._queues: set[asyncio.Queue] = set()
+        self._queue_size = queue_size
+        self._closed = False
+        self.dropped_batches = 0
+        client.sink = self
+
+    # -- construction -----------------------------------------------------------------------
+    @classmethod
+    def kite(cls, url: str, api_key: str, access_token: Secret, instruments: Iterable[Instrument],
+             *, mode: str = "quote", capacity: int = DEFAULT_CAPACITY,
+             policy: ReconnectPolicy = ReconnectPolicy(), rng: random.Random | None = None,
+             on_order_update: Callable[[dict], None] | None = None) -> Feed:
+        """A feed of Kite ticks, every instrument subscribed in `mode`."""
+        client = KiteTickerClient(url, api_key, access_token, policy=policy, rng=rng,
+                                  on_order_update=on_order_update)
+        return cls._subscribed(client, instruments, mode, capacity)
+
+    @classmethod
+    def dhan(cls, url: str, client_id: str, access_token: Secret, instruments: Iterable[Instrument],
+             *, mode: str = "quote", capacity: int = DEFAULT_CAPACITY,
+             policy: ReconnectPolicy = ReconnectPolicy(), rng: random.Random | None = None) -> Feed:
+        """A feed of Dhan v2 ticks, every instrument subscribed in `mode`."""
+        client = DhanFeedClient(url, client_id, access_token, policy=policy, rng=rng)
+        return cls._subscribed(client, instruments, mode, capacity)
+
+    @classmethod
+    def _subscribed(cls, client: FeedClient, instruments: Iterable[Instrument], mode: str,
+                    capacity: int) -> Feed:
+        feed = cls(client, instruments, capacity=capacity)
+        client.subscribe(feed.instruments.values(), mode)
+        return feed
+
+    # -- subscriptions ------------------------------------------------------------------------
+    def _instrument(self, symbol: str) -> Instrument:
+        exchange, name = parse_instrument_key(symbol)
+        try:
+            return self.instruments[f"{exchange}:{name}"]
+        except KeyError:
+            raise ValidationError("symbol", symbol, f"not one of this feed's instruments "
+                                  f"{sorted(self.instruments)}") from None
+
+    def subscribe(self, *symbols: str, mode: str = "quote") -> None:
+        """Stream these of the feed's instruments in `mode` (also changes a mode). Sync."""
+        self.client.subscribe([self._instrument(s) for s in symbols], mode)
+
+    def unsubscribe(self, *symbols: str) -> None:
+        self.client.unsubscribe([self._instrument(s) for s in symbols])
+
+    # -- the sink (called by the client, in its read loop) ------------------------------------
+    def append(self, ticks: np.ndarray, received_ns: int) -> None:
+        slots = self.rings.append(ticks, received_ns)
+        for callback in self._callbacks:
+            try:
+                callback(ticks)
+            except Exception:
+                log.exception("tick callback %r failed; the feed goes on", callback)
+        if self._queues and len(slots):
+            rows = self.rings.take(slots)   # copied now: the ring may wrap before it is read
+            for queue in self._queues:
+                self._put(queue, rows)
+
+    def mark_gap(self) -> None:
+        self.rings.mark_gap()
+
+    def _put(self, queue: asyncio.Queue, item: np.ndarray | None) -> None:
+        if queue.full():
+            queue.get_nowait()
+            self.dropped_batches += 1
+        queue.put_nowait(item)
+
+    # -- what the user reads -----------------------------------------------------------------
+    def on_tick(self, callback: TickCallback) -> TickCallback:
+        """Call `callback(ticks)` with every decoded message (a `TICK_DTYPE` array; map
+        `(token, segment)` to a name with `feed.names`). Runs on the loop inside the read
+        loop: it must not block (schedule work instead). Usable as a decorator."""
+        self._callbacks.append(callback)
+        return callback
+
+    def remove_callback(self, callback: TickCallback) -> None:
+        self._callbacks.remove(callback)
+
+    @property
+    def df(self) -> pd.DataFrame:
+        """Every held tick of every instrument, oldest first (see `frames.to_frame`)."""
+        return frames.to_frame(self.rings, self.names)
+
+    def bars(self, rule: str = "1s") -> pd.DataFrame:
+        """OHLCV bars per instrument (see `frames.bars`)."""
+        return frames.bars(self.df, rule)
+
+    def last(self, symbol: str) -> Tick | None:
+        """The instrument's newest tick, or None before its first."""
+        row = self.rings.last(self._ids[self._instrument(symbol).key])
+        return None if row is None else self._record(row)
+
+    def _record(self, row: np.void) -> Tick:
+        name = self.names.get((int(row["token"]), int(row["segment"])), str(row["token"]))
+        return Tick(name, int(row["received_ns"]), MODE_NAMES.get(int(row["mode"]), "?"),
+                    float(row["last_price"]), int(row["last_quantity"]), int(row["volume"]),
+                    float(row["bid_price"][0]), float(row["ask_price"][0]),
+                    int(row["bid_quantity"][0]), int(row["ask_quantity"][0]), int(row["oi"]),
+                    bool(row["gap"]))
+
+    async def __aiter__(self) -> AsyncIterator[Tick]:
+        """Every tick from now on, as `Tick` records built one at a time as you consume them.
+
+        Ends when the feed is closed.
+        """
+        if self._closed:
+            return
+        queue: asyncio.Queue = asyncio.Queue(self._queue_size)
+        self._queues.add(queue)
+        try:
+            while (rows := await queue.get()) is not None:
+                for i in range(len(rows)):
+                    yield self._record(rows[i])
+        finally:
+            self._queues.discard(queue)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    async def start(self) -> Feed:
+        """Start connecting (returns at once; `await feed.wait_connected()` to wait)."""
+        self._closed = False
+        self.client.start()
+        return self
+
+    async def wait_connected(self, timeout: float | None = 10.0) -> None:
+        await self.client.wait_connected(timeout)
+
+    async def close(self) -> None:
+        """Close the socket, end every task of the feed and every `async for`. Idempotent."""
+        self._closed = True
+        await self.client.close()
+        for queue in self._queues:
+            self._put(queue, None)
+
+    async def __aenter__(self) -> Feed:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"Feed({sorted(self.instruments)}, {len(self.rings)} ticks held, {self.client!r})"
