@@ -20,13 +20,14 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .checks import daily_loss, duplicate_signal, kill_switch, max_order_value, max_position, max_quantity, price_band
+from .checks import (daily_loss, duplicate_signal, kill_switch, max_order_value, max_position, max_quantity,
+                     price_band)
 from .context import OrderRequest, RiskContext
 from .limits import RiskLimits
 from .slippage import last_price_known, protect, spread_width, tick_age
 from .verdict import Decision, Rejection
 
-Check = Callable[[OrderRequest, RiskLimits, RiskContext], "Rejection | None"]
+Check = Callable[[OrderRequest, RiskLimits, RiskContext], Rejection | None]
 
 BEFORE_PRICING: tuple[Check, ...] = (kill_switch, duplicate_signal, max_quantity, max_position, daily_loss,
                                      last_price_known, tick_age, spread_width)

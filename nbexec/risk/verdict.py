@@ -23,7 +23,8 @@ class Rejection:
 @dataclass(frozen=True, slots=True)
 class Decision:
     """The verdict on one order. When accepted, `order_type` and `price` are what goes on the
-    wire: a protected MARKET order leaves as a LIMIT at its protected price."""
+    wire: a protected MARKET order leaves as a LIMIT at its protected price. When rejected,
+    they are the order as it stood when the check refused it, for the record."""
 
     order_type: OrderType
     price: float
