@@ -78,15 +78,19 @@ async def _start_server() -> tuple[asyncio.subprocess.Process, int]:
 
 # ------------------------------------------------------------------------- the clients
 
+def _templates(port: int, tokens: list[str]) -> list[RequestTemplate]:
+    """One place-order template per account, as an adapter builds them at start."""
+    return [RequestTemplate("POST", PATH, f"127.0.0.1:{port}", content_type=FORM,
+                            headers={"X-Kite-Version": "3", "Authorization": Secret(f"token key{i}:{t}")})
+            for i, t in enumerate(tokens)]
+
+
 class Lean:
     name = "lean_pool"
 
     def __init__(self, port: int, tokens: list[str]) -> None:
         self.pool = ConnectionPool("127.0.0.1", port, size=ACCOUNTS, max_size=ACCOUNTS, broker="bench")
-        self.templates = [RequestTemplate("POST", PATH, f"127.0.0.1:{port}", content_type=FORM,
-                                          headers={"X-Kite-Version": "3",
-                                                   "Authorization": Secret(f"token key{i}:{t}")})
-                          for i, t in enumerate(tokens)]
+        self.templates = _templates(port, tokens)
 
     async def start(self) -> None:
         await self.pool.start()
@@ -98,20 +102,26 @@ class Lean:
         await self.pool.close()
 
 
-class NewConnection(Lean):
+class NewConnection:
     name = "new_connection"
+
+    def __init__(self, port: int, tokens: list[str]) -> None:
+        self.port, self.templates = port, _templates(port, tokens)
 
     async def start(self) -> None:
         pass
 
     async def send(self, account: int, body: bytes) -> bytes:
-        reader, writer = await asyncio.open_connection("127.0.0.1", self.pool.port)
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
         try:
             writer.write(self.templates[account].render(body))
             framer = ResponseReader()
-            while not framer.feed(await reader.read(65536)):
-                pass
-            return framer.take().body
+            while True:
+                data = await reader.read(65536)
+                if not data:
+                    raise NbexecError("order_transport bench: server closed before answering")
+                if framer.feed(data):
+                    return framer.take().body
         finally:
             writer.close()
 
