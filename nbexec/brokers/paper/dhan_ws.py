@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 MAX_INSTRUMENTS_PER_CONNECTION = 5000
 MAX_CONNECTIONS_PER_CLIENT = 5
 LOGIN_TIMEOUT_S = 30.0
+AUTH_LINGER_S = 2.0
 
 # Disconnect reasons (PROTOCOLS.md 3.1 data API codes).
 TOO_MANY_INSTRUMENTS = 804
@@ -318,10 +319,15 @@ def _feed_auth_problem(x: "PaperExchange", query: Any) -> tuple[int | None, Any]
     return TOKEN_INVALID, None
 
 
-async def _disconnect(ws: web.WebSocketResponse, reason: int) -> None:
+async def _disconnect(ws: web.WebSocketResponse, reason: int, linger_s: float = 0.0) -> None:
+    """Send the disconnect packet and close. With `linger_s`, first wait (that long at most)
+    for the client's first message: the SDK sends its subscriptions right after connecting
+    and raises if the socket is already closed, before it could read the reason."""
     try:
         await ws.send_bytes(encode_disconnect(reason))
-    except (ConnectionError, RuntimeError):
+        if linger_s:
+            await ws.receive(timeout=linger_s)
+    except (ConnectionError, RuntimeError, asyncio.TimeoutError):
         pass
     await ws.close()
 
@@ -362,7 +368,7 @@ async def market_feed(request: web.Request) -> web.WebSocketResponse:
     await ws.prepare(request)
     reason, account = _feed_auth_problem(x, request.query)
     if reason is not None:
-        await _disconnect(ws, reason)
+        await _disconnect(ws, reason, linger_s=AUTH_LINGER_S)
         return ws
     conns: dict[str, list[web.WebSocketResponse]] = request.app[FEED_CONNECTIONS]
     mine = conns.setdefault(account.dhan_client_id, [])
