@@ -233,3 +233,11 @@ async def test_unknown_endpoint_answers_json(exchange):
         async with s.get(f"{exchange.base_url}/v2/nope") as resp:
             assert resp.status == 404
             assert (await resp.json())["errorCode"] == "DH-907"
+
+
+async def test_injected_500_is_dh908_and_places_nothing(make_paper_exchange):
+    x = await make_paper_exchange(tick_rate=0, rate_limits=False, faults="500=1")
+    d = sdk(x)
+    r = await call(d.place_order, HDFCBANK, d.NSE, d.BUY, 5, d.MARKET, d.INTRA, 0)
+    assert (r["status"], r["remarks"]["error_code"]) == ("failure", "DH-908")
+    assert x.engine.orders(x.accounts[0].id) == []

@@ -266,3 +266,29 @@ async def test_order_update_login_with_a_bad_token_is_closed(exchange):
     await asyncio.to_thread(updates.thread.join, WAIT_S)
     assert not updates.thread.is_alive()
     assert dhan_ws.order_update_clients(exchange.app, exchange.accounts[0].id) == 0
+
+
+async def test_ws_drop_fault_closes_the_feed(make_paper_exchange):
+    x = await make_paper_exchange(tick_rate=0, rate_limits=False, faults="ws_drop=1")
+    a = x.accounts[0]
+    item = [{"ExchangeSegment": "NSE_EQ", "SecurityId": str(HDFCBANK)}]
+    async with aiohttp.ClientSession() as s, s.ws_connect(_feed_url(x, a.dhan_access_token, a.dhan_client_id)) as ws:
+        await ws.send_str(json.dumps({"RequestCode": 15, "InstrumentCount": 1, "InstrumentList": item}))
+        await ws.receive(timeout=WAIT_S)
+        await ws.receive(timeout=WAIT_S)
+        x.step()
+        assert (await ws.receive(timeout=WAIT_S)).type == aiohttp.WSMsgType.CLOSE
+
+
+async def test_duplicate_update_fault_sends_an_alert_twice(make_paper_exchange):
+    x = await make_paper_exchange(tick_rate=0, rate_limits=False, faults="update_dup=1")
+    updates = UpdatesThread(x)
+    await wait_until(lambda: dhan_ws.order_update_clients(x.app, x.accounts[0].id) == 1, "order-update login")
+    d = rest(x)
+    r = await asyncio.to_thread(d.place_order, str(HDFCBANK), d.NSE, d.BUY, 5, d.MARKET, d.INTRA, 0)
+    seen = await updates.until_status(r["data"]["orderId"], "TRADED")
+    again = await asyncio.to_thread(updates.alerts.get, timeout=WAIT_S)
+    assert [s["Status"] for s in seen[:2]] == ["TRANSIT", "TRANSIT"]
+    assert again["Data"] == seen[-1]
+    await x.close()
+    await asyncio.to_thread(updates.thread.join, WAIT_S)
