@@ -8,6 +8,7 @@ only at the edge (`price`, `quote`).
 from __future__ import annotations
 
 import random
+from fractions import Fraction
 
 from nbexec.core.instruments import Instrument
 from nbexec.core.market import DepthLevel, Quote
@@ -19,19 +20,27 @@ class Book:
     """The displayed market of one instrument between two steps.
 
     `step` moves the last price by a few ticks at most (staying inside the circuit band), prints a
-    random market trade, and redraws the 5 bid and 5 ask levels. `take` consumes displayed
-    depth: what an order takes stays taken until the next `step` redraws the book, which is
-    how an order larger than the displayed depth gets filled in parts.
+    random market trade, and updates the 5 bid and 5 ask levels the way a real book changes:
+    levels that stay keep their size except one per side, new levels arrive with a random size,
+    and levels emptied by orders refill. `take` consumes displayed depth: what an order takes
+    stays taken until the next `step`, which is how an order larger than the displayed depth
+    gets filled in parts.
+
+    Levels are kept as ready-made `DepthLevel`s (plus their prices in ticks) so a quote, built
+    for every tick sent, creates almost nothing: the feed's hot path.
     """
 
     __slots__ = ("inst", "tick", "rng", "close_t", "lower_t", "upper_t", "open_t", "high_t",
-                 "low_t", "ltp_t", "last_qty", "volume", "traded_value", "ltt", "bids", "asks",
-                 "depth_lots", "_quote", "version")
+                 "low_t", "ltp_t", "last_qty", "volume", "traded_value", "ltt", "bid_t", "bids",
+                 "ask_t", "asks", "depth_lots", "_quote", "version", "_num", "_den")
 
     def __init__(self, inst: Instrument, close: float, rng: random.Random, *,
                  circuit_pct: float = 20.0, depth_lots: int = 50, now: float = 0.0) -> None:
         self.inst = inst
         self.tick = inst.tick_size
+        # rupees = ticks * num / den: exact integer product, one correctly rounded division
+        frac = Fraction(repr(inst.tick_size))
+        self._num, self._den = frac.numerator, frac.denominator
         self.rng = rng
         self.close_t = max(1, inst.to_ticks(close))
         band = int(self.close_t * circuit_pct / 100)
@@ -43,16 +52,18 @@ class Book:
         self.traded_value = 0.0
         self.ltt = int(now)
         self.depth_lots = depth_lots
-        # levels: [price_ticks, quantity, orders]; best first
-        self.bids: list[list[int]] = []
-        self.asks: list[list[int]] = []
+        # best first; *_t are the levels' prices in ticks
+        self.bid_t: list[int] = []
+        self.bids: list[DepthLevel] = []
+        self.ask_t: list[int] = []
+        self.asks: list[DepthLevel] = []
         self._quote: Quote | None = None
         self.version = 0
         self._redraw(up=rng.random() < 0.5)
 
     # -- rupees <-> ticks -------------------------------------------------------------------
     def price(self, ticks: int) -> float:
-        return round(ticks * self.tick, 8)
+        return ticks * self._num / self._den
 
     @property
     def last_price(self) -> float:
@@ -69,9 +80,16 @@ class Book:
     # -- the walk ---------------------------------------------------------------------------
     def step(self, now: float) -> None:
         """Advance one step: move a few ticks at most, print a market trade, redraw the depth."""
-        # about 2 bp of the price per step at most (at least one tick): visible motion at any price
-        k = self.ltp_t // 5000 + 1
-        move = int(self.rng.random() * (2 * k + 1)) - k
+        # Half the steps trade at an unchanged price; the others move up to ~0.5 bp (at least a
+        # tick), so the displayed book mostly slides instead of being redrawn.
+        r = self.rng.random()
+        if r < 0.5:
+            move = 0
+        else:
+            k = self.ltp_t // 20000 + 1
+            move = int((r - 0.5) * 2 * k) + 1
+            if self.rng.random() < 0.5:
+                move = -move
         ltp = min(self.upper_t, max(self.lower_t, self.ltp_t + move))
         self.ltp_t = ltp
         if ltp > self.high_t:
@@ -90,19 +108,32 @@ class Book:
         self._quote = None
         self.version += 1
 
+    def _level(self, ticks: int) -> DepthLevel:
+        rnd = self.rng.random
+        return DepthLevel(ticks * self._num / self._den,
+                          (int(rnd() * self.depth_lots) + 1) * self.inst.lot_size, int(rnd() * 9) + 1)
+
+    def _side(self, prices: list[int], old_t: list[int], old: list[DepthLevel]) -> list[DepthLevel]:
+        if prices == old_t:   # same levels: one changes size, emptied ones refill
+            levels = [lv if lv.quantity else self._level(t) for t, lv in zip(prices, old)]
+            if levels:
+                i = int(self.rng.random() * len(levels))
+                levels[i] = self._level(prices[i])
+            return levels
+        kept = dict(zip(old_t, old))
+        return [kept.get(t) or self._level(t) for t in prices]
+
     def _redraw(self, up: bool) -> None:
         if not self.inst.tradable:
-            self.bids, self.asks = [], []
             return
-        rnd = self.rng.random
-        lots, lot = self.depth_lots, self.inst.lot_size
         # The last trade printed at the ask after an up-tick, at the bid otherwise.
         best_bid = self.ltp_t - 1 if up else self.ltp_t
         best_bid = min(best_bid, self.upper_t - 1)
-        self.bids = [[p, (int(rnd() * lots) + 1) * lot, int(rnd() * 9) + 1]
-                     for p in range(best_bid, best_bid - DEPTH, -1) if p >= self.lower_t]
-        self.asks = [[p, (int(rnd() * lots) + 1) * lot, int(rnd() * 9) + 1]
-                     for p in range(best_bid + 1, best_bid + 1 + DEPTH) if p <= self.upper_t]
+        bid_t = [p for p in range(best_bid, best_bid - DEPTH, -1) if p >= self.lower_t]
+        ask_t = [p for p in range(best_bid + 1, best_bid + 1 + DEPTH) if p <= self.upper_t]
+        self.bids = self._side(bid_t, self.bid_t, self.bids)
+        self.asks = self._side(ask_t, self.ask_t, self.asks)
+        self.bid_t, self.ask_t = bid_t, ask_t
         self._quote = None
 
     # -- matching against displayed depth ---------------------------------------------------
@@ -113,17 +144,18 @@ class Book:
         <= limit_t, a SELL takes bids priced >= limit_t.
         """
         fills: list[tuple[int, int]] = []
-        levels = self.asks if side == "BUY" else self.bids
-        for level in levels:
+        prices, levels = (self.ask_t, self.asks) if side == "BUY" else (self.bid_t, self.bids)
+        for i, p in enumerate(prices):
             if quantity <= 0:
                 break
-            p, q = level[0], level[1]
+            level = levels[i]
+            q = level.quantity
             if q <= 0:
                 continue
             if (side == "BUY" and p > limit_t) or (side == "SELL" and p < limit_t):
                 break
             n = q if q < quantity else quantity
-            level[1] = q - n
+            levels[i] = DepthLevel(level.price, q - n, level.orders)
             quantity -= n
             fills.append((p, n))
         if fills:
@@ -144,13 +176,13 @@ class Book:
         if q is not None:
             return q
         price = self.price
-        bids = tuple(DepthLevel(price(p), n, o) for p, n, o in self.bids if n > 0)
-        asks = tuple(DepthLevel(price(p), n, o) for p, n, o in self.asks if n > 0)
+        bids = tuple(lv for lv in self.bids if lv.quantity)
+        asks = tuple(lv for lv in self.asks if lv.quantity)
         avg = round(self.traded_value / self.volume * self.tick, 2) if self.volume else 0.0
         q = Quote(
             last_price=price(self.ltp_t), last_quantity=self.last_qty, average_price=avg,
-            volume=self.volume, total_buy_quantity=sum(b.quantity for b in bids) * 10,
-            total_sell_quantity=sum(a.quantity for a in asks) * 10,
+            volume=self.volume, total_buy_quantity=sum(lv.quantity for lv in bids) * 10,
+            total_sell_quantity=sum(lv.quantity for lv in asks) * 10,
             open=price(self.open_t), high=price(self.high_t), low=price(self.low_t),
             close=price(self.close_t), last_trade_time=self.ltt,
             exchange_timestamp=int(now), bids=bids, asks=asks)
