@@ -21,7 +21,8 @@ import numpy as np
 from nbexec.core.errors import ValidationError
 from nbexec.core.market import DepthLevel, Quote
 from nbexec.core.ticks import (DEPTH_LEVELS, INTEGER_WORDS, MODE_FULL, MODE_LTP, MODE_QUOTE,
-                               PRICE_WORDS, TICK_DTYPE, as_words, empty_ticks, word_column)
+                               PRICE_WORDS, TICK_DTYPE, WORDS_PER_TICK, as_words,
+                               empty_ticks, word_column)
 
 HEARTBEAT = b"\x00"  # a 1-byte binary frame; the SDK ignores frames of 4 bytes or fewer
 
@@ -243,8 +244,6 @@ _LAYOUTS = {
 _ORDERS = slice(word_column("bid_orders"), word_column("ask_orders") + DEPTH_LEVELS)
 _ORDERS_HALVES = slice(2 * (_DEPTH + 2), None, 6)
 _TRADABLE_BY_SEGMENT = np.arange(256) != INDICES_SEGMENT
-_KNOWN_LENGTH = np.zeros(_U16_MAX + 1, bool)
-_KNOWN_LENGTH[list(_LAYOUTS)] = True
 assert _LAYOUTS[184].price_dst == PRICE_WORDS
 assert _LAYOUTS[184].int_dst == slice(INTEGER_WORDS.start, _ORDERS.start)
 
@@ -271,7 +270,12 @@ def decode_message(buf: bytes) -> np.ndarray:
 
 
 def _decode_mixed(buf: bytes, count: int) -> np.ndarray:
-    """Walk the length prefixes once, then decode each group of equal-length packets at once."""
+    """Walk the length prefixes once, then decode every packet at once through per-row tables.
+
+    A per-layout table says which wire word feeds each tick word, so all packets, whatever
+    their layout, are gathered into (n, 46) rows in one go; a mask zeroes the words a layout
+    does not carry. Packet order is kept.
+    """
     starts: list[int] = []
     lengths: list[int] = []
     size, pos = len(buf), 2
@@ -285,26 +289,57 @@ def _decode_mixed(buf: bytes, count: int) -> np.ndarray:
             break  # cut short by the end of the frame
         starts.append(pos - length)
         lengths.append(length)
-    start, length = np.array(starts, np.intp), np.array(lengths, np.intp)
-    known = _KNOWN_LENGTH[length]
-    start, length = start[known], length[known]
-    # Stable sort by length: each layout becomes one contiguous block, packet order kept within.
-    order = np.argsort(length, kind="stable")
-    length = length[order]
-    grouped = empty_ticks(len(order))
-    if not len(order):
-        return grouped
-    edges = [0, *(np.flatnonzero(np.diff(length)) + 1).tolist(), len(order)]
-    for a, b in zip(edges, edges[1:]):
-        n = int(length[a])
-        # Row r of this view is the packet starting at byte r: one row gather per group.
-        rows = np.ndarray((size - n + 1, n // 4), ">u4", buf, 0, (1, 4))
-        _fill(grouped[a:b], rows[start[order[a:b]]], n)
-    if len(edges) == 2:
-        return grouped  # one layout only: already in packet order
-    out = np.empty_like(grouped)
-    out[order] = grouped
+    layout = _LAYOUT_INDEX[np.array(lengths, np.intp)]
+    known = layout >= 0
+    layout, start = layout[known], np.array(starts, np.intp)[known]
+    out = empty_ticks(len(start))
+    if not len(start):
+        return out
+    # Element b of this view is the big-endian word at byte b: one gather reads every row.
+    # Sources stay inside their packet (words a layout lacks read its token, then masked).
+    at_byte = np.ndarray((size - 3,), ">u4", buf, 0, (1,))
+    words = at_byte[start[:, None] + _ROW_SOURCE[layout]].astype(np.int64)
+    words >>= _ROW_SHIFT[layout]
+    words *= _ROW_KEEP[layout]
+    token = words[:, 0]
+    segment = token & 0xFF
+    out["token"] = token
+    out["segment"] = segment
+    out["tradable"] = _TRADABLE_BY_SEGMENT[segment]
+    out["mode"] = _ROW_MODE[layout]
+    ints, floats = as_words(out)
+    np.divide(words[:, PRICE_WORDS], _DIVISOR_BY_SEGMENT[segment][:, None],
+              out=floats[:, PRICE_WORDS])
+    ints[:, INTEGER_WORDS] = words[:, INTEGER_WORDS]
     return out
+
+
+def _row_tables() -> tuple[np.ndarray, ...]:
+    """Per layout: source byte, right shift and keep-mask for every word of a tick row.
+
+    Column 0 is the token; columns 1.. are tick words 1..45 (prices, then integers).
+    """
+    shape = (len(_LAYOUTS), WORDS_PER_TICK)
+    source, shift, keep = (np.zeros(shape, np.intp), np.zeros(shape, np.int64),
+                           np.zeros(shape, np.int64))
+    for k, length in enumerate(_LAYOUTS):
+        layout = _LAYOUTS[length]
+        pairs = [(0, 0)]
+        for dst, src in ((layout.price_dst, layout.price_src), (layout.int_dst, layout.int_src)):
+            targets = range(dst.start, dst.stop) if isinstance(dst, slice) else dst.tolist()
+            pairs += zip(targets, src.tolist())
+        for dst, src in pairs:
+            source[k, dst], keep[k, dst] = src, 1
+        if length == 184:  # orders: the high half of each depth entry's third word
+            for i, dst in enumerate(range(_ORDERS.start, _ORDERS.stop)):
+                source[k, dst], shift[k, dst], keep[k, dst] = _DEPTH + 3 * i + 2, 16, 1
+    return 4 * source, shift, keep  # source as a byte offset into the packet
+
+
+_ROW_SOURCE, _ROW_SHIFT, _ROW_KEEP = _row_tables()
+_ROW_MODE = np.array([layout.mode for layout in _LAYOUTS.values()], np.uint8)
+_LAYOUT_INDEX = np.full(_U16_MAX + 1, -1, np.intp)
+_LAYOUT_INDEX[list(_LAYOUTS)] = np.arange(len(_LAYOUTS))
 
 
 def _fill(out: np.ndarray, words: np.ndarray, length: int) -> None:

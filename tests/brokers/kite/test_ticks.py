@@ -218,6 +218,13 @@ def test_uniform_message_decodes_like_its_packets_one_by_one():
     assert (together == one_by_one).all()
 
 
+def test_uniform_packets_decode_the_same_when_the_message_is_not_uniform():
+    packets = [encode_packet((n << 8) | 1, INFY_QUOTE, "full") for n in range(1, 20)]
+    uniform = decode_message(encode_message(packets))
+    with_unknown = decode_message(encode_message([*packets, b"\x00" * 12]))
+    assert (uniform == with_unknown).all()
+
+
 def test_mixed_message_keeps_packet_order():
     modes = ["full", "ltp", "quote", "ltp", "full", "quote"]
     message = encode_message([encode_packet((n << 8) | 1, Quote(float(n)), m)
