@@ -1,13 +1,14 @@
 """Dhan v2 wire shapes for the paper exchange: request validation and response bodies.
 
 Pure (no I/O, no asyncio): JSON in, typed requests out; engine objects in, Dhan's camelCase
-(REST) and PascalCase (order-update WS) dicts out. Dhan's field names and codes live here and
-nowhere else in the paper exchange, so the matching engine stays broker-neutral.
+REST dicts out; engine errors in, Dhan error bodies out. Dhan's REST field names and codes live
+here (the WebSocket shapes in `dhan_ws`), so the matching engine stays broker-neutral.
 Sources: PROTOCOLS.md sections 3 and 4 and the `dhanhq` 2.3.0 SDK.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from dataclasses import dataclass
@@ -26,17 +27,7 @@ ORDER_TYPE_IN = {"LIMIT": "LIMIT", "MARKET": "MARKET", "STOP_LOSS": "SL", "STOP_
 ORDER_TYPE_OUT = {v: k for k, v in ORDER_TYPE_IN.items()}
 VALIDITIES = ("DAY", "IOC")
 TRADABLE_SEGMENTS = tuple(s for s in DHAN_SEGMENT_ENUM if s != "IDX_I")
-SEGMENT_BY_ENUM = {v: k for k, v in DHAN_SEGMENT_ENUM.items()}
 _CORRELATION_RE = re.compile(r"^[A-Za-z0-9 _-]{1,30}$")
-
-# Order-update WS short codes (PROTOCOLS.md 4.3).
-_PRODUCT_ALERT = {"CNC": "C", "MIS": "I", "NRML": "M"}
-_ORDER_TYPE_ALERT = {"LIMIT": "LMT", "MARKET": "MKT", "SL": "SL", "SL-M": "SLM"}
-_EXCHANGE_OF_SEGMENT = {"NSE_EQ": "NSE", "NSE_FNO": "NSE", "NSE_CURRENCY": "NSE", "BSE_EQ": "BSE",
-                        "BSE_FNO": "BSE", "BSE_CURRENCY": "BSE", "MCX_COMM": "MCX", "IDX_I": "NSE"}
-_SEGMENT_LETTER = {"NSE_EQ": "E", "BSE_EQ": "E", "NSE_FNO": "D", "BSE_FNO": "D",
-                   "NSE_CURRENCY": "C", "BSE_CURRENCY": "C", "MCX_COMM": "M", "IDX_I": "I"}
-
 IST_OFFSET_S = 5 * 3600 + 1800
 
 
@@ -154,7 +145,7 @@ def _price(body: Mapping[str, Any], key: str, *, default: float | None = 0.0) ->
         number = float(value)
     except (TypeError, ValueError):
         raise ValidationError(key, value, "must be a number") from None
-    if number < 0 or number != number or number in (float("inf"),):
+    if number < 0 or not math.isfinite(number):
         raise ValidationError(key, value, "must be a finite, non-negative number")
     return number
 

@@ -59,6 +59,7 @@ Key = tuple[int, int]   # (segment enum, security id)
 # sockets per account id.
 FEED_CONNECTIONS = web.AppKey("dhan_feed_connections", dict)
 ORDER_CLIENTS = web.AppKey("dhan_order_clients", dict)
+PACKET_CACHE = web.AppKey("dhan_packet_cache", object)
 
 
 # -- market feed WS requests (PROTOCOLS.md 4.1) -----------------------------------------------
@@ -173,6 +174,22 @@ def encode_mode(mode: str, key: Key, quote: Any) -> bytes:
     return encode_full(segment, security_id, quote)
 
 
+class PacketCache:
+    """Encode once, send to every connection: packets keyed by (instrument, mode), valid while
+    the engine hands out the same `Quote` object (it caches one until the book changes)."""
+
+    def __init__(self) -> None:
+        self._packets: dict[tuple[Key, str], tuple[Any, bytes]] = {}
+
+    def packet(self, mode: str, key: Key, quote: Any) -> bytes:
+        hit = self._packets.get((key, mode))
+        if hit is not None and hit[0] is quote:
+            return hit[1]
+        data = encode_mode(mode, key, quote)
+        self._packets[(key, mode)] = (quote, data)
+        return data
+
+
 # -- order updates: rendering (PROTOCOLS.md 4.3) ------------------------------------------------
 _PRODUCT_CODE = {"CNC": "C", "MIS": "I", "NRML": "M"}
 _ORDER_TYPE_CODE = {"LIMIT": "LMT", "MARKET": "MKT", "SL": "SL", "SL-M": "SLM"}
@@ -248,8 +265,8 @@ class _Sender:
 class _Feed:
     """One feed connection: its session, the instruments it knows and the last quote sent."""
 
-    def __init__(self, x: "PaperExchange", sender: _Sender) -> None:
-        self.x, self.sender = x, sender
+    def __init__(self, x: "PaperExchange", sender: _Sender, cache: PacketCache) -> None:
+        self.x, self.sender, self.cache = x, sender, cache
         self.session = FeedSession()
         self.instruments = {(DHAN_SEGMENT_ENUM[seg], sid): inst
                             for (seg, sid), inst in x.engine.by_security_id.items()}
@@ -276,12 +293,12 @@ class _Feed:
             quote = self.x.engine.quote(self.instruments[key].key)
             self.sent[key] = quote  # before any await: the step stream must not send it too
             await self.sender.packet(encode_prev_close(*key, quote.close, 0), key[1])
-            await self.sender.packet(encode_mode(request.mode, key, quote), key[1])
+            await self.sender.packet(self.cache.packet(request.mode, key, quote), key[1])
         return None
 
     async def send(self, key: Key, quote: Any) -> None:
         self.sent[key] = quote
-        await self.sender.packet(encode_mode(self.session.modes[key], key, quote), key[1])
+        await self.sender.packet(self.cache.packet(self.session.modes[key], key, quote), key[1])
 
     async def stream(self) -> None:
         """After each market step, one packet per subscribed instrument whose quote changed."""
@@ -375,7 +392,7 @@ async def market_feed(request: web.Request) -> web.WebSocketResponse:
     mine.append(ws)
     if len(mine) > MAX_CONNECTIONS_PER_CLIENT:  # Dhan drops the oldest connection
         await _disconnect(mine.pop(0), TOO_MANY_CONNECTIONS)
-    feed = _Feed(x, _Sender(ws, x, next(_conn_ids)))
+    feed = _Feed(x, _Sender(ws, x, next(_conn_ids)), request.app[PACKET_CACHE])
     try:
         await _serve(ws, x, [asyncio.create_task(feed.stream())], feed.handle_text)
     finally:
@@ -453,5 +470,6 @@ def setup(app: web.Application, exchange: "PaperExchange") -> None:
     """Register `/dhan/feed` and `/dhan/orders` (called by `dhan_api.setup`)."""
     app[FEED_CONNECTIONS] = {}
     app[ORDER_CLIENTS] = {}
+    app[PACKET_CACHE] = PacketCache()
     app.router.add_get("/dhan/feed", market_feed)
     app.router.add_get("/dhan/orders", order_updates)

@@ -1,4 +1,5 @@
-"""Dhan wire mapping of the paper exchange: pure request validation and error bodies."""
+"""Pure parts of the paper exchange's Dhan front end: request validation, error bodies,
+feed requests, order-update login and the shared packet cache."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pytest
 from nbexec.brokers.paper import dhan_wire as w
 from nbexec.brokers.paper import dhan_ws as ws
 from nbexec.core.errors import OrderNotFound, RateLimited, ValidationError
+from nbexec.core.market import Quote
 
 CLIENT = "1000000001"
 # Exactly what dhanhq 2.3.0 place_order() sends (PROTOCOLS.md 3.3).
@@ -108,3 +110,11 @@ def test_order_login_message_of_the_sdk():
 
 def test_ist_time_format():
     assert w.ist_time(1700000000) == "2023-11-15 03:43:20"
+
+
+def test_packet_cache_encodes_a_quote_once_per_mode():
+    cache, quote = ws.PacketCache(), Quote(last_price=1612.35, last_trade_time=1700000000)
+    first = cache.packet("ticker", (1, 1333), quote)
+    assert cache.packet("ticker", (1, 1333), quote) is first
+    assert first == bytes.fromhex("02 10 00 01 35 05 00 00 33 8b c9 44 00 f1 53 65")  # PROTOCOLS.md 5.2
+    assert len(cache.packet("full", (1, 1333), quote)) == 162
