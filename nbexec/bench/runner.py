@@ -12,6 +12,7 @@ from typing import Callable
 # JSON key -> module with `async def run(quick: bool) -> dict`
 SCENARIOS: dict[str, str] = {
     "store_transition": "nbexec.bench.store_transition",
+    "order_transport": "nbexec.bench.order_transport",
 }
 
 
