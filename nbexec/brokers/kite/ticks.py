@@ -4,9 +4,10 @@ Sans-I/O: bytes in, bytes or a `TICK_DTYPE` array out. Wire format in PROTOCOLS.
 message is `u16 count` then `count x (u16 length, packet)`, all big-endian, and the packet
 length alone selects the layout (8 ltp; 28/32 index quote/full; 44/184 quote/full).
 
-The decoder never touches a tick in Python: packets of one length are read through a NumPy
-big-endian structured view and every field is converted for the whole group at once. The
-official `KiteTicker._parse_binary` is the reference: same values, same packets dropped.
+The decoder never touches a tick in Python. A message whose packets all have one length (the
+common case) is a single strided big-endian view, converted with a handful of block writes;
+a mixed message costs one walk over the length prefixes, then one gather for all packets.
+The official `KiteTicker._parse_binary` is the reference: same values, same packets dropped.
 """
 
 from __future__ import annotations
@@ -163,83 +164,59 @@ def encode_message(packets: Sequence[bytes]) -> bytes:
 
 # -- decoder -------------------------------------------------------------------------------
 # Every Kite packet is a run of big-endian u32 words (a depth entry is qty, price, then
-# orders<<16 | padding), so a group of n packets is an (n, words) array. A tick row is 46
-# eight-byte words with all prices together and all integers together (core/ticks.py), so each
+# orders<<16 | padding), so n packets of one layout are an (n, words) array. A tick row is 46
+# eight-byte words with all prices together and all integers together (core/ticks.py), so a
 # layout is two gathers: wire words -> price words (divided) and wire words -> integer words.
-_DEPTH = 16  # wire word where the 10 depth entries (3 words each, bids first) begin
-_BOOK = range(2 * DEPTH_LEVELS)
+def _column(name: str) -> int:
+    """Tick word of a field, or of one depth level written `bid_price[2]`."""
+    field, _, level = name.partition("[")
+    return word_column(field) + (int(level[:-1]) if level else 0)
 
 
-def _words(names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(target tick words, source wire words) for the tick fields named in wire order."""
-    targets = {word_column(name): i for i, name in enumerate(names) if name}
-    order = sorted(targets)
-    return np.array(order, np.intp), np.array([targets[t] for t in order], np.intp)
+def _kind(name: str) -> str:
+    return TICK_DTYPE.fields[name.partition("[")[0]][0].base.kind
 
 
-def _target(words: np.ndarray) -> slice | np.ndarray:
+def _target(words: list[int]) -> slice | np.ndarray:
     """A slice when the target words are contiguous: a slice write is much cheaper than fancy."""
-    if len(words) and (np.diff(words) == 1).all():
-        return slice(int(words[0]), int(words[-1]) + 1)
-    return words
+    if not words:
+        return slice(0, 0)
+    if words == list(range(words[0], words[-1] + 1)):
+        return slice(words[0], words[-1] + 1)
+    return np.array(words, np.intp)
 
 
 class _Layout:
-    """How one packet length maps onto a tick row."""
+    """How one packet length maps onto a tick row: wire word -> tick word, prices and integers.
+
+    `names` lists the tick field each wire word holds, in wire order; "" marks a word the
+    tick does not keep (the index packets' price change, the depth orders word read apart).
+    """
 
     def __init__(self, mode: int, names: Sequence[str]) -> None:
-        prices, ints = [], []
-        for name in names:  # the tick's integer and price words are told apart by dtype kind
-            kind = TICK_DTYPE.fields[name][0].base.kind if name else ""
-            prices.append(name if kind == "f" else "")
-            ints.append(name if kind in "iu" and name and name != "token" else "")
         self.mode = mode
-        price_dst, self.price_src = _words(prices)
-        int_dst, self.int_src = _words(ints)
-        self.price_dst, self.int_dst = _target(price_dst), _target(int_dst)
+        for kind, attr in (("f", "price"), ("i", "int")):
+            pairs = sorted((_column(n), i) for i, n in enumerate(names)
+                           if n and n != "token" and _kind(n) == kind)
+            setattr(self, f"{attr}_dst", _target([dst for dst, _ in pairs]))
+            setattr(self, f"{attr}_src", np.array([src for _, src in pairs], np.intp))
 
 
-# "" marks a wire word the tick does not keep: the index packets' price change.
 _QUOTE_WIRE = ("token", "last_price", "last_quantity", "average_price", "volume",
-          "total_buy_quantity", "total_sell_quantity", "open", "high", "low", "close")
+               "total_buy_quantity", "total_sell_quantity", "open", "high", "low", "close")
 _INDEX_WIRE = ("token", "last_price", "high", "low", "open", "close", "")
-_FULL_TAIL = ("last_trade_time", "oi", "oi_day_high", "oi_day_low", "exchange_timestamp")
-_DEPTH_WORDS = tuple(name for i in _BOOK for name in (
-    f"{'bid' if i < DEPTH_LEVELS else 'ask'}_quantity",
-    f"{'bid' if i < DEPTH_LEVELS else 'ask'}_price",
-    f"{'bid' if i < DEPTH_LEVELS else 'ask'}_orders"))
-
-
-def _depth_layout() -> _Layout:
-    layout = _Layout(MODE_FULL, _QUOTE_WIRE + _FULL_TAIL)
-    # Each depth name repeats 5 times; give every occurrence its own target word.
-    base = {name: word_column(name) for name in set(_DEPTH_WORDS)}
-    seen: dict[str, int] = {}
-    extra_price, extra_int = [], []
-    for i, name in enumerate(_DEPTH_WORDS):
-        level = seen.get(name, 0)
-        seen[name] = level + 1
-        pair = (base[name] + level, _DEPTH + i)
-        if name.endswith("price"):
-            extra_price.append(pair)
-        elif name.endswith("quantity"):
-            extra_int.append(pair)  # orders are read apart, from a u16 view: see _fill
-    for attr, extra in (("price", extra_price), ("int", extra_int)):
-        dst = getattr(layout, f"{attr}_dst")
-        dst = np.arange(dst.start, dst.stop) if isinstance(dst, slice) else dst
-        pairs = sorted([*zip(dst.tolist(), getattr(layout, f"{attr}_src").tolist()), *extra])
-        setattr(layout, f"{attr}_dst", _target(np.array([d for d, _ in pairs], np.intp)))
-        setattr(layout, f"{attr}_src", np.array([s for _, s in pairs], np.intp))
-    return layout
-
-
+_FULL_WIRE = (*_QUOTE_WIRE, "last_trade_time", "oi", "oi_day_high", "oi_day_low",
+              "exchange_timestamp",
+              *(name for side in ("bid", "ask") for i in range(DEPTH_LEVELS)
+                for name in (f"{side}_quantity[{i}]", f"{side}_price[{i}]", "")))
 _LAYOUTS = {
     8: _Layout(MODE_LTP, ("token", "last_price")),
     28: _Layout(MODE_QUOTE, _INDEX_WIRE),
     32: _Layout(MODE_FULL, (*_INDEX_WIRE, "exchange_timestamp")),
     44: _Layout(MODE_QUOTE, _QUOTE_WIRE),
-    184: _depth_layout(),
+    184: _Layout(MODE_FULL, _FULL_WIRE),
 }
+_DEPTH = _FULL_WIRE.index("bid_quantity[0]")  # wire word where the 10 depth entries begin
 # Depth orders are the high half of each entry's third word: u16 number 2 * (16 + 3i + 2).
 _ORDERS = slice(word_column("bid_orders"), word_column("ask_orders") + DEPTH_LEVELS)
 _ORDERS_HALVES = slice(2 * (_DEPTH + 2), None, 6)
