@@ -1,0 +1,141 @@
+"""Tick rings: fixed memory per instrument, whole batches appended, newest ticks kept, gaps marked."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nbexec.core.errors import ValidationError
+from nbexec.core.ticks import TICK_DTYPE, empty_ticks
+from nbexec.feeds.ring import RING_DTYPE, TickRings
+
+A, B, C = (256 * 1594 + 1, 1), (256 * 2885 + 1, 1), (1333, 1)
+
+
+def batch(ids, prices) -> np.ndarray:
+    ticks = empty_ticks(len(ids))
+    ticks["token"] = [t for t, _ in ids]
+    ticks["segment"] = [s for _, s in ids]
+    ticks["last_price"] = prices
+    return ticks
+
+
+def test_ring_rows_extend_the_tick_dtype_field_for_field():
+    for name in TICK_DTYPE.names:
+        assert RING_DTYPE.fields[name] == TICK_DTYPE.fields[name]
+    assert {"received_ns", "gap"} <= set(RING_DTYPE.names)
+
+
+def test_a_batch_lands_in_each_instruments_own_ring_in_order():
+    rings = TickRings([A, B], capacity=8)
+    rings.append(batch([A, B, A, A, B], [1, 2, 3, 4, 5]), received_ns=10)
+    assert rings.ticks(A)["last_price"].tolist() == [1, 3, 4]
+    assert rings.ticks(B)["last_price"].tolist() == [2, 5]
+    assert set(rings.ticks(A)["received_ns"]) == {10}
+
+
+def test_a_full_ring_keeps_the_newest_ticks():
+    rings = TickRings([A], capacity=4)
+    for i in range(3):
+        rings.append(batch([A, A, A], [3 * i, 3 * i + 1, 3 * i + 2]), received_ns=i)
+    assert rings.ticks(A)["last_price"].tolist() == [5, 6, 7, 8]
+    assert rings.count(A) == 9 and len(rings) == 4
+
+
+def test_a_batch_larger_than_the_ring_keeps_its_last_ticks():
+    rings = TickRings([A, B], capacity=3)
+    rings.append(batch([A] * 7 + [B], list(range(8))), received_ns=1)
+    assert rings.ticks(A)["last_price"].tolist() == [4, 5, 6]
+    assert rings.ticks(B)["last_price"].tolist() == [7]
+
+
+def test_ticks_of_instruments_without_a_ring_are_ignored():
+    rings = TickRings([A], capacity=4)
+    slots = rings.append(batch([C, A, C], [1, 2, 3]), received_ns=1)
+    assert len(slots) == 1 and rings.ticks(A)["last_price"].tolist() == [2]
+
+
+def test_after_a_gap_only_each_instruments_next_tick_is_marked():
+    rings = TickRings([A, B], capacity=8)
+    rings.append(batch([A, B], [1, 2]), received_ns=1)
+    rings.mark_gap()
+    rings.append(batch([A, A], [3, 4]), received_ns=2)
+    rings.append(batch([B, A], [5, 6]), received_ns=3)
+    assert rings.ticks(A)["gap"].tolist() == [False, True, False, False]
+    assert rings.ticks(B)["gap"].tolist() == [False, True]
+
+
+def test_all_instruments_read_merged_by_receive_time_and_last_n_per_instrument():
+    rings = TickRings([A, B], capacity=8)
+    rings.append(batch([A], [1]), received_ns=1)
+    rings.append(batch([B], [2]), received_ns=2)
+    rings.append(batch([A], [3]), received_ns=3)
+    assert rings.ticks()["last_price"].tolist() == [1, 2, 3]
+    assert rings.ticks(last=1)["last_price"].tolist() == [2, 3]
+
+
+def test_reads_are_copies_that_later_appends_do_not_change():
+    rings = TickRings([A], capacity=2)
+    rings.append(batch([A, A], [1, 2]), received_ns=1)
+    held = rings.ticks(A)
+    rings.append(batch([A, A], [3, 4]), received_ns=2)
+    assert held["last_price"].tolist() == [1, 2]
+
+
+def test_last_is_the_newest_tick_or_none():
+    rings = TickRings([A, B], capacity=2)
+    assert rings.last(A) is None
+    rings.append(batch([A, A, A], [1, 2, 3]), received_ns=1)
+    assert rings.last(A)["last_price"] == 3
+
+
+def test_take_returns_the_rows_an_append_wrote():
+    rings = TickRings([A, B], capacity=4)
+    rings.mark_gap()
+    rows = rings.take(rings.append(batch([B, A], [7, 8]), received_ns=5))
+    assert rows["last_price"].tolist() == [7, 8] and rows["gap"].all() and (rows["received_ns"] == 5).all()
+
+
+def test_adding_instruments_keeps_what_the_rings_hold():
+    rings = TickRings([A], capacity=4)
+    rings.append(batch([A, A], [1, 2]), received_ns=1)
+    rings.add([B, A])
+    rings.append(batch([B, A], [3, 4]), received_ns=2)
+    assert rings.ids == [A, B]
+    assert rings.ticks(A)["last_price"].tolist() == [1, 2, 4]
+    assert rings.ticks(B)["last_price"].tolist() == [3]
+
+
+def test_same_token_in_another_segment_is_another_instrument():
+    rings = TickRings([(1333, 1), (1333, 4)], capacity=4)
+    rings.append(batch([(1333, 4), (1333, 1)], [1, 2]), received_ns=1)
+    assert rings.ticks((1333, 4))["last_price"].tolist() == [1]
+
+
+def test_unknown_instrument_and_bad_capacity_are_named_errors():
+    with pytest.raises(ValidationError, match="capacity"):
+        TickRings([A], capacity=0)
+    with pytest.raises(ValidationError, match="instrument"):
+        TickRings([A]).ticks(B)
+
+
+@settings(max_examples=200, deadline=None)
+@given(capacity=st.integers(1, 6),
+       batches=st.lists(st.lists(st.sampled_from([0, 1, 2]), max_size=12), max_size=8))
+def test_each_ring_equals_the_newest_capacity_ticks_of_its_instrument(capacity, batches):
+    ids = [A, B, C]
+    rings = TickRings(ids[:2], capacity=capacity)   # C has no ring
+    model: dict = {A: [], B: []}
+    price = 0
+    for n, picks in enumerate(batches):
+        prices = list(range(price, price + len(picks)))
+        price += len(picks)
+        rings.append(batch([ids[p] for p in picks], prices), received_ns=n)
+        for p, value in zip(picks, prices):
+            if ids[p] in model:
+                model[ids[p]].append(value)
+    for key, values in model.items():
+        assert rings.ticks(key)["last_price"].tolist() == values[-capacity:]
+        assert rings.count(key) == len(values)
