@@ -1,0 +1,100 @@
+"""The user's Feed: callbacks, `async for`, last, symbols, and a close that leaves nothing behind."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from nbexec.core.errors import ValidationError
+from nbexec.core.secrets import Secret
+from nbexec.core.ticks import TICK_DTYPE
+from nbexec.feeds.connection import ReconnectPolicy
+from nbexec.feeds.feed import Feed, Tick
+
+from .helpers import client_sockets_to, feed_tasks, wait_until
+
+FAST = ReconnectPolicy(base_s=0.05, cap_s=0.5)
+
+
+def kite_feed(x, **kw) -> Feed:
+    a = x.accounts[0]
+    return Feed.kite(x.urls()["kite_ws"], a.kite_api_key, Secret(a.kite_access_token),
+                     x.engine.instruments.values(), policy=FAST, **kw)
+
+
+async def test_async_for_yields_tick_records_of_the_subscribed_instruments(paper_exchange):
+    async with kite_feed(paper_exchange) as feed:
+        seen: list[Tick] = []
+        async for tick in feed:
+            seen.append(tick)
+            if {t.instrument for t in seen} == set(paper_exchange.engine.instruments):
+                break
+    assert all(isinstance(t, Tick) and t.last_price > 0 and t.mode == "quote" for t in seen)
+    assert seen[0].received.tz is not None
+
+
+async def test_async_for_ends_when_the_feed_closes(paper_exchange):
+    feed = await kite_feed(paper_exchange).start()
+    count = 0
+
+    async def consume() -> None:
+        nonlocal count
+        async for _ in feed:
+            count += 1
+
+    consumer = asyncio.create_task(consume())
+    await wait_until(lambda: count > 0, what="a first tick")
+    await feed.close()
+    await asyncio.wait_for(consumer, 5)
+
+
+async def test_callbacks_get_each_decoded_batch_and_a_failing_one_does_not_stop_the_feed(paper_exchange):
+    batches: list[np.ndarray] = []
+    async with kite_feed(paper_exchange) as feed:
+        @feed.on_tick
+        def broken(ticks: np.ndarray) -> None:
+            raise RuntimeError("strategy bug")
+
+        feed.on_tick(batches.append)
+        await wait_until(lambda: len(batches) >= 3, what="three batches")
+        feed.remove_callback(broken)
+    assert all(b.dtype == TICK_DTYPE and len(b) for b in batches)
+    names = {feed.names[(int(t), int(s))] for b in batches for t, s in zip(b["token"], b["segment"])}
+    assert names == set(paper_exchange.engine.instruments)
+
+
+async def test_last_is_the_newest_tick_of_a_symbol(paper_exchange):
+    async with kite_feed(paper_exchange, mode="full") as feed:
+        await wait_until(lambda: feed.last("nse:infy") is not None)
+        tick, df = feed.last("NSE:INFY"), feed.df        # no await between: the same moment
+        assert tick.instrument == "NSE:INFY" and tick.mode == "full" and tick.bid > 0
+        assert tick.received_ns == df[df["instrument"] == "NSE:INFY"].index[-1].value
+
+
+async def test_symbols_outside_the_feed_are_a_named_error(paper_exchange):
+    feed = kite_feed(paper_exchange)
+    with pytest.raises(ValidationError, match="NSE:NOPE"):
+        feed.subscribe("NSE:NOPE")
+    with pytest.raises(ValidationError, match="symbol"):
+        feed.last("INFY")
+
+
+async def test_close_leaves_no_task_and_no_socket(paper_exchange):
+    feed = await kite_feed(paper_exchange).start()
+    await feed.wait_connected()
+    await wait_until(lambda: len(feed.rings) > 0)
+    assert client_sockets_to(paper_exchange.port) == 1
+    await feed.close()
+    await feed.close()   # idempotent
+    assert feed_tasks() == [] and not feed.client.connected
+    await wait_until(lambda: client_sockets_to(paper_exchange.port) == 0, timeout=5)
+
+
+async def test_close_while_the_exchange_is_unreachable_leaves_no_task(unused_tcp_port):
+    feed = Feed.kite(f"ws://127.0.0.1:{unused_tcp_port}/kite/ws", "k", Secret("t"), [], policy=FAST)
+    await feed.start()
+    await asyncio.sleep(0.3)   # a few refused connects and backoff sleeps
+    await feed.close()
+    assert feed_tasks() == []
