@@ -105,19 +105,53 @@ class OrderStore:
 
     # -- writes -------------------------------------------------------------------------
     @_guard
-    async def create(self, order: Order) -> tuple[Order, bool]:
-        """Store `order` unless its (signal, account) already has one; (order, created?)."""
-        k = self.keys
-        fields = order_to_fields(order)
-        flat = [x for kv in fields.items() for x in kv]
-        created, order_id = await self._create(
-            keys=[k.idempotency(order.account, order.signal_id), k.order(order.account, order.order_id),
-                  k.open_orders(order.account), k.events(order.account)],
-            args=[order.order_id, k.channel(), self.stream_maxlen, time.time_ns(), *flat])
-        await self.redis.sadd(k.accounts(), order.account)
+    async def create(self, order: Order, path: Sequence[OrderStatus | str] = ()) -> tuple[Order, bool]:
+        """Store `order` unless its (signal, account) already has one; (order, created?).
+
+        `path` is the hops the order already took, NEW first and `order.status` last (default:
+        just NEW). Each hop is checked against the table and gets its own event, so an order
+        recorded after it went on the wire still has its whole history.
+        """
+        keys, args = self._create_call(order, path)
+        try:
+            created, order_id = await self._create(keys=keys, args=args)
+        except ResponseError as exc:
+            raise _script_error(order.order_id, exc) from None
+        await self.redis.sadd(self.keys.accounts(), order.account)
         if created:
             return order, True
         return await self.get(order.account, order_id), False
+
+    @_guard
+    async def create_batch(self, orders: Sequence[tuple[Order, Sequence[OrderStatus | str]]]
+                           ) -> list[tuple[Order, bool] | NbexecError]:
+        """`create` for many orders in one pipelined round trip (a fan-out, after the wire)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for order, path in orders:
+                keys, args = self._create_call(order, path)
+                await self._create(keys=keys, args=args, client=pipe)
+            pipe.sadd(self.keys.accounts(), *{o.account for o, _ in orders})
+            replies = (await pipe.execute(raise_on_error=False))[:-1]
+        results: list[tuple[Order, bool] | NbexecError] = []
+        for (order, _), reply in zip(orders, replies):
+            if isinstance(reply, ResponseError):
+                results.append(_script_error(order.order_id, reply))
+            elif reply[0]:
+                results.append((order, True))
+            else:
+                results.append((await self.get(order.account, reply[1]), False))
+        return results
+
+    def _create_call(self, order: Order, path: Sequence[OrderStatus | str]) -> tuple[list[str], list[object]]:
+        hops = [OrderStatus(s).value for s in path] or [OrderStatus.NEW.value]
+        if hops[-1] != order.status.value or len(hops) != order.version:
+            raise ValidationError("path", hops, f"must end at the order's status {order.status} "
+                                                f"and have {order.version} hops (its version)")
+        k = self.keys
+        flat = [x for kv in order_to_fields(order).items() for x in kv]
+        keys = [k.idempotency(order.account, order.signal_id), k.order(order.account, order.order_id),
+                k.open_orders(order.account), k.events(order.account)]
+        return keys, [order.order_id, k.channel(), self.stream_maxlen, time.time_ns(), ",".join(hops), *flat]
 
     @_guard
     async def transition(self, order: Order | tuple[str, str], status: OrderStatus | str, *,

@@ -15,12 +15,13 @@ def _lua_set(names) -> str:
     return "{" + ", ".join(f"['{n}'] = true" for n in sorted(names)) + "}"
 
 
-def _render_transition_script() -> str:
+def _render(script: str) -> str:
+    """The script's text with the transition table and the terminal states filled in."""
     allowed = "{" + ", ".join(f"['{s.value}'] = {_lua_set(n.value for n in nxt)}"
                               for s, nxt in TRANSITIONS.items()) + "}"
-    text = files(__package__).joinpath("lua/transition.lua").read_text()
+    text = files(__package__).joinpath(f"lua/{script}").read_text()
     return text.replace("__ALLOWED__", allowed).replace("__TERMINAL__", _lua_set(s.value for s in TERMINAL))
 
 
-CREATE_SCRIPT = files(__package__).joinpath("lua/create.lua").read_text()
-TRANSITION_SCRIPT = _render_transition_script()
+CREATE_SCRIPT = _render("create.lua")
+TRANSITION_SCRIPT = _render("transition.lua")

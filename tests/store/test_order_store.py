@@ -130,3 +130,30 @@ async def test_a_batch_applies_each_move_atomically_and_reports_refusals_in_plac
     assert isinstance(results[1], InvalidTransition)
     assert isinstance(results[2], TransitionResult) and results[2].status is S.PENDING_SEND
     assert (await store.get("ACC1", a.order_id)).ts_risk_passed == 7
+
+
+async def test_an_order_recorded_after_the_wire_keeps_every_hop_in_its_history(store):
+    sent = new_order().transition(S.PENDING_SEND, ts_risk_passed=2).transition(S.SENT, ts_sent=3)
+    order, created = await store.create(sent, path=[S.NEW, S.PENDING_SEND, S.SENT])
+    events = await store.events("ACC1")
+    assert created and (await store.get("ACC1", order.order_id)) == sent
+    assert [(e.from_status, e.to_status, e.version) for e in events] == [
+        ("", "NEW", 1), ("NEW", "PENDING_SEND", 2), ("PENDING_SEND", "SENT", 3)]
+    assert rebuild_orders(events)[order.order_id] == await store.redis.hgetall(store.keys.order("ACC1", order.order_id))
+    assert [o.order_id for o in await store.open_orders("ACC1")] == [order.order_id]
+
+
+async def test_a_hop_path_the_table_forbids_is_refused_by_redis(store):
+    skipped = new_order().transition(S.PENDING_SEND).transition(S.SENT)
+    with pytest.raises(InvalidTransition):
+        await store.create(skipped, path=[S.NEW, S.SENT, S.SENT])
+    assert await store.find_by_signal("ACC1", skipped.signal_id) is None
+
+
+async def test_create_batch_records_a_fan_out_in_one_round_trip_and_stays_idempotent(store):
+    orders = [new_order("fan", account=f"A{i}").transition(S.PENDING_SEND).transition(S.SENT) for i in range(5)]
+    first = await store.create_batch([(o, [S.NEW, S.PENDING_SEND, S.SENT]) for o in orders])
+    again = await store.create_batch([(o, [S.NEW, S.PENDING_SEND, S.SENT]) for o in orders])
+    assert [created for _, created in first] == [True] * 5
+    assert [created for _, created in again] == [False] * 5
+    assert sorted(await store.accounts()) == [f"A{i}" for i in range(5)]
