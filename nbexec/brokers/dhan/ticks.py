@@ -172,8 +172,9 @@ _PACKET_DTYPE = {
                    + _OHLC_FIELDS + [("depth", _LEVEL, (DEPTH_LEVELS,))]),
 }
 _MODE = {TICKER: MODE_LTP, QUOTE: MODE_QUOTE, FULL: MODE_FULL}
-# Fields copied as they are (the depth is split per side below).
-_COPIED = {code: [n for n in dt.names if n in TICK_DTYPE.names] for code, dt in _PACKET_DTYPE.items()}
+# Fields copied as they are, beyond the header (the depth is split per side in `_fill`).
+_COPIED = {code: [n for n in dt.names if n in TICK_DTYPE.names and n != "segment"]
+           for code, dt in _PACKET_DTYPE.items()}
 assert all(dt.itemsize == PACKET_SIZE[code] for code, dt in _PACKET_DTYPE.items())
 
 # One struct per tick packet for a lone packet, the usual case (Dhan sends one per message):
