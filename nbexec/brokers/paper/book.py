@@ -32,7 +32,7 @@ class Book:
 
     __slots__ = ("inst", "tick", "rng", "close_t", "lower_t", "upper_t", "open_t", "high_t",
                  "low_t", "ltp_t", "last_qty", "volume", "traded_value", "ltt", "bid_t", "bids",
-                 "ask_t", "asks", "depth_lots", "_quote", "version", "_num", "_den")
+                 "ask_t", "asks", "depth_lots", "_quote", "version", "_num", "_den", "_holes")
 
     def __init__(self, inst: Instrument, close: float, rng: random.Random, *,
                  circuit_pct: float = 20.0, depth_lots: int = 50, now: float = 0.0) -> None:
@@ -58,6 +58,7 @@ class Book:
         self.ask_t: list[int] = []
         self.asks: list[DepthLevel] = []
         self._quote: Quote | None = None
+        self._holes = False   # some displayed level was emptied by an order (quote skips it)
         self.version = 0
         self._redraw(up=rng.random() < 0.5)
 
@@ -79,26 +80,37 @@ class Book:
 
     # -- the walk ---------------------------------------------------------------------------
     def step(self, now: float) -> None:
-        """Advance one step: move a few ticks at most, print a market trade, redraw the depth."""
-        # Half the steps trade at an unchanged price; the others move up to ~0.5 bp (at least a
-        # tick), so the displayed book mostly slides instead of being redrawn.
-        r = self.rng.random()
-        if r < 0.5:
-            move = 0
-        else:
-            k = self.ltp_t // 20000 + 1
-            move = int((r - 0.5) * 2 * k) + 1
-            if self.rng.random() < 0.5:
+        """Advance one step: maybe move a few ticks, print a market trade, update the depth.
+
+        Hot (every instrument, every tick): written for few calls and few allocations.
+        """
+        rnd = self.rng.random
+        ltp = self.ltp_t
+        move = 0
+        r = rnd()
+        if r >= 0.5:
+            # Half the steps trade at an unchanged price; the others move up to ~0.5 bp (at
+            # least a tick), so the displayed book mostly slides instead of being redrawn.
+            move = int((r - 0.5) * 2 * (ltp // 20000 + 1)) + 1
+            if rnd() < 0.5:
                 move = -move
-        ltp = min(self.upper_t, max(self.lower_t, self.ltp_t + move))
-        self.ltp_t = ltp
-        if ltp > self.high_t:
-            self.high_t = ltp
-        if ltp < self.low_t:
-            self.low_t = ltp
-        qty = (int(self.rng.random() * 20) + 1) * self.inst.lot_size
-        self._print(ltp, qty, now)
-        self._redraw(up=move > 0)
+            ltp += move
+            if ltp > self.upper_t:
+                ltp = self.upper_t
+            elif ltp < self.lower_t:
+                ltp = self.lower_t
+            self.ltp_t = ltp
+            if ltp > self.high_t:
+                self.high_t = ltp
+            elif ltp < self.low_t:
+                self.low_t = ltp
+        self._print(ltp, (int(rnd() * 20) + 1) * self.inst.lot_size, now)
+        if move == 0 and self.bid_t:
+            self._refresh(self.bid_t, self.bids)
+            self._refresh(self.ask_t, self.asks)
+            self._holes = False
+        else:
+            self._redraw(up=move > 0)
 
     def _print(self, ticks: int, qty: int, now: float) -> None:
         self.last_qty = qty
@@ -113,17 +125,18 @@ class Book:
         return DepthLevel(ticks * self._num / self._den,
                           (int(rnd() * self.depth_lots) + 1) * self.inst.lot_size, int(rnd() * 9) + 1)
 
-    def _side(self, prices: list[int], old_t: list[int], old: list[DepthLevel]) -> list[DepthLevel]:
-        if prices == old_t:   # same levels: one changes size, emptied ones refill
-            levels = [lv if lv.quantity else self._level(t) for t, lv in zip(prices, old)]
-            if levels:
-                i = int(self.rng.random() * len(levels))
-                levels[i] = self._level(prices[i])
-            return levels
-        kept = dict(zip(old_t, old))
-        return [kept.get(t) or self._level(t) for t in prices]
+    def _refresh(self, prices: list[int], levels: list[DepthLevel]) -> None:
+        """Same price levels: emptied ones refill, and now and then one changes size."""
+        if self._holes:
+            for i, lv in enumerate(levels):
+                if not lv.quantity:
+                    levels[i] = self._level(prices[i])
+        if levels and self.rng.random() < 0.5:
+            i = int(self.rng.random() * len(levels))
+            levels[i] = self._level(prices[i])
 
     def _redraw(self, up: bool) -> None:
+        """The price moved: levels that are still in the top 5 keep their size, new ones arrive."""
         if not self.inst.tradable:
             return
         # The last trade printed at the ask after an up-tick, at the bid otherwise.
@@ -131,8 +144,10 @@ class Book:
         best_bid = min(best_bid, self.upper_t - 1)
         bid_t = [p for p in range(best_bid, best_bid - DEPTH, -1) if p >= self.lower_t]
         ask_t = [p for p in range(best_bid + 1, best_bid + 1 + DEPTH) if p <= self.upper_t]
-        self.bids = self._side(bid_t, self.bid_t, self.bids)
-        self.asks = self._side(ask_t, self.ask_t, self.asks)
+        kept = dict(zip(self.bid_t, self.bids))
+        self.bids = [kept.get(t) or self._level(t) for t in bid_t]
+        kept = dict(zip(self.ask_t, self.asks))
+        self.asks = [kept.get(t) or self._level(t) for t in ask_t]
         self.bid_t, self.ask_t = bid_t, ask_t
         self._quote = None
 
@@ -156,6 +171,8 @@ class Book:
                 break
             n = q if q < quantity else quantity
             levels[i] = DepthLevel(level.price, q - n, level.orders)
+            if n == q:
+                self._holes = True
             quantity -= n
             fills.append((p, n))
         if fills:
@@ -176,8 +193,11 @@ class Book:
         if q is not None:
             return q
         price = self.price
-        bids = tuple(lv for lv in self.bids if lv.quantity)
-        asks = tuple(lv for lv in self.asks if lv.quantity)
+        if self._holes:
+            bids = tuple(lv for lv in self.bids if lv.quantity)
+            asks = tuple(lv for lv in self.asks if lv.quantity)
+        else:
+            bids, asks = tuple(self.bids), tuple(self.asks)
         avg = round(self.traded_value / self.volume * self.tick, 2) if self.volume else 0.0
         q = Quote(
             last_price=price(self.ltp_t), last_quantity=self.last_qty, average_price=avg,

@@ -3,8 +3,8 @@
 `TickerSession` is the sans-I/O part of one connection: which token is subscribed in which
 mode, updated from the client's JSON text messages. The handler moves bytes: after every
 market step it sends ONE binary frame with a packet per subscribed token (built by the shared
-`nbexec.brokers.kite.ticks` codec; each (token, mode) packet is encoded once per step for all
-connections), a 1-byte heartbeat when idle, and order updates as `{"type":"order"}` text.
+`nbexec.brokers.kite.ticks` codec; each (token, mode) packet is encoded once per quote change
+for all connections), a 1-byte heartbeat when idle, and order updates as `{"type":"order"}` text.
 """
 
 from __future__ import annotations
@@ -69,20 +69,24 @@ class TickerSession:
 
 
 class PacketCache:
-    """Packets of the current step, shared by all connections: encode once, send many."""
+    """Encoded packets shared by all connections: encode once per quote change, send many.
+
+    Keyed by (token, mode) and valid while the engine hands out the same (cached, immutable)
+    `Quote` object, so connections that are a step apart never make each other re-encode.
+    """
 
     def __init__(self, exchange: "PaperExchange") -> None:
         self.x = exchange
-        self.seq = -1
-        self.packets: dict[tuple[int, str], bytes] = {}
+        self.packets: dict[tuple[int, str], tuple[object, bytes]] = {}
+        self.keys = {i.kite_token: i.key for i in exchange.engine.instruments.values()}
 
-    def packet(self, seq: int, token: int, mode: str) -> bytes:
-        if seq != self.seq:
-            self.seq, self.packets = seq, {}
-        p = self.packets.get((token, mode))
-        if p is None:
-            inst = self.x.engine.by_kite_token[token]
-            p = self.packets[(token, mode)] = encode_packet(token, self.x.engine.quote(inst.key), mode)
+    def packet(self, token: int, mode: str) -> bytes:
+        quote = self.x.engine.quote(self.keys[token])
+        hit = self.packets.get((token, mode))
+        if hit is not None and hit[0] is quote:
+            return hit[1]
+        p = encode_packet(token, quote, mode)
+        self.packets[(token, mode)] = (quote, p)
         return p
 
 
@@ -91,6 +95,7 @@ async def _send_ticks(ws: web.WebSocketResponse, x: "PaperExchange", session: Ti
     q = x.hub.subscribe_ticks()
     loop = asyncio.get_running_loop()
     last_sent = loop.time()
+    packet = cache.packet
     try:
         while not ws.closed:
             try:
@@ -104,7 +109,7 @@ async def _send_ticks(ws: web.WebSocketResponse, x: "PaperExchange", session: Ti
                     last_sent = loop.time()
                 continue
             tokens = tuple(modes)
-            frame = encode_message([cache.packet(seq, t, modes[t]) for t in tokens])
+            frame = encode_message([packet(t, modes[t]) for t in tokens])
             if x.faults.ws_drop():
                 await ws.close()
                 return
