@@ -279,10 +279,6 @@ class KiteApi:
         return web.Response(text=fmt.instruments_csv(rows), content_type="text/csv")
 
 
-async def _not_found(request: web.Request) -> web.Response:
-    return error(404, "GeneralException", f"Route not found: {request.method} {request.path}")
-
-
 def setup(app: web.Application, exchange: "PaperExchange") -> None:
     """Register the Kite REST routes at the root and the ticker WebSocket at /kite/ws."""
     api = KiteApi(exchange)

@@ -49,7 +49,18 @@ async def _stamp(request: web.Request, handler):
         if broker:
             exchange: PaperExchange = request.app[EXCHANGE]
             request[ORDER_RECORD] = exchange.recorder.order_request(recv_ns, broker, request.method, path)
-    return await handler(request)
+    try:
+        return await handler(request)
+    except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as exc:
+        # Kite's SDK cannot read aiohttp's text/plain pages: answer Kite paths in its envelope.
+        if request.path.startswith(_NOT_KITE):
+            raise
+        from .kite_api import error
+        return error(exc.status, "GeneralException" if exc.status == 404 else "InputException",
+                     f"{exc.reason}: {request.method} {request.path}")
+
+
+_NOT_KITE = ("/v2", "/dhan", "/admin")
 
 
 class PaperExchange:

@@ -235,3 +235,10 @@ async def test_rate_limits_are_per_access_token(make_paper_exchange):
     x = await make_paper_exchange(tick_rate=0)
     await sdk(client(x, 0).ltp, ["NSE:INFY"])
     assert await sdk(client(x, 1).ltp, ["NSE:INFY"])
+
+
+async def test_an_unknown_kite_route_is_a_json_error_the_sdk_can_read(x):
+    kc = client(x)
+    with pytest.raises(kex.GeneralException) as err:
+        await sdk(kc._get, "gtt")  # a real Kite route the paper exchange does not serve
+    assert err.value.code == 404
