@@ -11,6 +11,7 @@ from typing import Callable
 
 # JSON key -> module with `async def run(quick: bool) -> dict`
 SCENARIOS: dict[str, str] = {
+    "tick_decode": "nbexec.bench.tick_decode",
     "store_transition": "nbexec.bench.store_transition",
     "order_transport": "nbexec.bench.order_transport",
 }

@@ -8,9 +8,9 @@ from typing import Sequence
 
 from .. import __version__
 from ..core.errors import NbexecError
-from . import bench, doctor, redis
+from . import bench, doctor, redis, sim
 
-COMMANDS = (doctor, redis, bench)
+COMMANDS = (doctor, redis, sim, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:
