@@ -19,11 +19,10 @@ from collections.abc import Iterable
 import numpy as np
 
 from nbexec.core.errors import ValidationError
-from nbexec.core.ticks import TICK_DTYPE
+from nbexec.core.ticks import TICK_DTYPE, WORDS_PER_TICK, as_words
 
 DEFAULT_CAPACITY = 100_000
 
-_NO_SLOTS = np.empty(0, np.intp)
 TickId = tuple[int, int]   # (token, segment) as the decoders fill them: unique for both brokers
 
 
@@ -40,11 +39,8 @@ def _ring_dtype() -> np.dtype:
 
 
 RING_DTYPE = _ring_dtype()
-# The TICK_DTYPE bytes at the head of a ring row, as one opaque field: copying a tick into a
-# ring slot is then one memcpy per tick inside NumPy instead of one assignment per field.
-_TICK_BYTES = np.dtype((np.void, TICK_DTYPE.itemsize))
-_TICK_PART = np.dtype({"names": ["tick"], "formats": [_TICK_BYTES], "offsets": [0],
-                       "itemsize": RING_DTYPE.itemsize})
+_RING_WORDS = RING_DTYPE.itemsize // 8
+_NO_SLOTS = np.empty(0, np.intp)
 
 
 def tick_keys(tokens: np.ndarray, segments: np.ndarray) -> np.ndarray:
@@ -65,12 +61,23 @@ class TickRings:
             raise ValidationError("capacity", capacity, "must be at least 1 tick")
         self.capacity = int(capacity)
         self._ids: list[TickId] = []
-        self._keys = np.empty(0, np.uint64)       # sorted, for searchsorted
-        self._rows = np.empty(0, np.intp)          # row of each sorted key
-        self._buf = np.zeros((0, self.capacity), RING_DTYPE)
-        self._written = np.zeros(0, np.int64)      # ticks ever appended per row
+        self._row_of: dict[int, int] = {}           # tick key -> row
+        self._keys = np.empty(0, np.uint64)         # sorted, for searchsorted
+        self._rows = np.empty(0, np.intp)           # row of each sorted key
+        self._written = np.zeros(0, np.int64)       # ticks ever appended per row
         self._gap_pending = np.zeros(0, bool)
+        self._use(np.zeros((0, self.capacity), RING_DTYPE))
         self.add(ids)
+
+    def _use(self, buf: np.ndarray) -> None:
+        """Adopt `buf` and the flat views that appends write through (made once, not per append)."""
+        self._buf = buf
+        slots = buf.reshape(-1)
+        # A tick is copied as its 8-byte words (core/ticks.py: a row is WORDS_PER_TICK words):
+        # a 2-D word assignment runs a tight inner loop, unlike a per-item structured copy.
+        self._tick_words = slots.view(np.int64).reshape(-1, _RING_WORDS)[:, :WORDS_PER_TICK]
+        self._received = slots["received_ns"]
+        self._gap = slots["gap"]
 
     # -- instruments ----------------------------------------------------------------------
     @property
@@ -87,19 +94,20 @@ class TickRings:
         filled = int(min(self._written.max(initial=0), self.capacity))
         buf = np.zeros((old_rows + len(new), self.capacity), RING_DTYPE)
         buf[:old_rows, :filled] = self._buf[:, :filled]   # touch only pages already in use
-        self._buf = buf
+        self._use(buf)
         self._ids += new
         keys = tick_keys(np.array([t for t, _ in self._ids]), np.array([s for _, s in self._ids]))
+        self._row_of = {int(key): row for row, key in enumerate(keys)}
         self._rows = np.argsort(keys, kind="stable")
         self._keys = keys[self._rows]
         self._written = np.concatenate((self._written, np.zeros(len(new), np.int64)))
         self._gap_pending = np.concatenate((self._gap_pending, np.zeros(len(new), bool)))
 
     def _row(self, tick_id: TickId) -> int:
-        try:
-            return self._ids.index((int(tick_id[0]), int(tick_id[1])))
-        except ValueError:
-            raise ValidationError("instrument", tick_id, "has no ring in this feed") from None
+        row = self._row_of.get((int(tick_id[0]) << 8) | int(tick_id[1]))
+        if row is None:
+            raise ValidationError("instrument", tick_id, "has no ring in this feed")
+        return row
 
     # -- writing --------------------------------------------------------------------------
     def append(self, ticks: np.ndarray, received_ns: int) -> np.ndarray:
@@ -109,6 +117,8 @@ class TickRings:
         `gap=True` on its first tick of this batch. The slots (for `take`) are valid until the
         ring wraps over them.
         """
+        if len(ticks) == 1:
+            return self._append_one(ticks, received_ns)
         if not len(ticks) or not len(self._ids):
             return _NO_SLOTS
         keys = tick_keys(ticks["token"], ticks["segment"])
@@ -132,13 +142,26 @@ class TickRings:
             if not keep.all():
                 ticks, rows, rank = ticks[keep], rows[keep], rank[keep]
         flat = rows * cap + (self._written[rows] + rank) % cap
-        slots = self._buf.reshape(-1)
-        slots.view(_TICK_PART)["tick"][flat] = np.ascontiguousarray(ticks).view(_TICK_BYTES)
-        slots["received_ns"][flat] = received_ns
-        slots["gap"][flat] = (rank == 0) & self._gap_pending[rows]
+        self._tick_words[flat] = as_words(np.ascontiguousarray(ticks))[0]
+        self._received[flat] = received_ns
+        self._gap[flat] = (rank == 0) & self._gap_pending[rows]
         self._gap_pending[counts > 0] = False
         self._written += counts
         return flat
+
+    def _append_one(self, ticks: np.ndarray, received_ns: int) -> np.ndarray:
+        """`append` of a one-tick batch with scalars: Dhan sends one packet per message, and
+        a dozen NumPy calls on 1-element arrays cost several times the tick itself."""
+        row = self._row_of.get((int(ticks["token"][0]) << 8) | int(ticks["segment"][0]))
+        if row is None:
+            return _NO_SLOTS
+        slot = row * self.capacity + int(self._written[row]) % self.capacity
+        self._tick_words[slot] = ticks.view(np.int64)   # the one row's words
+        self._received[slot] = received_ns
+        self._gap[slot] = self._gap_pending[row]
+        self._gap_pending[row] = False
+        self._written[row] += 1
+        return np.array([slot], np.intp)
 
     def take(self, slots: np.ndarray) -> np.ndarray:
         """Copies of the rows in `slots` (as returned by `append`)."""

@@ -139,3 +139,17 @@ def test_each_ring_equals_the_newest_capacity_ticks_of_its_instrument(capacity, 
     for key, values in model.items():
         assert rings.ticks(key)["last_price"].tolist() == values[-capacity:]
         assert rings.count(key) == len(values)
+
+
+def test_one_tick_batches_follow_the_same_rules():
+    # Dhan sends one packet per message: this is the feed's most common batch size.
+    rings = TickRings([A, B], capacity=2)
+    for price in (1, 2, 3):
+        rings.append(batch([A], [price]), received_ns=price)
+    assert len(rings.append(batch([C], [9]), received_ns=4)) == 0
+    rings.mark_gap()
+    slots = rings.append(batch([B], [5]), received_ns=5)
+    assert rings.take(slots)["gap"].tolist() == [True]
+    rings.append(batch([A], [6]), received_ns=6)
+    assert rings.ticks(A)[["last_price", "gap"]].tolist() == [(3.0, False), (6.0, True)]
+    assert rings.count(A) == 4 and rings.last(B)["received_ns"] == 5
