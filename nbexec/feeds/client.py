@@ -59,6 +59,7 @@ class FeedClient(ABC):
     """
 
     name = "feed"
+    broker = ""
     headers: dict[str, str] = {}
 
     def __init__(self, url: str, secrets: list[Secret], *, sink: TickSink | None,
@@ -66,10 +67,10 @@ class FeedClient(ABC):
         self.url = url
         self.sink: TickSink = sink if sink is not None else _Discard()
         self.modes: dict[Hashable, str] = {}      # subscription key -> mode
-        self.connection = FeedConnection(self.name, self._connect_url, secrets=secrets,
-                                         on_open=self._resubscribe, on_message=self._on_message,
-                                         on_lost=self.sink_gap, policy=policy,
-                                         headers=self.headers, rng=rng)
+        self.connection = FeedConnection(self.name, self._connect_url, broker=self.broker,
+                                         secrets=secrets, on_open=self._resubscribe,
+                                         on_message=self._on_message, on_lost=self.sink_gap,
+                                         policy=policy, headers=self.headers, rng=rng)
 
     # -- what each broker says ------------------------------------------------------------
     @abstractmethod

@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
 
 from nbexec.brokers.retry import backoff_delay
-from nbexec.core.errors import AuthError, BrokerError, ConfigError, NbexecError, ValidationError
+from nbexec.core.errors import (AuthError, BrokerError, BrokerUnavailable, ConfigError, NbexecError,
+                                ValidationError)
 from nbexec.core.secrets import Secret
 
 log = logging.getLogger(__name__)
@@ -99,13 +100,13 @@ class FeedConnection:
     An HTTP 401/403 on the handshake is fatal too (`AuthError`): retrying cannot help.
     """
 
-    def __init__(self, name: str, url: Callable[[], str], *, secrets: Sequence[Secret],
+    def __init__(self, name: str, url: Callable[[], str], *, broker: str, secrets: Sequence[Secret],
                  on_open: Callable[[], list[Message]],
                  on_message: Callable[[Message, int], None],
                  on_lost: Callable[[], None] = lambda: None,
                  policy: ReconnectPolicy = ReconnectPolicy(),
                  headers: dict[str, str] | None = None, rng: random.Random | None = None) -> None:
-        self.name, self._url, self.policy = name, url, policy
+        self.name, self.broker, self._url, self.policy = name, broker, url, policy
         self.public_url = public_url(url())
         self._secrets = secrets
         self._on_open, self._on_message, self._on_lost = on_open, on_message, on_lost
@@ -143,7 +144,10 @@ class FeedConnection:
         return self._connected.is_set()
 
     async def wait_connected(self, timeout: float | None = None) -> None:
-        """Wait for an open, subscribed connection; raises the fatal error if there is one."""
+        """Wait for an open, subscribed connection.
+
+        Raises the fatal error if there is one (`AuthError` ...), `BrokerUnavailable` on timeout.
+        """
         waiter = asyncio.ensure_future(self._connected.wait())
         pending = {waiter} | ({self._task} if self._task else set())
         try:
@@ -153,7 +157,8 @@ class FeedConnection:
         if self.failure is not None:
             raise self.failure
         if not self._connected.is_set():
-            raise TimeoutError(f"{self.name}: not connected after {timeout} s")
+            raise BrokerUnavailable(f"{self.name}: not connected to {self.public_url} after {timeout} s",
+                                    broker=self.broker)
 
     # -- sending --------------------------------------------------------------------------
     def send_soon(self, messages: list[Message]) -> None:
@@ -188,13 +193,13 @@ class FeedConnection:
                 if status in (401, 403):
                     self._fail(AuthError(f"{self.name}: handshake refused with HTTP {status} "
                                          "(check the api key / client id and access token)",
-                                         status=status))
+                                         broker=self.broker, status=status))
                     return
                 log.warning("%s: handshake refused with HTTP %d", self.name, status)
             except InvalidURI:
                 self._fail(ConfigError(f"{self.name}: not a WebSocket URL: {self.public_url}"))
                 return
-            except (OSError, InvalidHandshake, TimeoutError) as exc:
+            except Exception as exc:   # refused, reset, timed out, bad handshake: try again
                 log.warning("%s: cannot connect to %s: %s", self.name, self.public_url,
                             redact(f"{type(exc).__name__}: {exc}", self._secrets))
             else:

@@ -66,6 +66,7 @@ class DhanFeedClient(FeedClient):
     """
 
     name = "dhan-feed"
+    broker = "dhan"
 
     def __init__(self, url: str, client_id: str, access_token: Secret, *,
                  sink: TickSink | None = None, policy: ReconnectPolicy = DEFAULT_POLICY,

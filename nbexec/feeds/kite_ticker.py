@@ -53,6 +53,7 @@ class KiteTickerClient(FeedClient):
     """
 
     name = "kite-ticker"
+    broker = "kite"
     headers = {"X-Kite-Version": "3"}
 
     def __init__(self, url: str, api_key: str, access_token: Secret, *,

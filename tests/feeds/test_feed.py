@@ -7,7 +7,7 @@ import asyncio
 import numpy as np
 import pytest
 
-from nbexec.core.errors import ValidationError
+from nbexec.core.errors import BrokerUnavailable, ValidationError
 from nbexec.core.secrets import Secret
 from nbexec.core.ticks import TICK_DTYPE
 from nbexec.feeds.connection import ReconnectPolicy
@@ -95,6 +95,7 @@ async def test_close_leaves_no_task_and_no_socket(paper_exchange):
 async def test_close_while_the_exchange_is_unreachable_leaves_no_task(unused_tcp_port):
     feed = Feed.kite(f"ws://127.0.0.1:{unused_tcp_port}/kite/ws", "k", Secret("t"), [], policy=FAST)
     await feed.start()
-    await asyncio.sleep(0.3)   # a few refused connects and backoff sleeps
+    with pytest.raises(BrokerUnavailable, match="not connected"):
+        await feed.wait_connected(0.3)   # meanwhile: refused connects and backoff sleeps
     await feed.close()
     assert feed_tasks() == []

@@ -7,7 +7,8 @@ import logging
 
 import pytest
 
-from nbexec.core.errors import ValidationError
+from nbexec.brokers.dhan.ticks import encode_disconnect
+from nbexec.core.errors import AuthError, BrokerError, ValidationError
 from nbexec.core.instruments import Instrument
 from nbexec.core.secrets import Secret
 from nbexec.feeds import dhan_feed, kite_ticker
@@ -86,3 +87,16 @@ def test_reconnect_policy_is_validated():
 def test_unknown_mode_is_refused():
     with pytest.raises(ValidationError, match="mode"):
         KiteTickerClient("ws://h", "k", Secret("t")).subscribe([INFY], "depth")
+
+
+@pytest.mark.parametrize("reason, error", [(807, AuthError), (810, AuthError), (804, BrokerError),
+                                           (805, BrokerError)])
+def test_dhan_disconnects_that_retrying_cannot_fix_stop_the_client(reason, error):
+    client = DhanFeedClient("ws://h", "c", Secret("t"))
+    with pytest.raises(error) as info:
+        client._decode(encode_disconnect(reason))
+    assert info.value.code == str(reason) and info.value.broker == "dhan"
+
+
+def test_other_dhan_disconnects_let_the_client_reconnect():
+    assert len(DhanFeedClient("ws://h", "c", Secret("t"))._decode(encode_disconnect(800))) == 0
