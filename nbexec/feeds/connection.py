@@ -100,8 +100,8 @@ class FeedConnection:
     An HTTP 401/403 on the handshake is fatal too (`AuthError`): retrying cannot help.
     """
 
-    def __init__(self, name: str, url: Callable[[], str], *, broker: str, secrets: Sequence[Secret],
-                 on_open: Callable[[], list[Message]],
+    def __init__(self, name: str, url: Callable[[], str], *, broker: str,
+                 secrets: Sequence[Secret], on_open: Callable[[], list[Message]],
                  on_message: Callable[[Message, int], None],
                  on_lost: Callable[[], None] = lambda: None,
                  policy: ReconnectPolicy = ReconnectPolicy(),
@@ -129,7 +129,8 @@ class FeedConnection:
         """Start connecting in the background (idempotent). Call on the loop that reads."""
         if self._task is None or self._task.done():
             self.failure = None
-            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"nbexec-feed-{self.name}")
+            self._task = asyncio.get_running_loop().create_task(self._run(),
+                                                                name=f"nbexec-feed-{self.name}")
 
     async def close(self) -> None:
         """Close the socket and end every task this connection started; idempotent."""
@@ -238,8 +239,8 @@ class FeedConnection:
                 except Exception:
                     log.exception("%s: message skipped", self.name)
         except ConnectionClosed as exc:
-            log.warning("%s: connection lost (%s)", self.name,
-                        redact(f"code {exc.rcvd.code if exc.rcvd else 'none'}", self._secrets))
+            log.warning("%s: connection lost (close code %s)", self.name,
+                        exc.rcvd.code if exc.rcvd else "none")
             return got_message
         finally:
             self._ws = None
