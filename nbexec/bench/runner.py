@@ -14,6 +14,7 @@ SCENARIOS: dict[str, str] = {
     "tick_decode": "nbexec.bench.tick_decode",
     "store_transition": "nbexec.bench.store_transition",
     "order_transport": "nbexec.bench.order_transport",
+    "memory": "nbexec.bench.ring_memory",
 }
 
 
