@@ -20,6 +20,7 @@ import json
 import os
 import struct
 import sys
+import resource
 import time
 
 import aiohttp
@@ -31,7 +32,7 @@ ORDER_RATE = 1_000
 SUBSCRIBERS = 3
 TICK_TARGET = 20_000
 SYMBOLS = 200
-STEP_HZ = TICK_TARGET / SYMBOLS
+STEP_HZ = TICK_TARGET / SYMBOLS   # every instrument ticks at each step: 100 steps/s
 
 
 async def run(quick: bool) -> dict:
@@ -40,7 +41,8 @@ async def run(quick: bool) -> dict:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "nbexec.cli.sim", "--accounts", str(ACCOUNTS), "--tick-rate", str(STEP_HZ),
         "--no-rate-limits", "--seed", "1", "--symbols", *symbols,
-        stdout=asyncio.subprocess.PIPE, env={**os.environ, "NO_PROXY": "127.0.0.1,localhost"})
+        stdout=asyncio.subprocess.PIPE, limit=1 << 24,  # the info line lists every instrument
+        env={**os.environ, "NO_PROXY": "127.0.0.1,localhost"})
     try:
         info = json.loads(await asyncio.wait_for(proc.stdout.readline(), 60))
         connector = aiohttp.TCPConnector(limit=0, force_close=False)
@@ -52,6 +54,12 @@ async def run(quick: bool) -> dict:
         if proc.returncode is None:
             proc.terminate()
             await proc.wait()
+
+
+def _own_cpu_seconds() -> float:
+    """This process's CPU seconds: the load generator's side of the 2 cores."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -90,7 +98,7 @@ async def _orders(session: aiohttp.ClientSession, info: dict, pid: int, seconds:
     async with session.get(info["admin"] + "/requests") as r:
         since = (await r.json())["last"]
 
-    cpu0, t0 = _cpu_seconds(pid), time.perf_counter()
+    cpu0, own0, t0 = _cpu_seconds(pid), _own_cpu_seconds(), time.perf_counter()
     total = int(ORDER_RATE * seconds)
     batch = 10                                  # 10 requests every 10 ms: open loop, no waiting
     tasks = []
@@ -103,7 +111,7 @@ async def _orders(session: aiohttp.ClientSession, info: dict, pid: int, seconds:
     sent_in = time.perf_counter() - t0
     await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - t0
-    cpu = _cpu_seconds(pid) - cpu0
+    cpu, own = _cpu_seconds(pid) - cpu0, _own_cpu_seconds() - own0
 
     async with session.get(info["admin"] + f"/requests?since={since}") as r:
         stamps = [q["recv_ns"] for q in (await r.json())["requests"]]
@@ -111,7 +119,8 @@ async def _orders(session: aiohttp.ClientSession, info: dict, pid: int, seconds:
     return {"target_per_s": ORDER_RATE, "accounts": len(accounts), "sent": total,
             "sent_per_s": round(total / sent_in, 1), "answered_per_s": round(len(latencies) / elapsed, 1),
             "exchange_received_per_s": round((len(stamps) - 1) / span, 1), "answers": answers,
-            "latency": summary(latencies, "ms"), "exchange_cpu_percent": round(100 * cpu / elapsed, 1)}
+            "latency": summary(latencies, "ms"), "exchange_cpu_percent": round(100 * cpu / elapsed, 1),
+            "load_generator_cpu_percent": round(100 * own / elapsed, 1)}
 
 
 async def _ticks(session: aiohttp.ClientSession, info: dict, pid: int, seconds: float) -> dict:
@@ -143,12 +152,12 @@ async def _ticks(session: aiohttp.ClientSession, info: dict, pid: int, seconds: 
     await asyncio.sleep(1.0)                    # warm up: subscriptions in place, loop steady
     async with session.get(info["admin"] + "/counters") as r:
         steps0 = (await r.json())["steps"]
-    cpu0, t0 = _cpu_seconds(pid), time.perf_counter()
+    cpu0, own0, t0 = _cpu_seconds(pid), _own_cpu_seconds(), time.perf_counter()
     counting.set()
     await asyncio.sleep(seconds)
     counting.clear()
     elapsed = time.perf_counter() - t0
-    cpu = _cpu_seconds(pid) - cpu0
+    cpu, own = _cpu_seconds(pid) - cpu0, _own_cpu_seconds() - own0
     async with session.get(info["admin"] + "/counters") as r:
         steps1 = (await r.json())["steps"]
     for ws in sockets:
@@ -161,7 +170,8 @@ async def _ticks(session: aiohttp.ClientSession, info: dict, pid: int, seconds: 
             "mode": "full", "step_hz_target": STEP_HZ, "step_hz_achieved": round((steps1 - steps0) / elapsed, 1),
             "ticks_per_s_per_subscriber": per_sub, "ticks_per_s_total": sum(per_sub),
             "frames_per_s_per_subscriber": [round(f / elapsed, 1) for f in frames],
-            "exchange_cpu_percent": round(100 * cpu / elapsed, 1)}
+            "exchange_cpu_percent": round(100 * cpu / elapsed, 1),
+            "subscribers_cpu_percent": round(100 * own / elapsed, 1)}
 
 
 def main() -> None:

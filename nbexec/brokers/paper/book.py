@@ -104,7 +104,12 @@ class Book:
                 self.high_t = ltp
             elif ltp < self.low_t:
                 self.low_t = ltp
-        self._print(ltp, (int(rnd() * 20) + 1) * self.inst.lot_size, now)
+        qty = (int(rnd() * 20) + 1) * self.inst.lot_size   # the market's own trade (inlined _print)
+        self.last_qty = qty
+        self.volume += qty
+        self.traded_value += qty * ltp
+        self.ltt = int(now)
+        self.version += 1
         if move == 0 and self.bid_t:
             self._refresh(self.bid_t, self.bids)
             self._refresh(self.ask_t, self.asks)
@@ -142,6 +147,12 @@ class Book:
         # The last trade printed at the ask after an up-tick, at the bid otherwise.
         best_bid = self.ltp_t - 1 if up else self.ltp_t
         best_bid = min(best_bid, self.upper_t - 1)
+        old = self.bid_t
+        shift = best_bid - old[0] if old else DEPTH
+        if (0 < abs(shift) < DEPTH and len(old) == len(self.ask_t) == DEPTH
+                and best_bid - DEPTH >= self.lower_t and best_bid + DEPTH <= self.upper_t):
+            self._slide(best_bid, shift)
+            return
         bid_t = [p for p in range(best_bid, best_bid - DEPTH, -1) if p >= self.lower_t]
         ask_t = [p for p in range(best_bid + 1, best_bid + 1 + DEPTH) if p <= self.upper_t]
         kept = dict(zip(self.bid_t, self.bids))
@@ -149,6 +160,22 @@ class Book:
         kept = dict(zip(self.ask_t, self.asks))
         self.asks = [kept.get(t) or self._level(t) for t in ask_t]
         self.bid_t, self.ask_t = bid_t, ask_t
+        self._quote = None
+
+    def _slide(self, best_bid: int, shift: int) -> None:
+        """Fast path of `_redraw` away from the band edges: slide both sides by `shift` ticks."""
+        level = self._level
+        if shift > 0:  # up: new best bids on top, asks lose their bottom levels
+            self.bids = [level(best_bid - i) for i in range(shift)] + self.bids[:DEPTH - shift]
+            top = best_bid + 1 + DEPTH - shift
+            self.asks = self.asks[shift:] + [level(top + i) for i in range(shift)]
+        else:
+            s = -shift
+            bottom = best_bid - (DEPTH - s)
+            self.bids = self.bids[s:] + [level(bottom - i) for i in range(s)]
+            self.asks = [level(best_bid + 1 + i) for i in range(s)] + self.asks[:DEPTH - s]
+        self.bid_t = list(range(best_bid, best_bid - DEPTH, -1))
+        self.ask_t = list(range(best_bid + 1, best_bid + 1 + DEPTH))
         self._quote = None
 
     # -- matching against displayed depth ---------------------------------------------------
@@ -192,19 +219,17 @@ class Book:
         q = self._quote
         if q is not None:
             return q
-        price = self.price
+        n, d = self._num, self._den
         if self._holes:
             bids = tuple(lv for lv in self.bids if lv.quantity)
             asks = tuple(lv for lv in self.asks if lv.quantity)
         else:
             bids, asks = tuple(self.bids), tuple(self.asks)
         avg = round(self.traded_value / self.volume * self.tick, 2) if self.volume else 0.0
-        q = Quote(
-            last_price=price(self.ltp_t), last_quantity=self.last_qty, average_price=avg,
-            volume=self.volume, total_buy_quantity=sum(lv.quantity for lv in bids) * 10,
-            total_sell_quantity=sum(lv.quantity for lv in asks) * 10,
-            open=price(self.open_t), high=price(self.high_t), low=price(self.low_t),
-            close=price(self.close_t), last_trade_time=self.ltt,
-            exchange_timestamp=int(now), bids=bids, asks=asks)
+        # positional, in Quote's field order (the hot path: one per instrument per tick)
+        q = Quote(self.ltp_t * n / d, self.last_qty, avg, self.volume,
+                  sum([lv.quantity for lv in bids]) * 10, sum([lv.quantity for lv in asks]) * 10,
+                  self.open_t * n / d, self.high_t * n / d, self.low_t * n / d, self.close_t * n / d,
+                  self.ltt, 0, 0, 0, int(now), bids, asks)
         self._quote = q
         return q

@@ -185,3 +185,14 @@ def test_the_walk_stays_on_the_grid_and_inside_the_band():
         q = e.quote("NSE:INFY")
         assert lower <= q.last_price <= upper and INFY.is_on_tick(q.last_price)
         assert all(INFY.is_on_tick(d.price) for d in q.bids + q.asks)
+
+
+def test_the_book_is_five_contiguous_levels_each_side_with_their_own_prices():
+    e = make_engine()
+    book = e.books["NSE:INFY"]
+    for _ in range(300):
+        e.step()
+        assert book.bid_t == list(range(book.bid_t[0], book.bid_t[0] - 5, -1))
+        assert book.ask_t == list(range(book.bid_t[0] + 1, book.bid_t[0] + 6))
+        assert [lv.price for lv in book.bids] == [book.price(t) for t in book.bid_t]
+        assert [lv.price for lv in book.asks] == [book.price(t) for t in book.ask_t]
