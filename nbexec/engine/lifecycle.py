@@ -1,0 +1,146 @@
+"""Starting and stopping the engine: the one place where the layers are wired together.
+
+    oms = await start()                 # zero config: paper exchange + embedded Redis
+    oms = await start("nbexec.toml")    # real brokers, secrets from environment variables
+    ...
+    await stop(oms)
+
+`start` connects Redis (refusing to start if it is unreachable), builds one broker adapter per
+account route and warms their order connections, restores the kill switch, runs recovery,
+then starts the order-update consumers and the Redis health watch. Runs on the current loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from ..brokers.base import Broker
+from ..brokers.dhan.adapter import DhanBroker
+from ..brokers.dhan.config import DhanConfig
+from ..brokers.kite.adapter import KiteBroker
+from ..brokers.kite.config import KiteConfig
+from ..core.errors import NbexecError, StoreUnavailable
+from ..core.instruments import Instrument
+from ..store import OrderStore, connect, resolve_redis_url
+from ..store.embedded import default_data_dir
+from .accounts import Account
+from .config import AccountConfig, EngineConfig, RouteConfig
+from .journal import SignalJournal
+from .oms import OMS
+from .paper import PaperSupervisor
+from .recovery import recover
+from .routing import Route
+
+log = logging.getLogger(__name__)
+
+
+def paper_accounts(info: dict) -> tuple[AccountConfig, ...]:
+    """Each paper account, reachable over both protocols: a Kite route and a Dhan route."""
+    from ..core.secrets import Secret
+    return tuple(AccountConfig(id=a["id"], routes=(
+        RouteConfig("kite", {"api_key": a["kite_api_key"], "root": info["kite_rest"], "ws_url": info["kite_ws"]},
+                    {"access_token": Secret(a["kite_access_token"])}, name="kite"),
+        RouteConfig("dhan", {"client_id": a["dhan_client_id"], "rest_base": info["dhan_rest"],
+                             "feed_ws_url": info["dhan_feed_ws"], "order_ws_url": info["dhan_order_ws"]},
+                    {"access_token": Secret(a["dhan_access_token"])}, name="dhan")))
+        for a in info["accounts"])
+
+
+def paper_instruments(info: dict) -> dict[str, Instrument]:
+    instruments = [Instrument(i["exchange"], i["tradingsymbol"], i["exchange_token"], tick_size=i["tick_size"],
+                              lot_size=i["lot_size"], dhan_security_id=i.get("security_id", 0))
+                   for i in info["instruments"]]
+    return {i.key: i for i in instruments}
+
+
+def make_broker(route: RouteConfig, account_id: str) -> Broker:
+    settings = {**route.settings, **route.secrets, "account": account_id}
+    if route.broker == "kite":
+        return KiteBroker(KiteConfig.from_mapping(settings))
+    return DhanBroker(DhanConfig.from_mapping(settings))
+
+
+async def start(config: EngineConfig | str | Path | None = None, *, data_dir: str | Path | None = None,
+                redis_url: str | None = None) -> OMS:
+    if config is None:
+        config = EngineConfig.paper_default()
+    elif not isinstance(config, EngineConfig):
+        config = EngineConfig.load(config)
+    data_dir = Path(data_dir or default_data_dir())
+    store = OrderStore(connect(redis_url or await asyncio.to_thread(resolve_redis_url)), prefix=config.prefix)
+    try:
+        await store.ping()
+    except StoreUnavailable:
+        await store.close()
+        raise
+    accounts_config = list(config.accounts)
+    instruments: dict[str, Instrument] = {}
+    paper_info = None
+    if config.paper is not None:
+        paper_info = await asyncio.to_thread(PaperSupervisor(data_dir, config.paper).start)
+        accounts_config += paper_accounts(paper_info)
+        instruments.update(paper_instruments(paper_info))
+    accounts: dict[str, Account] = {}
+    for ac in accounts_config:
+        brokers = {r.name: make_broker(r, ac.id) for r in ac.routes}
+        accounts[ac.id] = Account(ac.id, ac.sizing, [Route(r.name, preference=i) for i, r in enumerate(ac.routes)],
+                                  brokers, ac.groups, ac.capital if ac.capital is not None else
+                                  (config.paper.capital if paper_info else None))
+    await asyncio.gather(*(b.start() for a in accounts.values() for b in a.brokers.values()))
+    oms = OMS(config, store, accounts, instruments, SignalJournal(data_dir / f"{config.prefix}-signals.log"))
+    oms.paper_info = paper_info
+    oms.feed_factory = _feed_factory(accounts_config)
+    oms.killed = bool(await store.redis.get(oms._kill_key))
+    oms.recovery = await recover(oms)
+    for account in accounts.values():
+        for broker in account.brokers.values():
+            oms._spawn(_consume_updates(oms, account.id, broker))
+    oms._spawn(_watch_redis(oms))
+    return oms
+
+
+def _feed_factory(accounts: list[AccountConfig]):
+    """Market data comes over the first account's first route (a Kite or Dhan socket)."""
+    from ..feeds.feed import Feed
+    if not accounts:
+        return None
+    route = accounts[0].routes[0]
+    s, token = route.settings, route.secrets["access_token"]
+    if route.broker == "kite":
+        return lambda instruments, mode: Feed.kite(s["ws_url"], s["api_key"], token, instruments, mode=mode)
+    return lambda instruments, mode: Feed.dhan(s["feed_ws_url"], s["client_id"], token, instruments, mode=mode)
+
+
+async def _consume_updates(oms: OMS, account_id: str, broker: Broker) -> None:
+    """Order updates from one broker connection drive transitions, fills and positions."""
+    async for seen in broker.order_updates():
+        try:
+            await oms.apply_broker_order(account_id, seen)
+        except NbexecError as exc:
+            log.warning("order update for %s not applied: %s", seen.tag, exc)
+
+
+async def _watch_redis(oms: OMS, every_s: float = 0.5) -> None:
+    """Fail closed while Redis is unreachable, open again when it answers."""
+    while True:
+        try:
+            await oms.store.ping()
+            oms.redis_ok = True
+        except StoreUnavailable:
+            oms.redis_ok = False
+        await asyncio.sleep(every_s)
+
+
+async def stop(oms: OMS) -> None:
+    """Stop tasks, feeds and connections; orders and state stay in Redis (and at the broker)."""
+    tasks = list(oms._tasks)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.gather(*(f.close() for f in oms.feeds), return_exceptions=True)
+    await asyncio.gather(*(b.close() for a in oms.accounts.values() for b in a.brokers.values()),
+                         return_exceptions=True)
+    await oms.store.close()
+    oms.journal.close()

@@ -1,0 +1,444 @@
+"""The OMS: one signal in, correctly sized and risk-checked orders on the wire at once, each
+tracked in Redis from signal to fill.
+
+Runs in the current asyncio loop (the kernel's, in Jupyter); every method is called from it.
+The order path (`fire`) is synchronous up to the last byte written: sizing, risk, the journal
+line and the writes happen in one step of the loop, with no await in front of the wire. Redis
+is written right after, in one pipelined round trip; acks, fills and broker updates follow as
+tasks. Redis unreachable = fail closed: new signals are refused until it is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import deque
+from dataclasses import replace
+from typing import Any, Sequence
+
+import pandas as pd
+
+from ..brokers.retry import OutcomeUnknown
+from ..brokers.types import BrokerAck, BrokerOrder
+from ..brokers.wire import TransportError
+from ..core.errors import (BrokerError, InvalidTransition, NbexecError, RiskRejected, StaleVersion,
+                           StoreUnavailable, ValidationError)
+from ..core.fills import Fill, Position
+from ..core.instruments import Instrument, parse_instrument_key
+from ..core.orders import Order, Side, make_tag
+from ..core.states import TERMINAL, OrderStatus
+from ..risk.context import OrderRequest, RecentSignal, RiskContext, fingerprint
+from ..risk.pretrade import evaluate
+from ..store import OrderStore
+from .accounts import Account, select_accounts
+from .config import EngineConfig
+from .fanout import FanOut
+from .journal import SignalJournal
+from .routing import choose, record_failure, record_success
+from .sizing import size_for, target_delta
+from .updates import Move, plan_update
+
+log = logging.getLogger(__name__)
+S = OrderStatus
+SENT_PATH = (S.NEW, S.PENDING_SEND, S.SENT)
+PENDING_PATH = (S.NEW, S.PENDING_SEND)
+REJECTED_PATH = (S.NEW, S.RISK_REJECTED)
+
+
+class OMS:
+    """The engine. Build it with `await nbexec.engine.start(...)`, which wires the parts."""
+
+    def __init__(self, config: EngineConfig, store: OrderStore, accounts: dict[str, Account],
+                 instruments: dict[str, Instrument], journal: SignalJournal, *,
+                 unknown_grace_s: float = 2.0) -> None:
+        self.config, self.store, self.accounts = config, store, accounts
+        self.instruments, self.journal = instruments, journal
+        self.unknown_grace_s = unknown_grace_s
+        self.feeds: list[Any] = []                        # nbexec.feeds.Feed, newest last
+        self.fanouts: dict[str, FanOut] = {}              # signal id -> fan-out
+        self.orders: dict[str, Order] = {}                # order id (= tag) -> latest known
+        self.positions: dict[tuple[str, str], Position] = {}
+        self.fills: list[Fill] = []                       # fills applied by this engine, oldest first
+        self.feed_factory = None                          # (instruments, mode) -> Feed; set by start()
+        self.paper_info: dict | None = None               # the paper exchange's URLs, in paper mode
+        self.recovery = None                              # what startup recovery found (RecoveryReport)
+        self.killed = False
+        self.redis_ok = True
+        self._recent: deque[RecentSignal] = deque(maxlen=10_000)
+        self._tasks: set[asyncio.Task] = set()
+        self._cancel_on_ack: set[str] = set()
+
+    # -- the order path -------------------------------------------------------------------
+    def fire(self, symbol: str, side: Side | str, qty: int | None = None, *,
+             accounts: str | Sequence[str] = "all", order_type: str = "MARKET", price: float | None = None,
+             trigger_price: float | None = None, max_slippage_bps: float | None = None,
+             product: str = "MIS", validity: str = "DAY", signal_id: str | None = None,
+             targets: dict[str, int] | None = None) -> FanOut:
+        """Size, check and write one signal's orders now; returns before any answer.
+
+        Safe to call from a tick callback. `signal_id` makes the signal idempotent: the same id
+        never yields a second order for an account, here, after a restart or from another kernel.
+        """
+        t_signal = time.monotonic_ns()
+        if self.killed:
+            raise RiskRejected("kill_switch", "the kill switch is on: no new orders (%oms unkill)")
+        if not self.redis_ok:
+            raise StoreUnavailable("Redis is unreachable: new signals are refused until it is back")
+        instrument = self.instrument(symbol)
+        side = Side(side.upper() if isinstance(side, str) else side)
+        signal_id = signal_id or uuid.uuid4().hex[:16]
+        if signal_id in self.fanouts:
+            return self.fanouts[signal_id]
+        limits = self.config.risk if max_slippage_bps is None else replace(self.config.risk, max_slippage_bps=max_slippage_bps)
+        chosen = select_accounts(self.accounts, accounts)
+        fanout = FanOut(signal_id, instrument.key, side.value)
+        tick = self.last_tick(instrument.key)
+        reference = price or (tick.last_price if tick else None)
+        wall = time.time_ns()
+        planned: list[tuple[Account, Order]] = []
+        rejected: list[Order] = []
+        for account in chosen:
+            if targets is not None:
+                delta = targets.get(account.id)
+                if delta is None:
+                    continue
+                side_for, quantity = delta
+            else:
+                sized = size_for(account.sizing, qty, instrument, reference, account.capital)
+                if sized.skipped:
+                    fanout.skipped[account.id] = sized.skipped_reason
+                    continue
+                side_for, quantity = side, sized.quantity
+            order = Order(order_id=make_tag(signal_id, account.id), signal_id=signal_id, account=account.id,
+                          instrument=instrument.key, side=side_for, quantity=quantity, order_type=order_type,
+                          price=price or 0.0, trigger_price=trigger_price or 0.0, product=product,
+                          validity=validity, created_at_ns=wall, ts_signal=t_signal)
+            request = OrderRequest(signal_id, account.id, instrument, side_for, quantity, order.order_type, order.price)
+            decision = evaluate(request, limits, self._risk_context(account.id, instrument, tick, wall))
+            if not decision.accepted:
+                rejected.append(order.transition(S.RISK_REJECTED, reject_reason=str(decision.rejection)))
+                continue
+            self._recent.append(RecentSignal(signal_id, fingerprint(request), wall))
+            planned.append((account, order.transition(S.PENDING_SEND, ts_risk_passed=time.monotonic_ns(),
+                                                      order_type=decision.order_type, price=decision.price)))
+        # The journal line goes first: a kill from here on still finishes this signal exactly once.
+        self.journal.begin(signal_id, {
+            "common": {"instrument": instrument.key, "trigger_price": trigger_price or 0.0, "product": product,
+                       "validity": validity, "created_at_ns": wall, "ts_signal": t_signal},
+            "orders": [[o.account, o.side.value, o.quantity, o.order_type.value, o.price] for _, o in planned]})
+        answers: dict[str, asyncio.Future | None] = {}
+        recorded: list[tuple[Order, Sequence[S]]] = [(o, REJECTED_PATH) for o in rejected]
+        for account, order in planned:
+            order, answer = self._write(account, order)
+            answers[order.order_id] = answer
+            recorded.append((order, SENT_PATH if answer is not None else PENDING_PATH))
+        for order, _ in recorded:
+            self._remember(order, fanout)
+        self.fanouts[signal_id] = fanout
+        self._spawn(self._complete(fanout, recorded, answers))
+        return fanout
+
+    async def signal(self, symbol: str, side: Side | str, qty: int | None = None, **kwargs: Any) -> FanOut:
+        """`fire`, for `await` in cells and strategies (see `fire` for the arguments)."""
+        return self.fire(symbol, side, qty, **kwargs)
+
+    async def target(self, symbol: str, qty: int, *, accounts: str | Sequence[str] = "all",
+                     signal_id: str | None = None, **kwargs: Any) -> FanOut:
+        """Trade each account to a position of `qty` x its sizing rule: sends the deltas."""
+        instrument = self.instrument(symbol)
+        targets: dict[str, tuple[Side, int]] = {}
+        tick = self.last_tick(instrument.key)
+        for account in select_accounts(self.accounts, accounts):
+            wanted = size_for(account.sizing, abs(qty), instrument, tick.last_price if tick else None,
+                              account.capital).quantity if qty else 0
+            held = self.position(account.id, instrument.key).quantity
+            delta = target_delta(wanted if qty >= 0 else -wanted, held)
+            if delta:
+                targets[account.id] = delta
+        return self.fire(symbol, Side.BUY, None, accounts=accounts, signal_id=signal_id, targets=targets, **kwargs)
+
+    def _write(self, account: Account, order: Order) -> tuple[Order, asyncio.Future | None]:
+        """Write the order on the best route now; (order as SENT, its answer) or (order, None) if deferred."""
+        now = time.monotonic_ns()
+        choice = choose(account.routes, now)
+        broker = account.brokers[choice.route.name]
+        answer = broker.send_place(order)
+        if answer is None:  # no warm connection or rate budget right now: sent by _complete
+            return replace(order, route=choice.route.name, broker=broker.name), None
+        return order.transition(S.SENT, ts_sent=time.monotonic_ns(), route=choice.route.name,
+                                broker=broker.name), answer
+
+    async def _complete(self, fanout: FanOut, recorded: list[tuple[Order, Sequence[S]]],
+                        answers: dict[str, asyncio.Future | None]) -> None:
+        """After the wire: record everything in Redis, then collect each answer."""
+        results = await self._retry_store(lambda: self.store.create_batch(recorded))
+        for (order, _), result in zip(recorded, results):
+            if isinstance(result, NbexecError):
+                log.error("recording order %s failed: %s", order.order_id, result)
+        self.journal.done(fanout.signal_id)
+        fanout.recorded.set()
+        await asyncio.gather(*(self._follow(self.orders[o.order_id], answers.get(o.order_id))
+                               for o, _ in recorded if o.status is not S.RISK_REJECTED))
+
+    async def _follow(self, order: Order, answer: asyncio.Future | None) -> None:
+        """Drive one order from PENDING_SEND / SENT to the broker's answer (ack, reject, unknown)."""
+        account = self.accounts[order.account]
+        while True:
+            if answer is None:  # deferred: send it now, unless the kill switch went on meanwhile
+                if self.killed:
+                    await self._move(order, S.CANCELLED, reject_reason="kill switch: never sent")
+                    return
+                broker = account.brokers[order.route]
+                answer = asyncio.ensure_future(broker.place(order))
+                order = await self._move(order, S.SENT, ts_sent=time.monotonic_ns())
+            try:
+                ack: BrokerAck = await answer
+            except (OutcomeUnknown, TransportError) as exc:
+                if isinstance(exc, TransportError) and not exc.maybe_delivered:
+                    record_failure(self._route(account, order.route), time.monotonic_ns())
+                    order, answer = await self._fail_over(account, order, exc)
+                    if answer is None:
+                        return
+                    continue
+                record_failure(self._route(account, order.route), time.monotonic_ns())
+                order = await self._move(order, S.UNKNOWN, reject_reason=str(exc))
+                self._spawn(self._resolve_unknown(order))
+                return
+            except BrokerError as exc:
+                await self._move(order, S.REJECTED, reject_reason=exc.broker_message or str(exc))
+                return
+            record_success(self._route(account, order.route), ack.round_trip_ns)
+            current = self.orders[order.order_id]
+            if current.status in (S.SENT, S.UNKNOWN):
+                current = await self._move(current, S.ACKED, broker_order_id=ack.broker_order_id,
+                                           ts_acked=ack.t_acked_ns or time.monotonic_ns())
+            if order.order_id in self._cancel_on_ack:
+                self._cancel_on_ack.discard(order.order_id)
+                self._spawn(self._cancel_one(current))
+            return
+
+    async def _fail_over(self, account: Account, order: Order, exc: Exception) -> tuple[Order, asyncio.Future | None]:
+        """The request provably never left: send it on the next healthy route, or reject it."""
+        try:
+            choice = choose(account.routes, time.monotonic_ns())
+        except NbexecError as no_route:
+            await self._move(order, S.REJECTED, reject_reason=f"{exc}; {no_route}")
+            return order, None
+        broker = account.brokers[choice.route.name]
+        answer = asyncio.ensure_future(broker.place(order))
+        order = await self._move(order, S.SENT, expected=None, route=choice.route.name,
+                                 broker=broker.name, ts_sent=time.monotonic_ns()) \
+            if order.status is S.UNKNOWN else replace(order, route=choice.route.name, broker=broker.name)
+        return order, answer
+
+    async def _resolve_unknown(self, order: Order) -> None:
+        """Look the order up by its tag; send it again only if the broker provably lacks it."""
+        from ..brokers.reconcile import resolve_unknown
+        await asyncio.sleep(self.unknown_grace_s)  # let a request still in flight land first
+        broker = self.accounts[order.account].brokers[order.route]
+        seen = await resolve_unknown(broker, order)
+        if seen is not None:
+            await self.apply_broker_order(order.account, seen)
+        elif not self.killed:
+            sent = await self._move(self.orders[order.order_id], S.SENT, ts_sent=time.monotonic_ns())
+            await self._follow(sent, asyncio.ensure_future(broker.place(sent)))
+        else:
+            await self._move(self.orders[order.order_id], S.CANCELLED, reject_reason="kill switch: not resent")
+
+    # -- state from the brokers ---------------------------------------------------------------
+    async def apply_broker_order(self, account_id: str, seen: BrokerOrder) -> Order | None:
+        """Bring our order up to the broker's view of it (update stream, lookup or reconcile)."""
+        order = self.orders.get(seen.tag)
+        if order is None:
+            try:
+                order = await self.store.get(account_id, seen.tag)
+            except NbexecError:
+                return None  # not ours: placed from another app, or another desk's tag
+        fanout = self.fanouts.get(order.signal_id)
+        if fanout is not None:
+            await fanout.recorded.wait()  # the update may overtake our own Redis write
+        for _ in range(5):
+            order = self.orders.get(order.order_id, order)
+            try:
+                for action in plan_update(order, seen, time.monotonic_ns()):
+                    order = await self._apply(order, action)
+                return order
+            except StaleVersion:
+                order = await self.store.get(account_id, order.order_id)
+                self._remember(order)
+        log.warning("order %s: gave up applying a broker update after 5 races", order.order_id)
+        return order
+
+    async def _apply(self, order: Order, action: Fill | Move) -> Order:
+        if isinstance(action, Fill):
+            result = await self.store.apply_fill(action)
+            if not result.duplicate_fill:
+                key = (order.account, order.instrument)
+                self.positions[key] = self.position(*key).apply(action)
+                self.fills.append(action)
+        else:
+            await self.store.transition(order, action.status, expected_version=order.version, **action.fields)
+        fresh = await self.store.get(order.account, order.order_id)
+        self._remember(fresh)
+        return fresh
+
+    async def _move(self, order: Order, status: S, *, expected: int | None = None, **fields: Any) -> Order:
+        """Record one transition and keep the in-memory copy and the fan-out current."""
+        try:
+            result = await self._retry_store(lambda: self.store.transition(order, status, expected_version=expected, **fields))
+        except InvalidTransition:
+            return self.orders.get(order.order_id, order)
+        moved = replace(order, status=result.status, version=result.version, **fields)
+        self._remember(moved)
+        return moved
+
+    def _remember(self, order: Order, fanout: FanOut | None = None) -> None:
+        known = self.orders.get(order.order_id)
+        if known is None or order.version >= known.version:
+            self.orders[order.order_id] = order
+        fanout = fanout or self.fanouts.get(order.signal_id)
+        if fanout is not None:
+            fanout.update(order)
+
+    async def _retry_store(self, call, attempts: int = 50, delay: float = 0.2):
+        """Redis writes after the wire must land: retry while Redis is down (fail closed meanwhile)."""
+        for attempt in range(attempts):
+            try:
+                result = await call()
+                self.redis_ok = True
+                return result
+            except StoreUnavailable:
+                self.redis_ok = False
+                if attempt == attempts - 1:
+                    raise
+                await asyncio.sleep(delay)
+
+    # -- cancel and the kill switch ---------------------------------------------------------
+    async def cancel(self, order_id: str = "all") -> list[Order]:
+        """Cancel one open order, or all of them ("all")."""
+        if order_id == "all":
+            targets = [o for o in self.orders.values() if o.status not in TERMINAL]
+        elif order_id in self.orders:
+            targets = [self.orders[order_id]]
+        else:
+            raise ValidationError("order_id", order_id, "no such order in this session (see oms.orders_df())")
+        return list(await asyncio.gather(*(self._cancel_one(o) for o in targets)))
+
+    async def _cancel_one(self, order: Order) -> Order:
+        if order.status is S.PENDING_SEND:
+            return await self._move(order, S.CANCELLED, reject_reason="cancelled before it was sent")
+        if order.status is S.SENT or not order.broker_order_id:
+            self._cancel_on_ack.add(order.order_id)  # cancelled the moment its ack arrives
+            return order
+        if order.status in TERMINAL:
+            return order
+        broker = self.accounts[order.account].brokers[order.route]
+        try:
+            await broker.cancel(order)
+        except BrokerError as exc:
+            log.warning("cancel of %s refused: %s", order.order_id, exc)
+        return order
+
+    async def kill(self) -> list[Order]:
+        """Kill switch on: refuse new orders, stop unsent ones, cancel open ones; survives restarts."""
+        self.killed = True
+        await self.store.redis.set(self._kill_key, "1")
+        return await self.cancel("all")
+
+    async def unkill(self) -> None:
+        self.killed = False
+        await self.store.redis.delete(self._kill_key)
+
+    @property
+    def _kill_key(self) -> str:
+        return f"{self.store.keys.prefix}:kill"
+
+    # -- market data and views -------------------------------------------------------------
+    def instrument(self, symbol: str) -> Instrument:
+        exchange, name = parse_instrument_key(symbol)
+        try:
+            return self.instruments[f"{exchange}:{name}"]
+        except KeyError:
+            raise ValidationError("symbol", symbol, f"unknown instrument (known: {', '.join(sorted(self.instruments)[:8])}...)") from None
+
+    async def subscribe(self, *symbols: str, mode: str = "quote"):
+        """Stream ticks of `symbols` into DataFrames (`feed.df`, `feed.bars("1s")`); returns the Feed."""
+        instruments = [self.instrument(s) for s in symbols]
+        feed = self.feed_factory(instruments, mode)
+        await feed.start()
+        await feed.wait_connected()
+        self.feeds.append(feed)
+        return feed
+
+    def last_tick(self, symbol: str):
+        for feed in reversed(self.feeds):
+            if symbol in feed.instruments:
+                tick = feed.last(symbol)
+                if tick is not None:
+                    return tick
+        return None
+
+    def position(self, account: str, instrument: str) -> Position:
+        return self.positions.get((account, instrument)) or Position(account, instrument)
+
+    def _risk_context(self, account: str, instrument: Instrument, tick, now_ns: int) -> RiskContext:
+        position = self.position(account, instrument.key)
+        last = tick.last_price if tick else None
+        pnl = position.realised_pnl + (position.unrealised_pnl(last) if last else 0.0)
+        return RiskContext(now_ns=now_ns, last_price=last, bid=(tick.bid or None) if tick else None,
+                           ask=(tick.ask or None) if tick else None, last_tick_ns=tick.received_ns if tick else None,
+                           position=position.quantity, pnl=pnl, killed=self.killed, recent_signals=tuple(self._recent))
+
+    @staticmethod
+    def _route(account: Account, name: str):
+        return next(r for r in account.routes if r.name == name)
+
+    def orders_df(self) -> pd.DataFrame:
+        from .fanout import hop_latencies
+        rows = [{"order_id": o.order_id, "signal_id": o.signal_id, "account": o.account, "instrument": o.instrument,
+                 "side": o.side.value, "quantity": o.quantity, "type": o.order_type.value, "price": o.price,
+                 "status": o.status.value, "filled": o.filled_quantity, "avg_price": o.average_price,
+                 "broker_order_id": o.broker_order_id, "route": o.route, "reason": o.reject_reason,
+                 "created": pd.Timestamp(o.created_at_ns, unit="ns", tz="UTC"), **hop_latencies(o)}
+                for o in self.orders.values()]
+        return pd.DataFrame(rows).set_index("order_id") if rows else pd.DataFrame()
+
+    def fills_df(self) -> pd.DataFrame:
+        rows = [{"fill_id": f.fill_id, "order_id": f.order_id, "account": f.account, "instrument": f.instrument,
+                 "side": f.side.value, "quantity": f.quantity, "price": f.price} for f in self.fills]
+        return pd.DataFrame(rows, columns=["fill_id", "order_id", "account", "instrument", "side", "quantity", "price"])
+
+    def latency_df(self) -> pd.DataFrame:
+        """Percentiles (us) of each hop over this session's orders."""
+        from .fanout import HOPS, hop_latencies
+        samples = {name: [] for name, _, _ in HOPS}
+        for order in self.orders.values():
+            for name, value in hop_latencies(order).items():
+                if value is not None:
+                    samples[name].append(value)
+        rows = {name: pd.Series(v, dtype=float).describe(percentiles=[0.5, 0.9, 0.99]) for name, v in samples.items()}
+        return pd.DataFrame(rows).T[["count", "50%", "90%", "99%", "max"]]
+
+    def positions_df(self) -> pd.DataFrame:
+        rows = []
+        for (account, key), p in sorted(self.positions.items()):
+            tick = self.last_tick(key)
+            rows.append({"account": account, "instrument": key, "quantity": p.quantity, "buy_qty": p.buy_quantity,
+                         "buy_price": p.buy_price, "sell_qty": p.sell_quantity, "sell_price": p.sell_price,
+                         "realised_pnl": p.realised_pnl, "last_price": tick.last_price if tick else None,
+                         "unrealised_pnl": p.unrealised_pnl(tick.last_price) if tick else None})
+        return pd.DataFrame(rows)
+
+    # -- tasks --------------------------------------------------------------------------------
+    def _spawn(self, coro) -> asyncio.Task:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("engine task failed", exc_info=task.exception())

@@ -1,0 +1,136 @@
+"""Startup recovery: bring Redis and the brokers back into agreement, and say what differed.
+
+Order of work, each step idempotent (a crash during recovery is recovered the same way):
+1. Signals the journal began and never finished: every planned order Redis does not know is
+   looked up at the broker by its tag; found -> recorded as it is there ("adopted"),
+   not found -> sent now ("sent": the interrupted fan-out finishes exactly once).
+2. Every open order in Redis: SENT / UNKNOWN / PENDING_SEND are looked up by tag (found ->
+   brought up to date, absent -> sent again), ACKED / PARTIALLY_FILLED by broker order id.
+3. Positions are reloaded from Redis.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+
+import pandas as pd
+
+from ..brokers.reconcile import resolve_unknown
+from ..core.errors import BrokerError, NbexecError, OrderNotFound
+from ..core.orders import Order, make_tag
+from ..core.states import OrderStatus
+from .oms import OMS, SENT_PATH
+
+S = OrderStatus
+
+
+@dataclass
+class RecoveryReport:
+    adopted: list[str] = field(default_factory=list)      # at the broker, missing from Redis
+    sent: list[str] = field(default_factory=list)         # absent at the broker: sent now
+    updated: list[tuple[str, str, str]] = field(default_factory=list)  # (order, was, now)
+    unchanged: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def df(self) -> pd.DataFrame:
+        rows = ([{"order_id": o, "what": "adopted from broker"} for o in self.adopted]
+                + [{"order_id": o, "what": "sent (was never at the broker)"} for o in self.sent]
+                + [{"order_id": o, "what": f"{a} -> {b}"} for o, a, b in self.updated]
+                + [{"order_id": "", "what": e} for e in self.errors])
+        return pd.DataFrame(rows, columns=["order_id", "what"])
+
+    def __repr__(self) -> str:
+        return (f"<RecoveryReport adopted {len(self.adopted)}, sent {len(self.sent)}, "
+                f"updated {len(self.updated)}, unchanged {self.unchanged}, errors {len(self.errors)}>")
+
+
+async def recover(oms: OMS) -> RecoveryReport:
+    report = RecoveryReport()
+    for account in oms.accounts:
+        for order in await oms.store.open_orders(account):
+            oms._remember(order)
+    for signal_id, spec in list(oms.journal.unfinished()):
+        await _finish_signal(oms, signal_id, spec, report)
+    for order in [o for o in oms.orders.values() if o.status not in (S.FILLED, S.CANCELLED, S.REJECTED,
+                                                                     S.EXPIRED, S.RISK_REJECTED)]:
+        await _reconcile_open(oms, order, report)
+    for account in oms.accounts:
+        for position in await oms.store.positions(account):
+            oms.positions[(account, position.instrument)] = position
+    return report
+
+
+async def _finish_signal(oms: OMS, signal_id: str, spec: dict, report: RecoveryReport) -> None:
+    common = spec["common"]
+    for account_id, side, quantity, order_type, price in spec["orders"]:
+        if account_id not in oms.accounts:
+            report.errors.append(f"signal {signal_id}: account {account_id} is no longer configured")
+            continue
+        stored = await oms.store.find_by_signal(account_id, signal_id)
+        if stored is not None:
+            oms._remember(stored)
+            continue
+        order = Order(order_id=make_tag(signal_id, account_id), signal_id=signal_id, account=account_id,
+                      side=side, quantity=quantity, order_type=order_type, price=price, **common)
+        account = oms.accounts[account_id]
+        seen = None
+        for route in account.routes:
+            seen = await resolve_unknown(account.brokers[route.name], order)
+            if seen is not None:
+                order = replace(order, route=route.name, broker=account.brokers[route.name].name)
+                break
+        if seen is not None:
+            sent = order.transition(S.PENDING_SEND).transition(S.SENT)
+            await oms.store.create(sent, SENT_PATH)
+            oms._remember(sent)
+            await oms.apply_broker_order(account_id, seen)
+            report.adopted.append(order.order_id)
+        else:
+            sent, answer = oms._write(account, order.transition(S.PENDING_SEND))
+            await oms.store.create(sent, SENT_PATH if answer is not None else SENT_PATH[:2])
+            oms._remember(sent)
+            oms._spawn(oms._follow(sent, answer))
+            report.sent.append(order.order_id)
+    oms.journal.done(signal_id)
+
+
+async def _reconcile_open(oms: OMS, order: Order, report: RecoveryReport) -> None:
+    account = oms.accounts.get(order.account)
+    if account is None:
+        report.errors.append(f"order {order.order_id}: account {order.account} is no longer configured")
+        return
+    broker = account.brokers.get(order.route) or next(iter(account.brokers.values()))
+    was = order.status
+    try:
+        if order.broker_order_id:
+            seen = await broker.order_by_id(order.broker_order_id)
+        else:
+            seen = await resolve_unknown(broker, order)
+    except OrderNotFound:
+        seen = None
+    except (BrokerError, NbexecError) as exc:
+        report.errors.append(f"order {order.order_id}: {exc}")
+        return
+    if seen is None:
+        if order.status is S.PENDING_SEND:
+            moved = order
+        elif order.status is S.SENT:
+            moved = await oms._move(order, S.UNKNOWN, reject_reason="not at the broker after a restart")
+        else:
+            moved = order
+        if moved.status in (S.UNKNOWN, S.PENDING_SEND):
+            sent = await oms._move(moved, S.SENT, ts_sent=time.monotonic_ns())
+            oms._spawn(oms._follow(sent, account.brokers[sent.route or broker_route(account)].send_place(sent)))
+            report.sent.append(order.order_id)
+        return
+    now = await oms.apply_broker_order(order.account, seen)
+    if now is not None and now.status is not was:
+        report.updated.append((order.order_id, was.value, now.status.value))
+    else:
+        report.unchanged += 1
+
+
+def broker_route(account) -> str:
+    return account.routes[0].name
