@@ -1,0 +1,135 @@
+"""The order path every adapter shares: place / modify / cancel bytes over a warm `ConnectionPool`.
+
+Why eager: a fan-out wants "render all requests, write them all, then await all answers".
+`OrderChannel.submit` runs the send synchronously up to its first real suspension
+(`start_eagerly`), so when a token of the rate limiter is free and an idle warm connection
+exists, the request's bytes are on the socket before `submit` returns. What is left is an
+awaitable for the answer. Python 3.12 has eager tasks built in; this runs on 3.10+.
+
+Retry contract (see `retry.py`): place and modify are sent again only when they provably never
+left (connect failed, no connection, 429); once written, a timeout or reset raises
+`OutcomeUnknown`. Cancels are retried on timeouts and 5xx too. Everything runs on the loop
+that calls `submit` (the kernel's loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Callable, Coroutine, Generator
+from typing import Any, TypeVar
+
+from nbexec.core.errors import ConfigError
+
+from .retry import Operation, RateLimiter, RetryPolicy, call_with_retry
+from .settings import Endpoint
+from .transport import ConnectionPool
+from .types import BrokerAck
+from .wire import RequestTemplate, Response
+
+T = TypeVar("T")
+
+
+# --------------------------------------------------------------------------- eager start
+
+class _Resume:
+    """Finishes a coroutine that already ran its first step outside any task."""
+
+    __slots__ = ("coro", "pending")
+
+    def __init__(self, coro: Coroutine[Any, Any, T], pending: Any) -> None:
+        self.coro, self.pending = coro, pending
+
+    def __await__(self) -> Generator[Any, Any, T]:
+        coro, pending = self.coro, self.pending
+        while True:
+            try:
+                sent = yield pending   # the future the coroutine is blocked on
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:    # cancellation reaches the coroutine as usual
+                try:
+                    pending = coro.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    pending = coro.send(sent)
+                except StopIteration as stop:
+                    return stop.value
+
+
+async def _finish(resume: _Resume) -> Any:
+    return await resume
+
+
+def start_eagerly(coro: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
+    """Run `coro` now, up to its first suspension, and return a future of its result.
+
+    Like 3.12's eager tasks: work before the first suspension (rendering, the socket write)
+    is done when this returns; the rest runs as a task on the running loop. Exceptions of the
+    first step land in the returned future, not here.
+    """
+    loop = asyncio.get_running_loop()
+    try:
+        pending = coro.send(None)
+    except StopIteration as stop:
+        done = loop.create_future()
+        done.set_result(stop.value)
+        return done
+    except Exception as exc:
+        failed = loop.create_future()
+        failed.set_exception(exc)
+        return failed
+    return loop.create_task(_finish(_Resume(coro, pending)))
+
+
+# --------------------------------------------------------------------------- the channel
+
+class OrderChannel:
+    """One account's order requests to one broker host, over a warm keep-alive pool.
+
+    `pool`: share one pool among many accounts of the same host (the engine's fan-out); the
+    channel then neither starts nor closes it beyond `start()`'s idempotent warm-up. Without
+    it the channel owns a pool of `size` connections. `limiter` is the account's order-class
+    limiter (every attempt takes a token); `timeout` bounds each request.
+    """
+
+    def __init__(self, endpoint: Endpoint, *, broker: str, limiter: RateLimiter,
+                 policy: RetryPolicy = RetryPolicy(), pool: ConnectionPool | None = None,
+                 size: int = 2, timeout: float = 7.0) -> None:
+        if pool is not None and (pool.host, pool.port) != (endpoint.host, endpoint.port):
+            raise ConfigError(f"{broker}: shared pool goes to {pool.host}:{pool.port}, "
+                              f"orders go to {endpoint.host}:{endpoint.port}")
+        self.endpoint, self.broker = endpoint, broker
+        self.limiter, self.policy, self.timeout = limiter, policy, timeout
+        self._owns_pool = pool is None
+        self.pool = pool or ConnectionPool(
+            endpoint.host, endpoint.port, size=size, broker=broker, request_timeout=timeout,
+            ssl=ssl.create_default_context() if endpoint.tls else None)
+
+    async def start(self) -> None:
+        """Open and warm the pool (idempotent; a shared pool is warmed once)."""
+        await self.pool.start()
+
+    async def close(self) -> None:
+        if self._owns_pool:
+            await self.pool.close()
+
+    def submit(self, operation: Operation, template: RequestTemplate, body: bytes,
+               decode: Callable[[Response], BrokerAck], path_suffix: bytes = b"") -> asyncio.Future[BrokerAck]:
+        """Write the request now if a token and a warm connection are free; await the result.
+
+        The future's result is `decode(response)`; its exception is the mapped broker error,
+        `OutcomeUnknown` (place / modify that may have landed) or a `TransportError`.
+        """
+        return start_eagerly(self._send(operation, template, body, path_suffix, decode))
+
+    async def _send(self, operation: Operation, template: RequestTemplate, body: bytes,
+                    path_suffix: bytes, decode: Callable[[Response], BrokerAck]) -> BrokerAck:
+        async def once() -> BrokerAck:
+            response = await self.pool.request(template, body, path_suffix=path_suffix,
+                                               timeout=self.timeout)
+            return decode(response)
+        return await call_with_retry(operation, once, self.policy, limiter=self.limiter)

@@ -1,0 +1,171 @@
+"""What the Kite and Dhan adapters share: the order path over a warm pool, the REST client,
+the order-update stream, start and close. A broker's `adapter.py` supplies its requests,
+its ack parser, its update source and its reads; the mechanics live here once.
+
+The fan-out pattern this serves (all on the kernel's loop):
+
+    bodies = [broker.prepare_place(o) for broker, o in work]          # may raise, nothing sent
+    acks = [broker.send_place(o, body) for (broker, o), body in ...]  # each written now
+    results = await asyncio.gather(*acks, return_exceptions=True)     # then wait for answers
+
+`send_place` writes the request before it returns whenever the account's order limiter has a
+token and its pool has an idle warm connection (`channel.start_eagerly`); otherwise the write
+follows as soon as one is free, inside the returned future.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+from nbexec.core.errors import AuthError, ValidationError
+from nbexec.core.orders import Order
+
+from .base import Broker
+from .channel import OrderChannel
+from .order_fields import modified
+from .rest_client import RestClient
+from .retry import Operation
+from .types import BrokerAck
+from .updates import UpdateHub, UpdateSubscription
+from .wire import RequestTemplate, Response
+
+log = logging.getLogger(__name__)
+
+
+class OrderRequests(Protocol):
+    """A broker's `requests.py` builder: templates plus pure body builders."""
+
+    place: RequestTemplate
+    modify: RequestTemplate
+    cancel: RequestTemplate
+
+    def place_body(self, order: Order) -> bytes: ...
+
+    def modify_body(self, order: Order, changed: set[str]) -> bytes: ...
+
+    def order_path(self, broker_order_id: str) -> bytes: ...
+
+
+class UpdateSource(Protocol):
+    """A broker's order-update connection: publishes `BrokerOrder`s into an `UpdateHub`."""
+
+    def start(self) -> None: ...
+
+    async def wait_connected(self, timeout: float | None = None) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class PooledBroker(Broker):
+    """`Broker` with orders over `channel`, reads over `rest` and updates from a stream.
+
+    Subclasses set `channel`, `rest`, `parse_ack` and implement `_requests()` (built at
+    start, after any login) and `_update_source(hub)`. `stream_timeout_s`: how long `start`
+    waits for the update stream before going on without it (it keeps reconnecting; missed
+    updates are recovered by reconciliation against `orders()`).
+    """
+
+    channel: OrderChannel
+    rest: RestClient
+    parse_ack: Callable[[Response, str], BrokerAck]
+    stream_timeout_s: float = 5.0
+
+    def __init__(self) -> None:
+        self.hub = UpdateHub()
+        self.requests: OrderRequests | None = None
+        self._updates: UpdateSource | None = None
+
+    def _requests(self) -> OrderRequests:
+        raise NotImplementedError
+
+    def _update_source(self, hub: UpdateHub) -> UpdateSource:
+        raise NotImplementedError
+
+    # -- lifecycle ----------------------------------------------------------------------
+    async def start(self) -> None:
+        """Build the templates, open and warm the order pool, start the update stream."""
+        if self.requests is not None:
+            return
+        await self.rest.start()
+        requests = self._requests()
+        await self.channel.start()
+        self._updates = self._update_source(self.hub)
+        self._updates.start()
+        self.requests = requests
+        try:
+            await self._updates.wait_connected(self.stream_timeout_s)
+        except AuthError:
+            await self.close()
+            raise
+        except TimeoutError:
+            log.warning("%s %s: order-update stream not connected after %.1f s; it keeps trying",
+                        self.name, self.account, self.stream_timeout_s)
+
+    async def close(self) -> None:
+        if self._updates is not None:
+            updates, self._updates = self._updates, None
+            await updates.close()
+        self.requests = None
+        self.hub.close()
+        await self.channel.close()
+        await self.rest.close()
+
+    def _started(self) -> OrderRequests:
+        if self.requests is None:
+            raise ValidationError("broker", f"{self.name}:{self.account}", "is not started (await start())")
+        return self.requests
+
+    # -- the order path -------------------------------------------------------------------
+    def prepare_place(self, order: Order) -> bytes:
+        """The place request's body for `order`; raises `ValidationError`, sends nothing."""
+        return self._started().place_body(order)
+
+    def send_place(self, order: Order, body: bytes | None = None) -> asyncio.Future[BrokerAck]:
+        """Write `order`'s place request now (see the module doc) and return its answer's future.
+
+        Not idempotent: never call it again for an order whose future raised `OutcomeUnknown`;
+        resolve it with `reconcile.resolve_unknown`. Must be called on the broker's loop.
+        """
+        requests = self._started()
+        if body is None:
+            body = requests.place_body(order)
+        tag = order.tag
+        return self.channel.submit(Operation.PLACE, requests.place, body,
+                                   lambda response: self.parse_ack(response, tag))
+
+    async def place(self, order: Order) -> BrokerAck:
+        return await self.send_place(order)
+
+    def send_modify(self, order: Order, **changes) -> asyncio.Future[BrokerAck]:
+        """Like `send_place` for a modify of the open order `order` (same retry contract)."""
+        requests = self._started()
+        path = requests.order_path(order.broker_order_id)
+        body = requests.modify_body(modified(order, changes), set(changes))
+        tag = order.tag
+        return self.channel.submit(Operation.MODIFY, requests.modify, body,
+                                   lambda response: self.parse_ack(response, tag), path)
+
+    async def modify(self, order: Order, **changes) -> BrokerAck:
+        return await self.send_modify(order, **changes)
+
+    def send_cancel(self, order: Order) -> asyncio.Future[BrokerAck]:
+        """Cancel `order`; idempotent in effect, retried on timeouts and 5xx too."""
+        requests = self._started()
+        path = requests.order_path(order.broker_order_id)
+        tag = order.tag
+        return self.channel.submit(Operation.CANCEL, requests.cancel, b"",
+                                   lambda response: self.parse_ack(response, tag), path)
+
+    async def cancel(self, order: Order) -> BrokerAck:
+        return await self.send_cancel(order)
+
+    # -- updates --------------------------------------------------------------------------
+    def order_updates(self) -> UpdateSubscription:
+        """A new subscription, registered now: updates published from here on are in it."""
+        return self.hub.subscribe()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(account={self.account!r}, started={self.requests is not None})"

@@ -1,0 +1,85 @@
+"""Building adapters against a running paper exchange, and waiting for the exchange's book."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable
+from dataclasses import replace
+
+from nbexec.brokers.dhan.adapter import DhanBroker
+from nbexec.brokers.dhan.config import DhanConfig
+from nbexec.brokers.kite.adapter import KiteBroker
+from nbexec.brokers.kite.config import KiteConfig
+from nbexec.brokers.paper.server import PaperExchange
+from nbexec.core.catalog import Catalog
+from nbexec.brokers.types import BrokerAck
+from nbexec.core.orders import Order
+from nbexec.core.states import OrderStatus
+
+_tags = itertools.count(1)
+
+
+def kite_config(x: PaperExchange, i: int = 0, **overrides) -> KiteConfig:
+    a = x.accounts[i]
+    urls = x.urls()
+    return KiteConfig.from_mapping({"api_key": a.kite_api_key, "access_token": a.kite_access_token,
+                                    "api_secret": a.kite_api_secret, "account": a.id,
+                                    "root": urls["kite_rest"], "ws_url": urls["kite_ws"], **overrides})
+
+
+def dhan_config(x: PaperExchange, i: int = 0, **overrides) -> DhanConfig:
+    a = x.accounts[i]
+    urls = x.urls()
+    return DhanConfig.from_mapping({"client_id": a.dhan_client_id, "access_token": a.dhan_access_token,
+                                    "account": a.id, "rest_base": urls["dhan_rest"],
+                                    "feed_ws_url": urls["dhan_feed_ws"],
+                                    "order_ws_url": urls["dhan_order_ws"], **overrides})
+
+
+def paper_catalog(x: PaperExchange) -> Catalog:
+    return Catalog(x.engine.instruments.values())
+
+
+def make_broker(kind: str, x: PaperExchange, i: int = 0, **kwargs):
+    if kind == "kite":
+        return KiteBroker(kite_config(x, i), **kwargs)
+    return DhanBroker(dhan_config(x, i), paper_catalog(x), **kwargs)
+
+
+def order(account: str = "PA0001", **fields) -> Order:
+    values = dict(order_id=f"t{next(_tags)}x{id(fields) % 10000}", signal_id="s1", account=account,
+                  instrument="NSE:INFY", side="BUY", quantity=3)
+    values.update(fields)
+    return Order(**values)
+
+
+def acked(o: Order, ack: BrokerAck) -> Order:
+    """`o` as the engine holds it once the broker acked it (modify and cancel need the id)."""
+    return replace(o, status=OrderStatus.ACKED, broker_order_id=ack.broker_order_id)
+
+
+def book_orders(x: PaperExchange, account: str = "PA0001", tag: str | None = None) -> list:
+    return [o for o in x.engine.orders(account) if tag is None or o.tag == tag]
+
+
+def requests_with_tag(x: PaperExchange, tag: str) -> list[dict]:
+    return [r for r in x.recorder.requests if r.get("tag") == tag]
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
+        await asyncio.sleep(0.005)
+
+
+async def next_update(stream, broker_order_id: str, status, timeout: float = 10.0):
+    """The first update of `broker_order_id` in `status` from an `order_updates()` stream."""
+    async def scan():
+        async for update in stream:
+            if update.broker_order_id == broker_order_id and update.status == status:
+                return update
+    return await asyncio.wait_for(scan(), timeout)
