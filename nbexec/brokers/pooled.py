@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable
 from typing import Protocol
 
-from nbexec.core.errors import AuthError, ValidationError
+from nbexec.core.errors import AuthError, BrokerUnavailable, ValidationError
 from nbexec.core.orders import Order
 
 from .base import Broker
@@ -100,7 +100,7 @@ class PooledBroker(Broker):
         except AuthError:
             await self.close()
             raise
-        except TimeoutError:
+        except (TimeoutError, BrokerUnavailable):
             log.warning("%s %s: order-update stream not connected after %.1f s; it keeps trying",
                         self.name, self.account, self.stream_timeout_s)
 

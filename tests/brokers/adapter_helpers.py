@@ -41,10 +41,11 @@ def paper_catalog(x: PaperExchange) -> Catalog:
     return Catalog(x.engine.instruments.values())
 
 
-def make_broker(kind: str, x: PaperExchange, i: int = 0, **kwargs):
+def make_broker(kind: str, x: PaperExchange, i: int = 0, settings: dict | None = None, **kwargs):
+    """A KiteBroker or DhanBroker for account `i`; `settings` override config values."""
     if kind == "kite":
-        return KiteBroker(kite_config(x, i), **kwargs)
-    return DhanBroker(dhan_config(x, i), paper_catalog(x), **kwargs)
+        return KiteBroker(kite_config(x, i, **(settings or {})), **kwargs)
+    return DhanBroker(dhan_config(x, i, **(settings or {})), paper_catalog(x), **kwargs)
 
 
 def order(account: str = "PA0001", **fields) -> Order:
