@@ -110,6 +110,7 @@ class Book:
         self.traded_value += qty * ltp
         self.ltt = int(now)
         self.version += 1
+        self._quote = None
         if move == 0 and self.bid_t:
             self._refresh(self.bid_t, self.bids)
             self._refresh(self.ask_t, self.asks)

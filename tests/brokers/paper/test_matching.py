@@ -196,3 +196,12 @@ def test_the_book_is_five_contiguous_levels_each_side_with_their_own_prices():
         assert book.ask_t == list(range(book.bid_t[0] + 1, book.bid_t[0] + 6))
         assert [lv.price for lv in book.bids] == [book.price(t) for t in book.bid_t]
         assert [lv.price for lv in book.asks] == [book.price(t) for t in book.ask_t]
+
+
+def test_every_step_gives_a_new_quote_even_when_the_price_stays():
+    e = make_engine()
+    quotes = []
+    for _ in range(50):
+        e.step()
+        quotes.append(e.quote("NSE:INFY"))
+    assert len({id(q) for q in quotes}) == 50 and len({q.volume for q in quotes}) == 50
