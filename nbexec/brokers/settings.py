@@ -27,6 +27,14 @@ def env_names(cls: type) -> dict[str, str]:
     return {f.name: f"{cls.ENV_PREFIX}{f.name.upper()}" for f in fields(cls)}
 
 
+def wrap_secrets(config: object) -> None:
+    """In a frozen config's `__post_init__`: plain strings given for secret fields become `Secret`s."""
+    for name in type(config).SECRETS:
+        value = getattr(config, name)
+        if value is not None and not isinstance(value, Secret):
+            object.__setattr__(config, name, Secret(value))
+
+
 def from_mapping(cls: type[C], data: Mapping[str, Any]) -> C:
     """`cls(**data)` with secrets wrapped, numbers cast and unknown or missing keys refused."""
     known = {f.name: f for f in fields(cls)}

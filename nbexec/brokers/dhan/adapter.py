@@ -23,7 +23,7 @@ from nbexec.core.instruments import Instrument
 from .. import instrument_cache
 from ..channel import OrderChannel
 from ..pooled import PooledBroker
-from ..retry import DHAN_RATE_LIMITS, RetryPolicy, limiters
+from ..retry import DHAN_RATE_LIMITS, RateLimit, RetryPolicy, limiters
 from ..settings import Endpoint
 from ..transport import ConnectionPool
 from ..types import BrokerOrder, BrokerPosition, BrokerTrade, Funds
@@ -40,17 +40,20 @@ from .rest import DhanRest, rest_client
 class DhanBroker(PooledBroker):
     """One Dhan account. `catalog` maps `EXCHANGE:SYMBOL` to Dhan's security ids; `pool`: a
     `ConnectionPool` to Dhan's host shared by many accounts (else `config.order_connections`).
+    `rate_limits`: client-side limits per endpoint class ("order", "other", ...), Dhan's own
+    by default (relax them only against the paper exchange).
     """
 
     name = "dhan"
     parse_ack = staticmethod(parsing.parse_ack)
 
     def __init__(self, config: DhanConfig, catalog: Catalog | None = None, *,
-                 pool: ConnectionPool | None = None, policy: RetryPolicy = RetryPolicy()) -> None:
+                 pool: ConnectionPool | None = None, policy: RetryPolicy = RetryPolicy(),
+                 rate_limits: dict[str, RateLimit] = DHAN_RATE_LIMITS) -> None:
         super().__init__()
         self.config, self.account = config, config.account
         self.catalog = catalog if catalog is not None else Catalog()
-        self.limiters = limiters(DHAN_RATE_LIMITS)
+        self.limiters = limiters(rate_limits)
         self.endpoint = Endpoint.parse(config.rest_base)
         self.channel = OrderChannel(self.endpoint, broker=self.name, limiter=self.limiters["order"],
                                     policy=policy, pool=pool, size=config.order_connections,

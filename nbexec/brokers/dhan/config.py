@@ -43,10 +43,11 @@ class DhanConfig:
     ENV_PREFIX: ClassVar[str] = "NBEXEC_DHAN_"
 
     def __post_init__(self) -> None:
+        settings.wrap_secrets(self)
         if not self.client_id or not str(self.client_id).isdigit():
             raise ConfigError(f"DhanConfig.client_id={self.client_id!r}: must be the numeric dhanClientId")
-        if not isinstance(self.access_token, Secret) or not self.access_token:
-            raise ConfigError("DhanConfig.access_token: required (a Secret)")
+        if not self.access_token:
+            raise ConfigError("DhanConfig.access_token: required")
         if not self.account:
             object.__setattr__(self, "account", self.client_id)
 

@@ -20,7 +20,7 @@ from nbexec.core.instruments import Instrument
 from .. import instrument_cache
 from ..channel import OrderChannel
 from ..pooled import PooledBroker
-from ..retry import KITE_RATE_LIMITS, RetryPolicy, limiters
+from ..retry import KITE_RATE_LIMITS, RateLimit, RetryPolicy, limiters
 from ..settings import Endpoint
 from ..transport import ConnectionPool
 from ..types import BrokerOrder, BrokerPosition, BrokerTrade, Funds
@@ -36,16 +36,19 @@ from .rest import KiteRest, rest_client
 class KiteBroker(PooledBroker):
     """One Kite account. `pool`: a `ConnectionPool` to Kite's host shared by many accounts
     (the engine's fan-out); without one the broker keeps `config.order_connections` of its own.
+    `rate_limits`: client-side limits per endpoint class ("order", "other", ...), Kite's own
+    by default (relax them only against the paper exchange).
     """
 
     name = "kite"
     parse_ack = staticmethod(parsing.parse_ack)
 
     def __init__(self, config: KiteConfig, *, pool: ConnectionPool | None = None,
-                 policy: RetryPolicy = RetryPolicy()) -> None:
+                 policy: RetryPolicy = RetryPolicy(),
+                 rate_limits: dict[str, RateLimit] = KITE_RATE_LIMITS) -> None:
         super().__init__()
         self.config, self.account = config, config.account
-        self.limiters = limiters(KITE_RATE_LIMITS)
+        self.limiters = limiters(rate_limits)
         # Kite's urljoin drops any path on the root (PROTOCOLS.md 1.1): so do we.
         self.endpoint = Endpoint.parse(config.root, keep_path=False)
         self.channel = OrderChannel(self.endpoint, broker=self.name, limiter=self.limiters["order"],

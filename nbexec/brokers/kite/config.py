@@ -43,6 +43,7 @@ class KiteConfig:
     ENV_PREFIX: ClassVar[str] = "NBEXEC_KITE_"
 
     def __post_init__(self) -> None:
+        settings.wrap_secrets(self)
         if not self.api_key:
             raise ConfigError("KiteConfig.api_key: required")
         if not -1 <= self.market_protection <= 100:
