@@ -45,10 +45,9 @@ async def run(quick: bool) -> dict:
         env={**os.environ, "NO_PROXY": "127.0.0.1,localhost"})
     try:
         info = json.loads(await asyncio.wait_for(proc.stdout.readline(), 60))
-        connector = aiohttp.TCPConnector(limit=0, force_close=False)
-        async with aiohttp.ClientSession(connector=connector) as session:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
             orders = await _orders(session, info, proc.pid, seconds)
-            ticks = await _ticks(session, info, proc.pid, seconds)
+        ticks = await _ticks(info, proc.pid, seconds)
         return {"orders": orders, "ticks": ticks}
     finally:
         if proc.returncode is None:
@@ -123,21 +122,20 @@ async def _orders(session: aiohttp.ClientSession, info: dict, pid: int, seconds:
             "load_generator_cpu_percent": round(100 * own / elapsed, 1)}
 
 
-async def _ticks(session: aiohttp.ClientSession, info: dict, pid: int, seconds: float) -> dict:
-    a = info["accounts"][0]
+async def _ticks(info: dict, pid: int, seconds: float) -> dict:
+    """Each subscriber is its own client (own session and connection), as three users are."""
     tokens = [i["instrument_token"] for i in info["instruments"]]
     counts = [0] * SUBSCRIBERS
     frames = [0] * SUBSCRIBERS
     counting = asyncio.Event()
-    sockets = []
-    for k in range(SUBSCRIBERS):
+    sockets, sessions = [], [aiohttp.ClientSession() for _ in range(SUBSCRIBERS)]
+    for k, session in enumerate(sessions):
         b = info["accounts"][k % len(info["accounts"])]
         ws = await session.ws_connect(info["kite_ws"], params={"api_key": b["kite_api_key"],
                                                                "access_token": b["kite_access_token"]})
         await ws.send_str(json.dumps({"a": "subscribe", "v": tokens}))
         await ws.send_str(json.dumps({"a": "mode", "v": ["full", tokens]}))
         sockets.append(ws)
-    del a
 
     async def reader(k: int, ws) -> None:
         unpack = struct.Struct(">H").unpack_from
@@ -150,7 +148,8 @@ async def _ticks(session: aiohttp.ClientSession, info: dict, pid: int, seconds: 
 
     readers = [asyncio.create_task(reader(k, ws)) for k, ws in enumerate(sockets)]
     await asyncio.sleep(1.0)                    # warm up: subscriptions in place, loop steady
-    async with session.get(info["admin"] + "/counters") as r:
+    admin = sessions[0]
+    async with admin.get(info["admin"] + "/counters") as r:
         steps0 = (await r.json())["steps"]
     cpu0, own0, t0 = _cpu_seconds(pid), _own_cpu_seconds(), time.perf_counter()
     counting.set()
@@ -158,10 +157,12 @@ async def _ticks(session: aiohttp.ClientSession, info: dict, pid: int, seconds: 
     counting.clear()
     elapsed = time.perf_counter() - t0
     cpu, own = _cpu_seconds(pid) - cpu0, _own_cpu_seconds() - own0
-    async with session.get(info["admin"] + "/counters") as r:
+    async with admin.get(info["admin"] + "/counters") as r:
         steps1 = (await r.json())["steps"]
     for ws in sockets:
         await ws.close()
+    for session in sessions:
+        await session.close()
     for t in readers:
         t.cancel()
     await asyncio.gather(*readers, return_exceptions=True)

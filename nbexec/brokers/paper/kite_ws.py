@@ -37,8 +37,16 @@ class TickerSession:
     def __init__(self, known_tokens: set[int]) -> None:
         self.known = known_tokens
         self.modes: dict[int, str] = {}
+        self.tokens: tuple[int, ...] = ()          # subscribed tokens, in subscription order
+        self.signature: tuple = ()                 # (token, mode) pairs: equal -> same frame
 
     def handle(self, text: str) -> str | None:
+        problem = self._apply(text)
+        self.tokens = tuple(self.modes)
+        self.signature = tuple(self.modes.items())
+        return problem
+
+    def _apply(self, text: str) -> str | None:
         try:
             msg = json.loads(text)
             action, value = msg["a"], msg.get("v")
@@ -69,19 +77,23 @@ class TickerSession:
 
 
 class PacketCache:
-    """Encoded packets shared by all connections: encode once per quote change, send many.
+    """Encoded packets and frames shared by all connections: encode once, send many.
 
-    Keyed by (token, mode) and valid while the engine hands out the same (cached, immutable)
-    `Quote` object, so connections that are a step apart never make each other re-encode.
+    A packet is keyed by (token, mode) and valid while the book hands out the same (cached,
+    immutable) `Quote`; a whole frame is keyed by (step, subscription signature), so feeds
+    subscribed alike get the very same bytes, and a feed one step behind still hits.
     """
 
     def __init__(self, exchange: "PaperExchange") -> None:
         self.x = exchange
         self.packets: dict[tuple[int, str], tuple[object, bytes]] = {}
-        self.keys = {i.kite_token: i.key for i in exchange.engine.instruments.values()}
+        self.frames: dict[tuple[int, tuple], bytes] = {}
+        self.newest = 0
+        books = exchange.engine.books
+        self.books = {i.kite_token: books[i.key] for i in exchange.engine.instruments.values()}
 
-    def packet(self, token: int, mode: str) -> bytes:
-        quote = self.x.engine.quote(self.keys[token])
+    def packet(self, token: int, mode: str, now: float) -> bytes:
+        quote = self.books[token].quote(now)
         hit = self.packets.get((token, mode))
         if hit is not None and hit[0] is quote:
             return hit[1]
@@ -89,27 +101,43 @@ class PacketCache:
         self.packets[(token, mode)] = (quote, p)
         return p
 
+    def frame(self, seq: int, session: TickerSession) -> bytes:
+        key = (seq, session.signature)
+        frame = self.frames.get(key)
+        if frame is None:
+            if seq > self.newest:  # forget frames more than one step old
+                self.newest = seq
+                self.frames = {k: v for k, v in self.frames.items() if k[0] >= seq - 1}
+            now, packet, modes = self.x.engine.clock(), self.packet, session.modes
+            frame = self.frames[key] = encode_message([packet(t, modes[t], now) for t in session.tokens])
+        return frame
+
 
 async def _send_ticks(ws: web.WebSocketResponse, x: "PaperExchange", session: TickerSession,
                       cache: PacketCache, conn: int) -> None:
     q = x.hub.subscribe_ticks()
     loop = asyncio.get_running_loop()
     last_sent = loop.time()
-    packet = cache.packet
+
+    async def heartbeats() -> None:
+        """Idle for `heartbeat_s` (nothing subscribed, or no steps): send a 1-byte frame."""
+        while not ws.closed:
+            await asyncio.sleep(max(0.01, last_sent + x.heartbeat_s - loop.time()))
+            if loop.time() - last_sent >= x.heartbeat_s and q.empty():
+                q.put_nowait(None)  # wakes the sender, which sends the heartbeat
+
+    beat = asyncio.create_task(heartbeats())
     try:
         while not ws.closed:
-            try:
-                seq, _keys = await asyncio.wait_for(q.get(), x.heartbeat_s)
-            except asyncio.TimeoutError:
-                seq = None
-            modes = session.modes
-            if seq is None or not modes:
+            item = await q.get()   # a plain get: wait_for would add a task hop per step
+            if item is None or not session.tokens:
                 if loop.time() - last_sent >= x.heartbeat_s:  # idle: keep the client's watchdog fed
                     await ws.send_bytes(HEARTBEAT)
                     last_sent = loop.time()
                 continue
-            tokens = tuple(modes)
-            frame = encode_message([packet(t, modes[t]) for t in tokens])
+            seq = item[0]
+            tokens = session.tokens
+            frame = cache.frame(seq, session)
             if x.faults.ws_drop():
                 await ws.close()
                 return
@@ -120,6 +148,7 @@ async def _send_ticks(ws: web.WebSocketResponse, x: "PaperExchange", session: Ti
     except (ConnectionError, RuntimeError):
         pass  # the peer went away mid-send
     finally:
+        beat.cancel()
         x.hub.unsubscribe_ticks(q)
 
 

@@ -181,10 +181,12 @@ class PaperExchange:
             self.step()
             due += period
             delay = due - loop.time()
-            if delay < -1.0:       # fell far behind (overload): do not try to catch up in a burst
+            if delay < 0:
+                # Late (overload): skip the missed steps instead of bursting to catch up; a
+                # burst would step again before the feeds sent the last one, halving frames.
                 due = loop.time()
-                delay = 0
-            await asyncio.sleep(max(0.0, delay))
+                delay = 0.0
+            await asyncio.sleep(delay)
 
     def set_faults(self, spec: str | FaultSpec | dict | None) -> None:
         self.faults.set(spec, self.seed)
