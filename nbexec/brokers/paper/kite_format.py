@@ -9,6 +9,7 @@ NIFTY 50 listed as exchange NSE, segment INDICES.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from datetime import datetime, timedelta, timezone
 
@@ -81,6 +82,17 @@ def order_dict(o: Order, snap: Snapshot | None = None) -> dict:
         "cancelled_quantity": cancelled, "market_protection": o.market_protection,
         "meta": {}, "tag": o.tag, "tags": [o.tag] if o.tag else [], "guid": f"paper-{o.order_id}",
     }
+
+
+def order_update_dict(o: Order, api_key: str, api_secret: str) -> dict:
+    """The order object as a postback / ticker order update: plus the postback's own fields.
+
+    `checksum = sha256(order_id + order_timestamp + api_secret)` lets the app verify it.
+    """
+    d = order_dict(o)
+    d.update({"user_id": o.account, "app_id": api_key, "unfilled_quantity": d["pending_quantity"],
+              "checksum": hashlib.sha256(f"{o.order_id}{d['order_timestamp']}{api_secret}".encode()).hexdigest()})
+    return d
 
 
 def history_dicts(o: Order) -> list[dict]:

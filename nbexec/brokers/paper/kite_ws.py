@@ -25,6 +25,7 @@ from .services import EXCHANGE, KITE_PACKET_CACHE
 
 if TYPE_CHECKING:
     from .server import PaperExchange
+    from .services import PaperAccount
 
 MAX_TOKENS = 3000
 MODES = ("ltp", "quote", "full")
@@ -152,8 +153,9 @@ async def _send_ticks(ws: web.WebSocketResponse, x: "PaperExchange", session: Ti
         x.hub.unsubscribe_ticks(q)
 
 
-async def _send_updates(ws: web.WebSocketResponse, x: "PaperExchange", account_id: str) -> None:
+async def _send_updates(ws: web.WebSocketResponse, x: "PaperExchange", account: "PaperAccount") -> None:
     """Forward the account's order events; seeded delay / duplicate / reorder faults apply."""
+    account_id = account.id
     q = x.hub.subscribe_orders(account_id)
     held: list[str] = []
 
@@ -168,7 +170,8 @@ async def _send_updates(ws: web.WebSocketResponse, x: "PaperExchange", account_i
             event: Event = await q.get()
             if event.kind != "order" or event.order.status in INTERIM:
                 continue
-            text = json.dumps({"type": "order", "data": fmt.order_dict(event.order)})
+            text = json.dumps({"type": "order", "data": fmt.order_update_dict(
+                event.order, account.kite_api_key, account.kite_api_secret)})
             delay, dup, hold = x.faults.update()
             if hold and not held:
                 held.append(text)
@@ -197,7 +200,7 @@ async def ticker(request: web.Request) -> web.StreamResponse:
     session = TickerSession(set(x.engine.by_kite_token))
     cache: PacketCache = request.app[KITE_PACKET_CACHE]
     tasks = [asyncio.create_task(_send_ticks(ws, x, session, cache, conn)),
-             asyncio.create_task(_send_updates(ws, x, account.id))]
+             asyncio.create_task(_send_updates(ws, x, account))]
     closing = asyncio.create_task(x.closing.wait())
     try:
         while True:

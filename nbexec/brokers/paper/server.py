@@ -70,13 +70,15 @@ class PaperExchange:
     default NSE names plus NIFTY 50). tick_rate: market steps per second (0 = only on
     `step()` / `POST /admin/step`, for deterministic tests). rate_limits: None = PROTOCOLS.md
     limits, False = off, or a dict overriding classes. faults: a spec (see `faults.py`).
+    record_limit: how many order requests and feed frames the admin recorder keeps (newest).
     """
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0,
                  accounts: int | Iterable[PaperAccount] = 1, symbols: Iterable[str] | None = None,
                  tick_rate: float = 10.0, seed: int = 0, faults: str | FaultSpec | dict | None = None,
                  rate_limits: dict | bool | None = None, cash: float = 10_000_000.0,
-                 circuit_pct: float = 20.0, heartbeat_s: float = 1.0) -> None:
+                 circuit_pct: float = 20.0, heartbeat_s: float = 1.0,
+                 record_limit: int = 200_000) -> None:
         self.host, self.port = host, port
         self.seed = seed
         self.tick_rate = tick_rate
@@ -90,7 +92,7 @@ class PaperExchange:
         self._by_kite = {(a.kite_api_key, a.kite_access_token): a for a in self.accounts}
         self._by_kite_key = {a.kite_api_key: a for a in self.accounts}
         self._by_dhan = {a.dhan_access_token: a for a in self.accounts}
-        self.recorder = Recorder()
+        self.recorder = Recorder(record_limit)
         self.faults = Faults(faults, seed)
         self.limiter = RateLimiter(rate_limits if isinstance(rate_limits, dict) else None,
                                    enabled=rate_limits is not False)

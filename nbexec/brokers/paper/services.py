@@ -127,7 +127,7 @@ class Recorder:
     tick frames are stamped just before the write. Both logs are bounded (oldest dropped).
     """
 
-    def __init__(self, maxlen: int = 1_000_000) -> None:
+    def __init__(self, maxlen: int = 200_000) -> None:
         self.requests: deque[dict] = deque(maxlen=maxlen)
         self.frames: deque[tuple] = deque(maxlen=maxlen)
         self.request_seq = 0

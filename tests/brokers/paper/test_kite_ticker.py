@@ -134,3 +134,18 @@ async def test_tick_frames_are_recorded_with_send_stamps(x):
     await run_ticker(x, tokens=[INFY], mode="ltp")
     frames = [f for f in x.recorder.frames if f[2] == "kite"]
     assert frames and all(f[1] > 0 and f[5] == (INFY,) for f in frames)
+
+
+async def test_order_updates_carry_the_postback_checksum(x):
+    import hashlib
+
+    a = x.accounts[0]
+
+    async def place():
+        x.engine.place(a.id, "NSE:INFY", "BUY", 1)
+
+    events = await run_ticker(x, tokens=[INFY], ticks=0, orders=2, on_connect=place)
+    update = [e["data"] for e in events if e["event"] == "order"][-1]
+    stamp = update["order_timestamp"].replace("T", " ")[:19]  # the SDK parsed it to a datetime
+    want = hashlib.sha256(f"{update['order_id']}{stamp}{a.kite_api_secret}".encode()).hexdigest()
+    assert (update["user_id"], update["unfilled_quantity"], update["checksum"]) == (a.id, 0, want)
