@@ -81,6 +81,8 @@ class KiteApi:
                 if not self.x.limiter.check(account.kite_access_token, limit_class):
                     raise KiteError(429, "NetworkException", "Too many requests")
                 fault = self.x.faults.rest(is_order)
+                if fault and rec is not None:
+                    rec["fault"] = fault
                 if fault in _FAULT_STATUS:
                     raise KiteError(*_FAULT_STATUS[fault])
                 response = await handler(request, account, rec)

@@ -138,7 +138,8 @@ class Recorder:
         """Log an order request; front ends add account / order_id / tag / status to the dict."""
         self.request_seq += 1
         rec = {"seq": self.request_seq, "recv_ns": recv_ns, "broker": broker, "method": method,
-               "path": path, "account": None, "order_id": None, "tag": None, "status": None}
+               "path": path, "account": None, "order_id": None, "tag": None, "status": None,
+               "fault": None}
         self.requests.append(rec)
         return rec
 
