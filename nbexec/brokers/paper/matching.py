@@ -225,6 +225,7 @@ class Engine:
             field_name = "quantity" if "lot" in reason or "funds" in reason.lower() else "price"
             raise ValidationError(field_name, getattr(new, field_name), reason)
         now = self.clock()
+        was_stop = order.order_type in ("SL", "SL-M")
         for name in ("order_type", "validity", "quantity", "price", "trigger_price", "disclosed_quantity"):
             setattr(order, name, getattr(new, name))
         order.modifications += 1
@@ -234,7 +235,9 @@ class Engine:
         self._record(order, MODIFY_PENDING, now)
         self._record(order, MODIFIED, now)
         book = self.books[order.instrument.key]
-        if order.order_type in ("SL", "SL-M") and was == TRIGGER_PENDING and not self._triggered(order, book):
+        # a stop waits for its trigger again if it was waiting, or has just become a stop
+        waits = was == TRIGGER_PENDING or not was_stop
+        if order.order_type in ("SL", "SL-M") and waits and not self._triggered(order, book):
             self._record(order, TRIGGER_PENDING, now)
         else:
             self._record(order, OPEN, now)

@@ -205,3 +205,10 @@ def test_every_step_gives_a_new_quote_even_when_the_price_stays():
         e.step()
         quotes.append(e.quote("NSE:INFY"))
     assert len({id(q) for q in quotes}) == 50 and len({q.volume for q in quotes}) == 50
+
+
+def test_a_limit_modified_into_a_stop_waits_for_its_trigger():
+    e = make_engine()
+    o = e.place("A", "NSE:INFY", "BUY", 1, order_type="LIMIT", price=1400.0)
+    e.modify("A", o.order_id, order_type="SL", price=1700.0, trigger_price=1650.0)
+    assert o.status == "TRIGGER_PENDING" and o.filled_quantity == 0
