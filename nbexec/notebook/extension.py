@@ -1,0 +1,18 @@
+"""`%load_ext nbexec`: registers the `%oms` / `%%oms` magics in the running IPython shell.
+
+Loading starts nothing; `%oms start` does. Unloading removes the magics and leaves a running
+engine alone (so `%reload_ext nbexec` does not interrupt trading); `%oms stop` stops it.
+"""
+
+from __future__ import annotations
+
+from .magics import OmsMagics
+
+
+def load_ipython_extension(ipython) -> None:
+    ipython.register_magics(OmsMagics)
+
+
+def unload_ipython_extension(ipython) -> None:
+    for kind in ("line", "cell"):
+        ipython.magics_manager.magics[kind].pop("oms", None)

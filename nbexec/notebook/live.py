@@ -1,0 +1,69 @@
+"""The shell every live widget shares: its timers and tasks, stopped together.
+
+A widget shell owns an ipywidget (`.widget`), redraw timers (`throttle.Every` / `Throttle`)
+and the few tasks its buttons schedule. The session closes every shell when the engine stops;
+the ipywidget itself stays on screen with its last state. Displaying the shell displays its
+ipywidget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Coroutine
+
+import ipywidgets as w
+
+from .session import session
+from .throttle import Every, Throttle
+
+log = logging.getLogger(__name__)
+
+
+class LiveWidget:
+    widget: w.Widget
+
+    def __init__(self) -> None:
+        self._timers: list[Every | Throttle] = []
+        self._tasks: set[asyncio.Task] = set()
+        self.closed = False
+        session().attach(self)
+
+    def every(self, fn, interval: float) -> Every:
+        timer = Every(fn, interval)
+        self._timers.append(timer)
+        return timer
+
+    def throttle(self, fn) -> Throttle:
+        timer = Throttle(fn)
+        self._timers.append(timer)
+        return timer
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task:
+        """Schedule work from a widget callback (which must not wait for it)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("widget task failed", exc_info=task.exception())
+
+    def close(self) -> None:
+        """Stop updating (the widget keeps showing its last state). Idempotent."""
+        self.closed = True
+        for timer in self._timers:
+            timer.close()
+        for task in list(self._tasks):
+            task.cancel()
+        session().detach(self)
+
+    async def aclose(self) -> None:
+        tasks = list(self._tasks)
+        self.close()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
