@@ -14,7 +14,7 @@ KEYS = {"kite_rest", "kite_ws", "dhan_rest", "dhan_feed_ws", "dhan_order_ws", "a
 
 
 async def start_sim(*args: str):
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "nbexec.cli.sim", *args,
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "nbexec.cli.main", "sim", *args,
                                                 stdout=asyncio.subprocess.PIPE)
     line = await asyncio.wait_for(proc.stdout.readline(), 30)
     return proc, json.loads(line)
