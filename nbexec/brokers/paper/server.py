@@ -183,12 +183,11 @@ class PaperExchange:
             self.step()
             due += period
             delay = due - loop.time()
-            if delay < 0:
-                # Late (overload): skip the missed steps instead of bursting to catch up; a
-                # burst would step again before the feeds sent the last one, halving frames.
+            if delay < -2 * period:
+                # Far behind (overload): skip the missed steps rather than burst through them.
                 due = loop.time()
-                delay = 0.0
-            await asyncio.sleep(delay)
+            # Even when a little late, yield: the feeds woken by this step send it first.
+            await asyncio.sleep(max(0.0, delay))
 
     def set_faults(self, spec: str | FaultSpec | dict | None) -> None:
         self.faults.set(spec, self.seed)
