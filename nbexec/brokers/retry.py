@@ -222,6 +222,9 @@ def limiters(preset: dict[str, RateLimit], **kwargs) -> dict[str, RateLimiter]:
 
 # --------------------------------------------------------------------------- the async shell
 
+# One jitter source for every call: seeding a Random per order costs more than the order's write.
+_JITTER = random.Random()
+
 async def call_with_retry(operation: Operation, send: Callable[[], Awaitable[T]], policy: RetryPolicy,
                           *, limiter: RateLimiter | None = None, rng: random.Random | None = None,
                           sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> T:
@@ -230,7 +233,7 @@ async def call_with_retry(operation: Operation, send: Callable[[], Awaitable[T]]
     Raises the last error on FAIL, and `OutcomeUnknown` (from the error) when a place or modify
     may have landed. `limiter.acquire()` is awaited before every attempt.
     """
-    rng = rng or random.Random()
+    rng = rng or _JITTER
     attempt = 0
     while True:
         attempt += 1

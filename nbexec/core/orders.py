@@ -8,6 +8,7 @@ instead of sending a second one.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from dataclasses import asdict, dataclass, fields, replace
@@ -18,7 +19,6 @@ from .states import OrderStatus, check_transition
 
 TAG_MAX_LEN = 20
 _TAG_RE = re.compile(r"^[A-Za-z0-9]{1,20}$")
-_B32 = "0123456789abcdefghijklmnopqrstuv"
 
 
 class Side(str, Enum):
@@ -61,10 +61,9 @@ class Validity(str, Enum):
 
 
 def make_tag(signal_id: str, account: str) -> str:
-    """The idempotency tag of (signal, account): 20 base-32 characters of a BLAKE2b digest."""
+    """The idempotency tag of (signal, account): 20 base-32 characters (a-z, 2-7) of a BLAKE2b digest."""
     digest = hashlib.blake2b(f"{signal_id}\x1f{account}".encode(), digest_size=13).digest()
-    n = int.from_bytes(digest, "big")
-    return "".join(_B32[(n >> (5 * i)) & 31] for i in range(TAG_MAX_LEN))
+    return base64.b32encode(digest)[:TAG_MAX_LEN].decode().lower()
 
 
 def validate_tag(tag: str) -> str:
@@ -80,9 +79,13 @@ def _enum(cls: type[Enum], field: str, value: object) -> Enum:
         raise ValidationError(field, value, f"must be one of {[m.value for m in cls]}") from None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Order:
-    """One order for one account. Immutable: every change is a new version via `transition`."""
+    """One order for one account. Immutable: every change is a new version via `transition`.
+
+    Dict-backed (no slots) on purpose: a transition copies the instance dict, which is the
+    cheapest copy Python has; the fan-out makes several per account.
+    """
 
     order_id: str
     signal_id: str
@@ -141,12 +144,33 @@ class Order:
         return self.quantity - self.filled_quantity
 
     def transition(self, status: OrderStatus | str, **changes: object) -> "Order":
-        """The next version of this order in `status`; raises if the table forbids the move."""
+        """The next version of this order in `status`; raises if the table forbids the move.
+
+        Bookkeeping fields (stamps, broker ids, route, reason) are copied without re-running
+        the validation of `__post_init__`: this runs per order on the order path.
+        """
         check_transition(self.order_id, self.status, status)
+        if changes.keys() <= _BOOKKEEPING:
+            return self._copy({**changes, "status": OrderStatus(status), "version": self.version + 1})
         return replace(self, status=OrderStatus(status), version=self.version + 1, **changes)
+
+    def for_account(self, account: str, order_id: str, quantity: int, side: Side) -> "Order":
+        """This (validated) order, re-addressed: how a fan-out makes 50 orders from one."""
+        if not isinstance(quantity, int) or quantity <= 0:
+            raise ValidationError("quantity", quantity, "must be a positive whole number")
+        validate_tag(order_id)
+        return self._copy({"account": account, "order_id": order_id, "quantity": quantity, "side": Side(side)})
+
+    def _copy(self, changes: dict) -> "Order":
+        new = object.__new__(Order)
+        object.__setattr__(new, "__dict__", {**self.__dict__, **changes})
+        return new
 
 
 ORDER_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Order))
+# Fields a transition may set without re-validating the order: they carry no invariant.
+_BOOKKEEPING = frozenset({"ts_signal", "ts_risk_passed", "ts_sent", "ts_acked", "ts_first_fill", "ts_done",
+                          "broker_order_id", "route", "broker", "reject_reason"})
 _INT_FIELDS = frozenset(f.name for f in fields(Order) if f.type == "int")
 _FLOAT_FIELDS = frozenset(f.name for f in fields(Order) if f.type == "float")
 

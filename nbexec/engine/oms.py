@@ -14,7 +14,6 @@ import asyncio
 import logging
 import time
 import uuid
-from collections import deque
 from dataclasses import replace
 from typing import Any, Sequence
 
@@ -29,8 +28,8 @@ from ..core.fills import Fill, Position
 from ..core.instruments import Instrument, parse_instrument_key
 from ..core.orders import Order, Side, make_tag
 from ..core.states import TERMINAL, OrderStatus
-from ..risk.context import OrderRequest, RecentSignal, RiskContext, fingerprint
-from ..risk.pretrade import evaluate
+from ..risk.context import Fingerprint, OrderRequest, RecentSignal, RiskContext, fingerprint
+from ..risk.pretrade import evaluate, price_for_market
 from ..store import OrderStore
 from .accounts import Account, select_accounts
 from .config import EngineConfig
@@ -66,7 +65,7 @@ class OMS:
         self.recovery = None                              # what startup recovery found (RecoveryReport)
         self.killed = False
         self.redis_ok = True
-        self._recent: deque[RecentSignal] = deque(maxlen=10_000)
+        self._recent: dict[Fingerprint, RecentSignal] = {}   # newest signal per (account, symbol, side, qty)
         self._tasks: set[asyncio.Task] = set()
         self._cancel_on_ack: set[str] = set()
 
@@ -97,32 +96,40 @@ class OMS:
         tick = self.last_tick(instrument.key)
         reference = price or (tick.last_price if tick else None)
         wall = time.time_ns()
+        # One validated prototype per signal; each account's order is a cheap re-addressed copy.
+        prototype = Order(order_id=make_tag(signal_id, "*"), signal_id=signal_id, account="*",
+                          instrument=instrument.key, side=side, quantity=1, order_type=order_type,
+                          price=price or 0.0, trigger_price=trigger_price or 0.0, product=product,
+                          validity=validity, created_at_ns=wall, ts_signal=t_signal)
+        markets: dict[Side, object] = {}      # market-level risk verdict per side, shared by all accounts
+        sizes: dict[int, object] = {}         # sizing per distinct rule
         planned: list[tuple[Account, Order]] = []
         rejected: list[Order] = []
         for account in chosen:
             if targets is not None:
-                delta = targets.get(account.id)
-                if delta is None:
+                if account.id not in targets:
                     continue
-                side_for, quantity = delta
+                side_for, quantity = targets[account.id]
             else:
-                sized = size_for(account.sizing, qty, instrument, reference, account.capital)
+                sized = sizes.get(id(account.sizing))
+                if sized is None:
+                    sized = sizes[id(account.sizing)] = size_for(account.sizing, qty, instrument, reference, account.capital)
                 if sized.skipped:
                     fanout.skipped[account.id] = sized.skipped_reason
                     continue
                 side_for, quantity = side, sized.quantity
-            order = Order(order_id=make_tag(signal_id, account.id), signal_id=signal_id, account=account.id,
-                          instrument=instrument.key, side=side_for, quantity=quantity, order_type=order_type,
-                          price=price or 0.0, trigger_price=trigger_price or 0.0, product=product,
-                          validity=validity, created_at_ns=wall, ts_signal=t_signal)
+            order = prototype.for_account(account.id, make_tag(signal_id, account.id), quantity, side_for)
             request = OrderRequest(signal_id, account.id, instrument, side_for, quantity, order.order_type, order.price)
-            decision = evaluate(request, limits, self._risk_context(account.id, instrument, tick, wall))
+            context = self._risk_context(request, tick, wall)
+            market = markets.get(side_for) or markets.setdefault(side_for, price_for_market(request, limits, context))
+            decision = evaluate(request, limits, context, market)
             if not decision.accepted:
                 rejected.append(order.transition(S.RISK_REJECTED, reject_reason=str(decision.rejection)))
                 continue
-            self._recent.append(RecentSignal(signal_id, fingerprint(request), wall))
-            planned.append((account, order.transition(S.PENDING_SEND, ts_risk_passed=time.monotonic_ns(),
-                                                      order_type=decision.order_type, price=decision.price)))
+            self._recent[fingerprint(request)] = RecentSignal(signal_id, fingerprint(request), wall)
+            if decision.order_type is not order.order_type or decision.price != order.price:
+                order = order._copy({"order_type": decision.order_type, "price": decision.price})
+            planned.append((account, order.transition(S.PENDING_SEND, ts_risk_passed=time.monotonic_ns())))
         # The journal line goes first: a kill from here on still finishes this signal exactly once.
         self.journal.begin(signal_id, {
             "common": {"instrument": instrument.key, "trigger_price": trigger_price or 0.0, "product": product,
@@ -273,14 +280,15 @@ class OMS:
 
     async def _apply(self, order: Order, action: Fill | Move) -> Order:
         if isinstance(action, Fill):
-            result = await self.store.apply_fill(action)
+            result = await self._retry_store(lambda: self.store.apply_fill(action))
             if not result.duplicate_fill:
                 key = (order.account, order.instrument)
                 self.positions[key] = self.position(*key).apply(action)
                 self.fills.append(action)
         else:
-            await self.store.transition(order, action.status, expected_version=order.version, **action.fields)
-        fresh = await self.store.get(order.account, order.order_id)
+            await self._retry_store(lambda: self.store.transition(order, action.status, expected_version=order.version,
+                                                                  **action.fields))
+        fresh = await self._retry_store(lambda: self.store.get(order.account, order.order_id))
         self._remember(fresh)
         return fresh
 
@@ -309,8 +317,9 @@ class OMS:
                 result = await call()
                 self.redis_ok = True
                 return result
-            except StoreUnavailable:
+            except StoreUnavailable as exc:
                 self.redis_ok = False
+                log.warning("Redis write failed (attempt %d of %d), retrying: %s", attempt + 1, attempts, exc)
                 if attempt == attempts - 1:
                     raise
                 await asyncio.sleep(delay)
@@ -383,13 +392,15 @@ class OMS:
     def position(self, account: str, instrument: str) -> Position:
         return self.positions.get((account, instrument)) or Position(account, instrument)
 
-    def _risk_context(self, account: str, instrument: Instrument, tick, now_ns: int) -> RiskContext:
-        position = self.position(account, instrument.key)
+    def _risk_context(self, request: OrderRequest, tick, now_ns: int) -> RiskContext:
+        position = self.position(request.account, request.instrument.key)
         last = tick.last_price if tick else None
         pnl = position.realised_pnl + (position.unrealised_pnl(last) if last else 0.0)
+        seen = self._recent.get(fingerprint(request))
         return RiskContext(now_ns=now_ns, last_price=last, bid=(tick.bid or None) if tick else None,
                            ask=(tick.ask or None) if tick else None, last_tick_ns=tick.received_ns if tick else None,
-                           position=position.quantity, pnl=pnl, killed=self.killed, recent_signals=tuple(self._recent))
+                           position=position.quantity, pnl=pnl, killed=self.killed,
+                           recent_signals=(seen,) if seen else ())
 
     @staticmethod
     def _route(account: Account, name: str):

@@ -4,8 +4,9 @@ Order updates arrive late, twice, out of order, or before the REST ack. The plan
 from the stored order and the broker's latest word, and the store applies it with the
 version the plan was made against, so racing writers cannot interleave:
 - a fill is the growth of the cumulative filled quantity; its id is
-  `<broker order id>:<filled quantity>`, so a repeated update yields the same id (applied once)
-  and an older update (smaller quantity) yields nothing;
+  `<our order id>:<filled quantity>`, so a repeated update yields the same id (applied once)
+  and an older update (smaller quantity) yields nothing. Our order id (the tag) anchors it:
+  broker order ids may repeat across sessions (the paper exchange's do), tags never do;
 - the fill's price is what makes the new average: (avg' * filled' - avg * filled) / delta;
 - a broker verdict (ACKED, REJECTED, CANCELLED, EXPIRED) is a transition when the table allows it.
 """
@@ -28,8 +29,8 @@ class Move:
     fields: dict = field(default_factory=dict)
 
 
-def fill_id(broker_order_id: str, filled_quantity: int) -> str:
-    return f"{broker_order_id}:{filled_quantity}"
+def fill_id(order_id: str, filled_quantity: int) -> str:
+    return f"{order_id}:{filled_quantity}"
 
 
 def plan_update(order: Order, seen: BrokerOrder, now_ns: int) -> list[Fill | Move]:
@@ -46,7 +47,7 @@ def plan_update(order: Order, seen: BrokerOrder, now_ns: int) -> list[Fill | Mov
         new_value = seen.average_price * seen.filled_quantity
         old_value = order.average_price * order.filled_quantity
         price = (new_value - old_value) / delta if new_value > old_value else seen.average_price
-        actions.append(Fill(fill_id(seen.broker_order_id, seen.filled_quantity), order.order_id,
+        actions.append(Fill(fill_id(order.order_id, seen.filled_quantity), order.order_id,
                             order.account, order.instrument, order.side, delta, price, now_ns))
         status = S.FILLED if seen.filled_quantity == order.quantity else S.PARTIALLY_FILLED
     if seen.status in (S.REJECTED, S.CANCELLED, S.EXPIRED) and status not in TERMINAL \

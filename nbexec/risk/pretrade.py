@@ -18,6 +18,7 @@ Pure and deterministic: the same request, limits and context always give the sam
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable
 
 from .checks import (daily_loss, duplicate_signal, kill_switch, max_order_value, max_position, max_quantity,
@@ -29,19 +30,31 @@ from .verdict import Decision, Rejection
 
 Check = Callable[[OrderRequest, RiskLimits, RiskContext], Rejection | None]
 
-BEFORE_PRICING: tuple[Check, ...] = (kill_switch, duplicate_signal, max_quantity, max_position, daily_loss,
-                                     last_price_known, tick_age, spread_width)
-AFTER_PRICING: tuple[Check, ...] = (price_band, max_order_value)
+ACCOUNT_CHECKS: tuple[Check, ...] = (kill_switch, duplicate_signal, max_quantity, max_position, daily_loss)
+MARKET_CHECKS: tuple[Check, ...] = (last_price_known, tick_age, spread_width)
 
 
-def evaluate(request: OrderRequest, limits: RiskLimits, context: RiskContext) -> Decision:
-    """Run every check in the documented order; return the first rejection, or an accepted
-    decision carrying the order type and price to send."""
-    for check in BEFORE_PRICING:
+def price_for_market(request: OrderRequest, limits: RiskLimits, context: RiskContext) -> Decision:
+    """Checks 6-9 and the protection: they read only the instrument, side, order type, price and
+    market data, never the account. A fan-out computes this once per side and passes it to
+    `evaluate` for every account."""
+    for check in MARKET_CHECKS:
         if (rejection := check(request, limits, context)) is not None:
             return Decision(request.order_type, request.price, rejection)
     priced = protect(request, limits, context)
-    for check in AFTER_PRICING:
-        if (rejection := check(priced, limits, context)) is not None:
-            return Decision(priced.order_type, priced.price, rejection)
-    return Decision(priced.order_type, priced.price)
+    return Decision(priced.order_type, priced.price, price_band(priced, limits, context))
+
+
+def evaluate(request: OrderRequest, limits: RiskLimits, context: RiskContext,
+             market: Decision | None = None) -> Decision:
+    """Run every check in the documented order; return the first rejection, or an accepted
+    decision carrying the order type and price to send. `market`: `price_for_market` of a
+    request differing from this one only in account and quantity (reused across a fan-out)."""
+    for check in ACCOUNT_CHECKS:
+        if (rejection := check(request, limits, context)) is not None:
+            return Decision(request.order_type, request.price, rejection)
+    market = market or price_for_market(request, limits, context)
+    if not market.accepted or limits.max_order_value is None:
+        return market
+    priced = replace(request, order_type=market.order_type, price=market.price)
+    return Decision(market.order_type, market.price, max_order_value(priced, limits, context))

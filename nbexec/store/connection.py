@@ -26,15 +26,20 @@ def resolve_redis_url(embedded: EmbeddedRedis | None = None) -> str:
     return (embedded or EmbeddedRedis.default()).start()
 
 
-def connect(url: str, *, timeout: float = DEFAULT_TIMEOUT_S, **kwargs) -> aioredis.Redis:
+def connect(url: str, *, timeout: float = DEFAULT_TIMEOUT_S, max_connections: int = 64,
+            **kwargs) -> aioredis.Redis:
     """A client whose every call fails within about `timeout` when Redis is down.
 
     No client-side retries: the store maps the first failure to `StoreUnavailable`, and the
-    connection pool reconnects on the next call once Redis is back.
+    connection pool reconnects on the next call once Redis is back. The pool blocks (up to
+    `timeout`) when all `max_connections` are busy, so a burst of 100 concurrent transitions
+    queues for a connection instead of failing.
     """
-    return aioredis.from_url(url, decode_responses=True, socket_timeout=timeout,
-                             socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0),
-                             health_check_interval=0, **kwargs)
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, decode_responses=True, socket_timeout=timeout, socket_connect_timeout=timeout,
+        retry=Retry(NoBackoff(), 0), health_check_interval=0, max_connections=max_connections,
+        timeout=timeout, **kwargs)
+    return aioredis.Redis(connection_pool=pool)
 
 
 def mask_url(url: str) -> str:

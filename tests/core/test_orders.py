@@ -18,7 +18,7 @@ def order(**kw) -> Order:
 @given(st.text(min_size=1, max_size=40), st.text(min_size=1, max_size=20))
 def test_tag_is_20_alphanumerics_and_deterministic(signal_id, account):
     tag = make_tag(signal_id, account)
-    assert re.fullmatch(r"[0-9a-v]{20}", tag)
+    assert re.fullmatch(r"[a-z2-7]{20}", tag)
     assert tag == make_tag(signal_id, account)
 
 
@@ -66,3 +66,12 @@ def test_forbidden_transition_raises():
 def test_redis_fields_round_trip(quantity, price, side, version):
     o = order(quantity=quantity, side=side, order_type="LIMIT", price=price, version=version)
     assert order_from_fields(order_to_fields(o)) == o
+
+
+def test_for_account_readdresses_a_validated_order():
+    o = order(order_type="LIMIT", price=10.5)
+    other = o.for_account("ACC2", make_tag("sig1", "ACC2"), 7, Side.SELL)
+    assert (other.account, other.quantity, other.side, other.price) == ("ACC2", 7, Side.SELL, 10.5)
+    assert o.account == "ACC1"
+    with pytest.raises(ValidationError):
+        o.for_account("ACC3", make_tag("sig1", "ACC3"), 0, Side.BUY)

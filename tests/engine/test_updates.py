@@ -26,14 +26,14 @@ def test_an_update_before_the_rest_ack_acknowledges_the_order():
 def test_a_partial_fill_is_the_growth_of_filled_quantity():
     acked = sent().transition(S.ACKED, broker_order_id="B1")
     (fill,) = plan_update(acked, seen(S.PARTIALLY_FILLED, filled=4, avg=100.0), now_ns=7)
-    assert isinstance(fill, Fill) and (fill.fill_id, fill.quantity, fill.price) == ("B1:4", 4, 100.0)
+    assert isinstance(fill, Fill) and (fill.fill_id, fill.quantity, fill.price) == (f"{acked.order_id}:4", 4, 100.0)
 
 
 def test_the_second_fill_price_is_what_makes_the_new_average():
     part = sent().transition(S.ACKED, broker_order_id="B1").transition(
         S.PARTIALLY_FILLED, filled_quantity=4, average_price=100.0)
     (fill,) = plan_update(part, seen(S.FILLED, filled=10, avg=106.0), now_ns=9)
-    assert (fill.fill_id, fill.quantity) == ("B1:10", 6) and fill.price == pytest.approx(110.0)
+    assert (fill.fill_id, fill.quantity) == (f"{part.order_id}:10", 6) and fill.price == pytest.approx(110.0)
 
 
 def test_an_older_update_arriving_late_changes_nothing():

@@ -1,7 +1,7 @@
 from nbexec.core.orders import OrderType
 from nbexec.risk.context import RecentSignal, fingerprint
 from nbexec.risk.limits import RiskLimits
-from nbexec.risk.pretrade import AFTER_PRICING, BEFORE_PRICING, evaluate
+from nbexec.risk.pretrade import ACCOUNT_CHECKS, MARKET_CHECKS, evaluate, price_for_market
 
 from .helpers import MS, NOW, context, limit, request
 
@@ -9,7 +9,7 @@ STRICT = RiskLimits(max_quantity=100, max_order_value=1_000_000, max_position=20
 
 
 def test_checks_run_in_the_documented_order():
-    names = [check.__name__ for check in BEFORE_PRICING + AFTER_PRICING]
+    names = [check.__name__ for check in ACCOUNT_CHECKS + MARKET_CHECKS] + ["price_band", "max_order_value"]
     assert names == ["kill_switch", "duplicate_signal", "max_quantity", "max_position", "daily_loss",
                      "last_price_known", "tick_age", "spread_width", "price_band", "max_order_value"]
 
@@ -65,3 +65,11 @@ def test_every_check_off_but_the_kill_switch_accepts_anything():
     decision = evaluate(request(quantity=10**6), off, context(last_price=None, bid=None, ask=None,
                                                              last_tick_ns=None, pnl=-10**9))
     assert decision.accepted and decision.order_type is OrderType.MARKET
+
+
+def test_a_market_verdict_reused_across_accounts_decides_as_a_fresh_one():
+    limits = RiskLimits(max_slippage_bps=20, max_order_value=1_000_000)
+    shared = price_for_market(request(), limits, context())
+    for quantity in (1, 10, 1_000):
+        assert evaluate(request(quantity=quantity), limits, context(), shared) == \
+            evaluate(request(quantity=quantity), limits, context())
