@@ -15,6 +15,7 @@ SCENARIOS: dict[str, str] = {
     "store_transition": "nbexec.bench.store_transition",
     "order_transport": "nbexec.bench.order_transport",
     "memory": "nbexec.bench.ring_memory",
+    "paper_load": "nbexec.bench.paper_load",
 }
 
 
