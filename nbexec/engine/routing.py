@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import NamedTuple, Sequence
+from typing import Sequence
 
 from ..core.errors import NbexecError, ValidationError
 
@@ -119,11 +119,26 @@ class Route:
             raise ValidationError("name", self.name, "a route needs a name")
 
 
-class RouteChoice(NamedTuple):
-    """The route an order takes and why, as recorded with the order."""
+class RouteChoice:
+    """The route an order takes, and why. `reason` is formatted only when read: the choice is
+    made per order on the order path, the reason is read by people."""
 
-    route: Route
-    reason: str
+    __slots__ = ("route", "_routes", "_now_ns", "_probe")
+
+    def __init__(self, route: Route, routes: Sequence[Route], now_ns: int, probe: bool) -> None:
+        self.route, self._routes, self._now_ns, self._probe = route, routes, now_ns, probe
+
+    @property
+    def reason(self) -> str:
+        best, now_ns = self.route, self._now_ns
+        if self._probe:
+            chosen = f"{best.name} chosen: half-open, this order is the probe, {_latency(best)}"
+        else:
+            chosen = f"{best.name} chosen: {_health(best, now_ns)}"
+        return "; ".join([chosen, *(f"{r.name}: {_health(r, now_ns)}" for r in self._routes if r is not best)])
+
+    def __repr__(self) -> str:
+        return f"RouteChoice({self.route.name!r}: {self.reason})"
 
 
 def choose(routes: Sequence[Route], now_ns: int) -> RouteChoice:
@@ -137,14 +152,11 @@ def choose(routes: Sequence[Route], now_ns: int) -> RouteChoice:
     if not ready:
         states = "; ".join(f"{r.name}: {_health(r, now_ns)}" for r in routes)
         raise NoRoute(f"no route can take an order: {states}")
-    best = min(ready, key=lambda r: (r.latency.mean_ns is None, r.latency.mean_ns or 0.0, r.preference))
+    best = ready[0] if len(ready) == 1 else min(
+        ready, key=lambda r: (r.latency.mean_ns is None, r.latency.mean_ns or 0.0, r.preference))
+    probe = best.breaker.state(now_ns) is BreakerState.HALF_OPEN
     best.breaker.admit(now_ns)
-    if best.breaker.state(now_ns) is BreakerState.HALF_OPEN:
-        chosen = f"{best.name} chosen: half-open, this order is the probe, {_latency(best)}"
-    else:
-        chosen = f"{best.name} chosen: {_health(best, now_ns)}"
-    others = [f"{r.name}: {_health(r, now_ns)}" for r in routes if r is not best]
-    return RouteChoice(best, "; ".join([chosen, *others]))
+    return RouteChoice(best, routes, now_ns, probe)
 
 
 def record_success(route: Route, latency_ns: int) -> None:
