@@ -118,18 +118,22 @@ class OrderChannel:
             await self.pool.close()
 
     def submit(self, operation: Operation, template: RequestTemplate, body: bytes,
-               decode: Callable[[Response], BrokerAck], path_suffix: bytes = b"") -> asyncio.Future[BrokerAck]:
+               decode: Callable[[Response], BrokerAck], path_suffix: bytes = b"",
+               on_write: Callable[[], object] | None = None) -> asyncio.Future[BrokerAck]:
         """Write the request now if a token and a warm connection are free; await the result.
 
         The future's result is `decode(response)`; its exception is the mapped broker error,
         `OutcomeUnknown` (place / modify that may have landed) or a `TransportError`.
+        `on_write` is called each time the request's bytes are written: cancelling the future
+        before the first call withdraws a request that never left.
         """
-        return start_eagerly(self._send(operation, template, body, path_suffix, decode))
+        return start_eagerly(self._send(operation, template, body, path_suffix, decode, on_write))
 
     async def _send(self, operation: Operation, template: RequestTemplate, body: bytes,
-                    path_suffix: bytes, decode: Callable[[Response], BrokerAck]) -> BrokerAck:
+                    path_suffix: bytes, decode: Callable[[Response], BrokerAck],
+                    on_write: Callable[[], object] | None) -> BrokerAck:
         async def once() -> BrokerAck:
             response = await self.pool.request(template, body, path_suffix=path_suffix,
-                                               timeout=self.timeout)
+                                               timeout=self.timeout, on_write=on_write)
             return decode(response)
         return await call_with_retry(operation, once, self.policy, limiter=self.limiter)

@@ -123,18 +123,20 @@ class PooledBroker(Broker):
         """The place request's body for `order`; raises `ValidationError`, sends nothing."""
         return self._started().place_body(order)
 
-    def send_place(self, order: Order, body: bytes | None = None) -> asyncio.Future[BrokerAck]:
+    def send_place(self, order: Order, body: bytes | None = None, *,
+                   on_write: Callable[[], object] | None = None) -> asyncio.Future[BrokerAck]:
         """Write `order`'s place request now (see the module doc) and return its answer's future.
 
         Not idempotent: never call it again for an order whose future raised `OutcomeUnknown`;
         resolve it with `reconcile.resolve_unknown`. Must be called on the broker's loop.
+        `on_write` tells when the bytes left (see `OrderChannel.submit`).
         """
         requests = self._started()
         if body is None:
             body = requests.place_body(order)
         tag = order.tag
         return self.channel.submit(Operation.PLACE, requests.place, body,
-                                   lambda response: self.parse_ack(response, tag))
+                                   lambda response: self.parse_ack(response, tag), on_write=on_write)
 
     async def place(self, order: Order) -> BrokerAck:
         return await self.send_place(order)

@@ -24,6 +24,7 @@ import logging
 import ssl as _ssl
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from nbexec.core.errors import ValidationError
@@ -226,13 +227,15 @@ class ConnectionPool:
 
     # the order path -----------------------------------------------------------------------
     async def request(self, request: RequestTemplate | bytes, body: bytes = b"", *,
-                      path_suffix: bytes = b"", timeout: float | None = None) -> Response:
+                      path_suffix: bytes = b"", timeout: float | None = None,
+                      on_write: Callable[[], object] | None = None) -> Response:
         """Send one request and return its framed response. Never retries.
 
         `request` is a template (rendered with `body` and `path_suffix`) or complete request
         bytes. Raises `ConnectFailed` / `PoolClosed` / `RequestTimedOut(maybe_delivered=False)`
         before anything was written, and `RequestTimedOut` / `ConnectionLost` / `ProtocolError`
-        with `maybe_delivered=True` after.
+        with `maybe_delivered=True` after. `on_write` is called right after the bytes are
+        handed to the socket: until then, cancelling this call sends nothing.
         """
         if type(request) is RequestTemplate:
             data = request.render(body, path_suffix)
@@ -248,6 +251,8 @@ class ConnectionPool:
         except ConnectionLost:
             self._busy.discard(conn)
             raise
+        if on_write is not None:
+            on_write()
         timer = conn.loop.call_later(timeout, conn.expire, waiter, timeout)
         try:
             response = await waiter

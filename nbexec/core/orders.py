@@ -151,7 +151,7 @@ class Order:
         """
         check_transition(self.order_id, self.status, status)
         if changes.keys() <= _BOOKKEEPING:
-            return self._copy({**changes, "status": OrderStatus(status), "version": self.version + 1})
+            return self.evolve(**changes, status=OrderStatus(status), version=self.version + 1)
         return replace(self, status=OrderStatus(status), version=self.version + 1, **changes)
 
     def for_account(self, account: str, order_id: str, quantity: int, side: Side) -> "Order":
@@ -159,9 +159,11 @@ class Order:
         if not isinstance(quantity, int) or quantity <= 0:
             raise ValidationError("quantity", quantity, "must be a positive whole number")
         validate_tag(order_id)
-        return self._copy({"account": account, "order_id": order_id, "quantity": quantity, "side": Side(side)})
+        return self.evolve(account=account, order_id=order_id, quantity=quantity, side=Side(side))
 
-    def _copy(self, changes: dict) -> "Order":
+    def evolve(self, **changes: object) -> "Order":
+        """A copy with `changes`, NOT re-validated: for values the engine derived itself (a risk
+        decision's price, a route) on the order path, where validation already happened once."""
         new = object.__new__(Order)
         object.__setattr__(new, "__dict__", {**self.__dict__, **changes})
         return new

@@ -19,6 +19,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
+from ..brokers.reconcile import resolve_unknown
 from ..brokers.retry import OutcomeUnknown
 from ..brokers.types import BrokerAck, BrokerOrder
 from ..brokers.wire import TransportError
@@ -68,6 +69,9 @@ class OMS:
         self._recent: dict[Fingerprint, RecentSignal] = {}   # newest signal per (account, symbol, side, qty)
         self._tasks: set[asyncio.Task] = set()
         self._cancel_on_ack: set[str] = set()
+        self._answers: dict[str, asyncio.Future] = {}     # order id -> place answer still awaited
+        self._written: dict[str, int] = {}                # order id -> monotonic ns its bytes left
+        self._withdrawn: set[str] = set()                 # cancelled before their bytes left
 
     # -- the order path -------------------------------------------------------------------
     def fire(self, symbol: str, side: Side | str, qty: int | None = None, *,
@@ -128,19 +132,18 @@ class OMS:
                 continue
             self._recent[fingerprint(request)] = RecentSignal(signal_id, fingerprint(request), wall)
             if decision.order_type is not order.order_type or decision.price != order.price:
-                order = order._copy({"order_type": decision.order_type, "price": decision.price})
+                order = order.evolve(order_type=decision.order_type, price=decision.price)
             planned.append((account, order.transition(S.PENDING_SEND, ts_risk_passed=time.monotonic_ns())))
         # The journal line goes first: a kill from here on still finishes this signal exactly once.
         self.journal.begin(signal_id, {
             "common": {"instrument": instrument.key, "trigger_price": trigger_price or 0.0, "product": product,
                        "validity": validity, "created_at_ns": wall, "ts_signal": t_signal},
             "orders": [[o.account, o.side.value, o.quantity, o.order_type.value, o.price] for _, o in planned]})
-        answers: dict[str, asyncio.Future | None] = {}
+        answers: dict[str, asyncio.Future] = {}
         recorded: list[tuple[Order, Sequence[S]]] = [(o, REJECTED_PATH) for o in rejected]
         for account, order in planned:
-            order, answer = self._write(account, order)
-            answers[order.order_id] = answer
-            recorded.append((order, SENT_PATH if answer is not None else PENDING_PATH))
+            order, answers[order.order_id] = self._write(account, order)
+            recorded.append((order, SENT_PATH if order.status is S.SENT else PENDING_PATH))
         for order, _ in recorded:
             self._remember(order, fanout)
         self.fanouts[signal_id] = fanout
@@ -166,19 +169,25 @@ class OMS:
                 targets[account.id] = delta
         return self.fire(symbol, Side.BUY, None, accounts=accounts, signal_id=signal_id, targets=targets, **kwargs)
 
-    def _write(self, account: Account, order: Order) -> tuple[Order, asyncio.Future | None]:
-        """Write the order on the best route now; (order as SENT, its answer) or (order, None) if deferred."""
-        now = time.monotonic_ns()
-        choice = choose(account.routes, now)
-        broker = account.brokers[choice.route.name]
-        answer = broker.send_place(order)
-        if answer is None:  # no warm connection or rate budget right now: sent by _complete
-            return replace(order, route=choice.route.name, broker=broker.name), None
-        return order.transition(S.SENT, ts_sent=time.monotonic_ns(), route=choice.route.name,
-                                broker=broker.name), answer
+    def _send(self, account: Account, order: Order) -> asyncio.Future:
+        """Hand `order`'s place request to its route. Written at once when a rate token and a
+        warm connection are free, else as soon as they are; the write time lands in `_written`."""
+        order_id = order.order_id
+        answer = account.brokers[order.route].send_place(
+            order, on_write=lambda: self._written.setdefault(order_id, time.monotonic_ns()))
+        self._answers[order_id] = answer
+        return answer
+
+    def _write(self, account: Account, order: Order) -> tuple[Order, asyncio.Future]:
+        """Route and write one order: SENT if its bytes left now, else still PENDING_SEND."""
+        choice = choose(account.routes, time.monotonic_ns())
+        order = order.evolve(route=choice.route.name, broker=account.brokers[choice.route.name].name)
+        answer = self._send(account, order)
+        written = self._written.get(order.order_id)
+        return (order.transition(S.SENT, ts_sent=written) if written else order), answer
 
     async def _complete(self, fanout: FanOut, recorded: list[tuple[Order, Sequence[S]]],
-                        answers: dict[str, asyncio.Future | None]) -> None:
+                        answers: dict[str, asyncio.Future]) -> None:
         """After the wire: record everything in Redis, then collect each answer."""
         results = await self._retry_store(lambda: self.store.create_batch(recorded))
         for (order, _), result in zip(recorded, results):
@@ -186,73 +195,93 @@ class OMS:
                 log.error("recording order %s failed: %s", order.order_id, result)
         self.journal.done(fanout.signal_id)
         fanout.recorded.set()
-        await asyncio.gather(*(self._follow(self.orders[o.order_id], answers.get(o.order_id))
-                               for o, _ in recorded if o.status is not S.RISK_REJECTED))
+        await asyncio.gather(*(self._follow(self.orders[o.order_id], answers[o.order_id])
+                               for o, _ in recorded if o.order_id in answers))
 
-    async def _follow(self, order: Order, answer: asyncio.Future | None) -> None:
-        """Drive one order from PENDING_SEND / SENT to the broker's answer (ack, reject, unknown)."""
+    async def _follow(self, order: Order, answer: asyncio.Future) -> None:
+        """Drive one order to the broker's answer: ACKED, REJECTED, UNKNOWN, or CANCELLED when
+        withdrawn (kill switch, cancel) before its bytes left."""
         account = self.accounts[order.account]
-        while True:
-            if answer is None:  # deferred: send it now, unless the kill switch went on meanwhile
-                if self.killed:
-                    await self._move(order, S.CANCELLED, reject_reason="kill switch: never sent")
+        order_id = order.order_id
+        try:
+            while True:
+                try:
+                    ack: BrokerAck = await answer
+                except asyncio.CancelledError:
+                    if order_id not in self._withdrawn:
+                        raise  # the engine is stopping
+                    await self._move(self.orders[order_id], S.CANCELLED, reject_reason="withdrawn before it was sent")
                     return
-                broker = account.brokers[order.route]
-                answer = asyncio.ensure_future(broker.place(order))
-                order = await self._move(order, S.SENT, ts_sent=time.monotonic_ns())
-            try:
-                ack: BrokerAck = await answer
-            except (OutcomeUnknown, TransportError) as exc:
-                if isinstance(exc, TransportError) and not exc.maybe_delivered:
+                except TransportError as exc:
                     record_failure(self._route(account, order.route), time.monotonic_ns())
-                    order, answer = await self._fail_over(account, order, exc)
-                    if answer is None:
-                        return
-                    continue
-                record_failure(self._route(account, order.route), time.monotonic_ns())
-                order = await self._move(order, S.UNKNOWN, reject_reason=str(exc))
-                self._spawn(self._resolve_unknown(order))
+                    if not exc.maybe_delivered:  # provably never left: another route may take it
+                        answer = await self._fail_over(account, self.orders[order_id], exc)
+                        if answer is None:
+                            return
+                        continue
+                    await self._unknown(order_id, exc)
+                    return
+                except OutcomeUnknown as exc:
+                    record_failure(self._route(account, order.route), time.monotonic_ns())
+                    await self._unknown(order_id, exc)
+                    return
+                except BrokerError as exc:
+                    current = await self._mark_sent(self.orders[order_id])
+                    await self._move(current, S.REJECTED, reject_reason=exc.broker_message or str(exc))
+                    return
+                record_success(self._route(account, order.route), ack.round_trip_ns)
+                current = await self._mark_sent(self.orders[order_id])
+                if current.status in (S.SENT, S.UNKNOWN):
+                    current = await self._move(current, S.ACKED, expected=current.version,
+                                               broker_order_id=ack.broker_order_id,
+                                               ts_acked=ack.t_acked_ns or time.monotonic_ns())
+                if order_id in self._cancel_on_ack:
+                    self._cancel_on_ack.discard(order_id)
+                    self._spawn(self._cancel_one(current))
                 return
-            except BrokerError as exc:
-                await self._move(order, S.REJECTED, reject_reason=exc.broker_message or str(exc))
-                return
-            record_success(self._route(account, order.route), ack.round_trip_ns)
-            current = self.orders[order.order_id]
-            if current.status in (S.SENT, S.UNKNOWN):
-                current = await self._move(current, S.ACKED, broker_order_id=ack.broker_order_id,
-                                           ts_acked=ack.t_acked_ns or time.monotonic_ns())
-            if order.order_id in self._cancel_on_ack:
-                self._cancel_on_ack.discard(order.order_id)
-                self._spawn(self._cancel_one(current))
-            return
+        finally:
+            self._answers.pop(order_id, None)
 
-    async def _fail_over(self, account: Account, order: Order, exc: Exception) -> tuple[Order, asyncio.Future | None]:
+    async def _mark_sent(self, order: Order) -> Order:
+        """Record SENT for an order whose bytes left after `fire` returned (it was PENDING_SEND)."""
+        if order.status is not S.PENDING_SEND:
+            return order
+        return await self._move(order, S.SENT, ts_sent=self._written.get(order.order_id) or time.monotonic_ns(),
+                                route=order.route, broker=order.broker)
+
+    async def _unknown(self, order_id: str, exc: Exception) -> None:
+        """The request may have reached the broker: UNKNOWN, resolved by tag (never blindly resent)."""
+        current = await self._mark_sent(self.orders[order_id])
+        current = await self._move(current, S.UNKNOWN, reject_reason=str(exc))
+        self._spawn(self._resolve_unknown(current))
+
+    async def _fail_over(self, account: Account, order: Order, exc: Exception) -> asyncio.Future | None:
         """The request provably never left: send it on the next healthy route, or reject it."""
         try:
             choice = choose(account.routes, time.monotonic_ns())
         except NbexecError as no_route:
-            await self._move(order, S.REJECTED, reject_reason=f"{exc}; {no_route}")
-            return order, None
-        broker = account.brokers[choice.route.name]
-        answer = asyncio.ensure_future(broker.place(order))
-        order = await self._move(order, S.SENT, expected=None, route=choice.route.name,
-                                 broker=broker.name, ts_sent=time.monotonic_ns()) \
-            if order.status is S.UNKNOWN else replace(order, route=choice.route.name, broker=broker.name)
-        return order, answer
+            sent = await self._mark_sent(order)
+            await self._move(sent, S.REJECTED if sent.status is S.SENT else S.CANCELLED,
+                             reject_reason=f"{exc}; {no_route}")
+            return None
+        moved = order.evolve(route=choice.route.name, broker=account.brokers[choice.route.name].name)
+        self._remember(moved)
+        return self._send(account, moved)
 
     async def _resolve_unknown(self, order: Order) -> None:
         """Look the order up by its tag; send it again only if the broker provably lacks it."""
-        from ..brokers.reconcile import resolve_unknown
         await asyncio.sleep(self.unknown_grace_s)  # let a request still in flight land first
-        broker = self.accounts[order.account].brokers[order.route]
-        seen = await resolve_unknown(broker, order)
+        account = self.accounts[order.account]
+        seen = await resolve_unknown(account.brokers[order.route], order)
         if seen is not None:
             await self.apply_broker_order(order.account, seen)
         elif not self.killed:
             sent = await self._move(self.orders[order.order_id], S.SENT, ts_sent=time.monotonic_ns())
-            await self._follow(sent, asyncio.ensure_future(broker.place(sent)))
+            self._written.pop(order.order_id, None)
+            await self._follow(sent, self._send(account, sent))
         else:
             await self._move(self.orders[order.order_id], S.CANCELLED, reject_reason="kill switch: not resent")
+
 
     # -- state from the brokers ---------------------------------------------------------------
     async def apply_broker_order(self, account_id: str, seen: BrokerOrder) -> Order | None:
@@ -296,8 +325,8 @@ class OMS:
         """Record one transition and keep the in-memory copy and the fan-out current."""
         try:
             result = await self._retry_store(lambda: self.store.transition(order, status, expected_version=expected, **fields))
-        except InvalidTransition:
-            return self.orders.get(order.order_id, order)
+        except (InvalidTransition, StaleVersion):
+            return self.orders.get(order.order_id, order)  # another writer (a broker update) got there first
         moved = replace(order, status=result.status, version=result.version, **fields)
         self._remember(moved)
         return moved
@@ -336,9 +365,12 @@ class OMS:
         return list(await asyncio.gather(*(self._cancel_one(o) for o in targets)))
 
     async def _cancel_one(self, order: Order) -> Order:
-        if order.status is S.PENDING_SEND:
-            return await self._move(order, S.CANCELLED, reject_reason="cancelled before it was sent")
-        if order.status is S.SENT or not order.broker_order_id:
+        answer = self._answers.get(order.order_id)
+        if answer is not None and order.order_id not in self._written:
+            self._withdrawn.add(order.order_id)   # still waiting for a token or a connection
+            answer.cancel()                       # `_follow` records it CANCELLED
+            return order
+        if order.status in (S.PENDING_SEND, S.SENT) or not order.broker_order_id:
             self._cancel_on_ack.add(order.order_id)  # cancelled the moment its ack arrives
             return order
         if order.status in TERMINAL:
@@ -351,7 +383,8 @@ class OMS:
         return order
 
     async def kill(self) -> list[Order]:
-        """Kill switch on: refuse new orders, stop unsent ones, cancel open ones; survives restarts."""
+        """Kill switch on: refuse new orders, withdraw unsent ones, cancel open ones; it lives in
+        Redis, so it survives restarts and holds for every kernel sharing the store."""
         self.killed = True
         await self.store.redis.set(self._kill_key, "1")
         return await self.cancel("all")

@@ -89,7 +89,7 @@ async def _finish_signal(oms: OMS, signal_id: str, spec: dict, report: RecoveryR
             report.adopted.append(order.order_id)
         else:
             sent, answer = oms._write(account, order.transition(S.PENDING_SEND))
-            await oms.store.create(sent, SENT_PATH if answer is not None else SENT_PATH[:2])
+            await oms.store.create(sent, SENT_PATH if sent.status is S.SENT else SENT_PATH[:2])
             oms._remember(sent)
             oms._spawn(oms._follow(sent, answer))
             report.sent.append(order.order_id)
@@ -121,8 +121,9 @@ async def _reconcile_open(oms: OMS, order: Order, report: RecoveryReport) -> Non
         else:
             moved = order
         if moved.status in (S.UNKNOWN, S.PENDING_SEND):
-            sent = await oms._move(moved, S.SENT, ts_sent=time.monotonic_ns())
-            oms._spawn(oms._follow(sent, account.brokers[sent.route or broker_route(account)].send_place(sent)))
+            sent = await oms._move(moved.evolve(route=moved.route or account.routes[0].name), S.SENT,
+                                   ts_sent=time.monotonic_ns())
+            oms._spawn(oms._follow(sent, oms._send(account, sent)))
             report.sent.append(order.order_id)
         return
     now = await oms.apply_broker_order(order.account, seen)
@@ -131,6 +132,3 @@ async def _reconcile_open(oms: OMS, order: Order, report: RecoveryReport) -> Non
     else:
         report.unchanged += 1
 
-
-def broker_route(account) -> str:
-    return account.routes[0].name
