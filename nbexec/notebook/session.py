@@ -68,6 +68,9 @@ class Session:
         if hub is not None:
             await hub.close()
         await lifecycle.stop(oms)
+        # Workaround: the store's client does not own its pool (store/connection.py builds it
+        # with an explicit connection_pool), so closing it leaves the pooled sockets open.
+        await oms.store.redis.connection_pool.disconnect()
         return True
 
 

@@ -86,14 +86,16 @@ class LiveKernel:
         self.km, self.kc = start_new_kernel(kernel_name="python3", env=kernel_env(data_dir))
         self.outputs: list[str] = []
 
-    def run(self, code: str, timeout: float = 120) -> float:
-        """Execute `code`; seconds from request to reply. Raises if the cell raised."""
+    def run(self, code: str, timeout: float = 120, *, into: list[str] | None = None) -> float:
+        """Execute `code`; seconds from request to reply. Raises if the cell raised. Its
+        printed text goes to `into` (default: `self.outputs`)."""
         errors: list[str] = []
+        sink = self.outputs if into is None else into
 
         def hook(msg) -> None:
             content = msg["content"]
             if msg["msg_type"] == "stream":
-                self.outputs.append(content["text"])
+                sink.append(content["text"])
             elif msg["msg_type"] == "error":
                 errors.append(f"{content['ename']}: {content['evalue']}")
 
@@ -106,9 +108,9 @@ class LiveKernel:
 
     def value(self, expression: str):
         """The JSON value of `expression` evaluated in the kernel."""
-        self.outputs.clear()
-        self.run(f"print({PROBE!r} + __import__('json').dumps({expression}))")
-        line = next(line for line in "".join(self.outputs).splitlines() if line.startswith(PROBE))
+        printed: list[str] = []
+        self.run(f"print({PROBE!r} + __import__('json').dumps({expression}))", into=printed)
+        line = next(line for line in "".join(printed).splitlines() if line.startswith(PROBE))
         return json.loads(line[len(PROBE):])
 
     def close(self) -> None:
