@@ -22,11 +22,9 @@ from ..core.states import TERMINAL
 from ..engine.fanout import FanOut
 from ..engine.oms import OMS
 from . import sync
-from .blotter import Blotter
+from .desk import Desk
 from .grammar import Command, parse_cell, parse_line
-from .killswitch import KillSwitch
 from .latency import latency_html
-from .positions import PositionsPanel
 from .prices import PriceTiles
 from .progress import FanOutProgress
 from .session import session
@@ -100,8 +98,7 @@ class OmsMagics(Magics):
             display(HTML(latency_html(oms.orders.values())))
             return oms.latency_df()
         if verb == "blotter":
-            display(desk(oms))
-            return None
+            return Desk(oms, session().hub)
         if verb == "ticket":
             display(OrderTicket(oms))
             return None
@@ -166,12 +163,6 @@ async def first_ticks(feed, symbols: list[str], timeout: float = FIRST_TICK_TIME
 def _show_progress(fanout: FanOut) -> FanOut:
     display(FanOutProgress(fanout))
     return fanout
-
-
-def desk(oms: OMS):
-    """Kill switch, live blotter and positions in one box (what `%oms blotter` shows)."""
-    import ipywidgets as w
-    return w.VBox([KillSwitch(oms).widget, Blotter(oms, session().hub).widget, PositionsPanel(oms).widget])
 
 
 def describe(oms: OMS) -> str:
