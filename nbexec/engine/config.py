@@ -91,6 +91,7 @@ class PaperConfig:
     seed: int = 7
     tick_rate: float = 10.0
     capital: float = 10_000_000.0
+    order_timeout_s: float = 7.0      # per order request, as the brokers' SDKs default
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,11 @@ from ..brokers.kite.adapter import KiteBroker
 from ..brokers.kite.config import KiteConfig
 from ..core.errors import NbexecError, StoreUnavailable
 from ..core.instruments import Instrument
+from ..core.secrets import Secret
 from ..store import OrderStore, connect, resolve_redis_url
 from ..store.embedded import default_data_dir
 from .accounts import Account
-from .config import AccountConfig, EngineConfig, RouteConfig
+from .config import AccountConfig, EngineConfig, PaperConfig, RouteConfig
 from .journal import SignalJournal
 from .oms import OMS
 from .paper import PaperSupervisor
@@ -36,14 +37,14 @@ from .routing import Route
 log = logging.getLogger(__name__)
 
 
-def paper_accounts(info: dict) -> tuple[AccountConfig, ...]:
+def paper_accounts(info: dict, paper: PaperConfig) -> tuple[AccountConfig, ...]:
     """Each paper account, reachable over both protocols: a Kite route and a Dhan route."""
-    from ..core.secrets import Secret
+    timeout = {"order_timeout_s": paper.order_timeout_s}
     return tuple(AccountConfig(id=a["id"], routes=(
-        RouteConfig("kite", {"api_key": a["kite_api_key"], "root": info["kite_rest"], "ws_url": info["kite_ws"]},
-                    {"access_token": Secret(a["kite_access_token"])}, name="kite"),
+        RouteConfig("kite", {"api_key": a["kite_api_key"], "root": info["kite_rest"], "ws_url": info["kite_ws"],
+                             **timeout}, {"access_token": Secret(a["kite_access_token"])}, name="kite"),
         RouteConfig("dhan", {"client_id": a["dhan_client_id"], "rest_base": info["dhan_rest"],
-                             "feed_ws_url": info["dhan_feed_ws"], "order_ws_url": info["dhan_order_ws"]},
+                             "feed_ws_url": info["dhan_feed_ws"], "order_ws_url": info["dhan_order_ws"], **timeout},
                     {"access_token": Secret(a["dhan_access_token"])}, name="dhan")))
         for a in info["accounts"])
 
@@ -80,7 +81,7 @@ async def start(config: EngineConfig | str | Path | None = None, *, data_dir: st
     paper_info = None
     if config.paper is not None:
         paper_info = await asyncio.to_thread(PaperSupervisor(data_dir, config.paper).start)
-        accounts_config += paper_accounts(paper_info)
+        accounts_config += paper_accounts(paper_info, config.paper)
         instruments.update(paper_instruments(paper_info))
     accounts: dict[str, Account] = {}
     for ac in accounts_config:
@@ -134,7 +135,11 @@ async def _watch_redis(oms: OMS, every_s: float = 0.5) -> None:
 
 
 async def stop(oms: OMS) -> None:
-    """Stop tasks, feeds and connections; orders and state stay in Redis (and at the broker)."""
+    """Stop tasks, feeds and connections; orders and state stay in Redis (and at the broker).
+    Idempotent."""
+    if oms.stopped:
+        return
+    oms.stopped = True
     tasks = list(oms._tasks)
     for task in tasks:
         task.cancel()

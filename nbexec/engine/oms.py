@@ -66,6 +66,7 @@ class OMS:
         self.recovery = None                              # what startup recovery found (RecoveryReport)
         self.killed = False
         self.redis_ok = True
+        self.stopped = False
         self._recent: dict[Fingerprint, RecentSignal] = {}   # newest signal per (account, symbol, side, qty)
         self._tasks: set[asyncio.Task] = set()
         self._cancel_on_ack: set[str] = set()
@@ -128,7 +129,8 @@ class OMS:
             market = markets.get(side_for) or markets.setdefault(side_for, price_for_market(request, limits, context))
             decision = evaluate(request, limits, context, market)
             if not decision.accepted:
-                rejected.append(order.transition(S.RISK_REJECTED, reject_reason=str(decision.rejection)))
+                rejected.append(order.transition(S.RISK_REJECTED, reject_reason=f"{decision.rejection.check}: "
+                                                                              f"{decision.rejection.reason}"))
                 continue
             self._recent[fingerprint(request)] = RecentSignal(signal_id, fingerprint(request), wall)
             if decision.order_type is not order.order_type or decision.price != order.price:
@@ -405,13 +407,21 @@ class OMS:
         except KeyError:
             raise ValidationError("symbol", symbol, f"unknown instrument (known: {', '.join(sorted(self.instruments)[:8])}...)") from None
 
-    async def subscribe(self, *symbols: str, mode: str = "quote"):
-        """Stream ticks of `symbols` into DataFrames (`feed.df`, `feed.bars("1s")`); returns the Feed."""
+    async def subscribe(self, *symbols: str, mode: str = "full", first_tick_timeout: float = 5.0):
+        """Stream ticks of `symbols` into DataFrames (`feed.df`, `feed.bars("1s")`); returns the Feed.
+
+        `full` (the default) carries the best bid and ask that slippage protection and the
+        spread check price MARKET orders from. Returns once every symbol has its first tick (or after `first_tick_timeout`), so a
+        signal sent next has a price to be protected and checked against.
+        """
         instruments = [self.instrument(s) for s in symbols]
         feed = self.feed_factory(instruments, mode)
         await feed.start()
         await feed.wait_connected()
         self.feeds.append(feed)
+        deadline = time.monotonic() + first_tick_timeout
+        while any(feed.last(i.key) is None for i in instruments) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
         return feed
 
     def last_tick(self, symbol: str):

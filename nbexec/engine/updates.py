@@ -8,7 +8,8 @@ version the plan was made against, so racing writers cannot interleave:
   and an older update (smaller quantity) yields nothing. Our order id (the tag) anchors it:
   broker order ids may repeat across sessions (the paper exchange's do), tags never do;
 - the fill's price is what makes the new average: (avg' * filled' - avg * filled) / delta;
-- a broker verdict (ACKED, REJECTED, CANCELLED, EXPIRED) is a transition when the table allows it.
+- a broker verdict (ACKED, REJECTED, CANCELLED, EXPIRED) is a transition when the table allows it;
+- an order we still hold as PENDING_SEND that the broker reports was sent: SENT comes first.
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ def plan_update(order: Order, seen: BrokerOrder, now_ns: int) -> list[Fill | Mov
     actions: list[Fill | Move] = []
     status = order.status
     ids = {"broker_order_id": seen.broker_order_id} if seen.broker_order_id != order.broker_order_id else {}
+    if status is S.PENDING_SEND:
+        # The broker has it, so its bytes left after we last recorded it (a late write).
+        actions.append(Move(S.SENT, {"ts_sent": order.ts_sent or now_ns}))
+        status = S.SENT
     if status in (S.SENT, S.UNKNOWN) and seen.status is not S.REJECTED:
         # Acknowledged, by the update stream or the lookup, before (or instead of) the REST ack.
         actions.append(Move(S.ACKED, {**ids, "ts_acked": order.ts_acked or now_ns}))

@@ -62,3 +62,11 @@ def test_an_unknown_order_found_filled_is_acked_then_filled():
 def test_nothing_to_do_for_a_final_order():
     done = sent().transition(S.ACKED, broker_order_id="B1").transition(S.CANCELLED)
     assert plan_update(done, seen(S.CANCELLED), now_ns=1) == []
+
+
+def test_an_order_written_late_is_recorded_sent_before_the_brokers_verdict():
+    pending = Order(order_id=make_tag("s", "A"), signal_id="s", account="A", instrument="NSE:INFY",
+                    side="BUY", quantity=10).transition(S.PENDING_SEND)
+    actions = plan_update(pending, seen(S.FILLED, filled=10, avg=20.0), now_ns=4)
+    assert [a.status for a in actions if isinstance(a, Move)] == [S.SENT, S.ACKED]
+    assert actions[-1].quantity == 10

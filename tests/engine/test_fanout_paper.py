@@ -1,0 +1,87 @@
+"""The engine against the paper exchange over real sockets: fan-out, faults, kill switch."""
+
+import asyncio
+from collections import Counter
+
+import pytest
+
+from nbexec.core.orders import make_tag
+from nbexec.core.states import TERMINAL, OrderStatus
+from nbexec.engine.sizing import SizingRule
+from nbexec.risk.limits import RiskLimits
+from tests.fixtures.engine import admin
+
+S = OrderStatus
+
+
+def book(oms) -> dict:
+    return admin(oms.paper_info, "/book")
+
+
+async def test_one_signal_to_50_accounts_books_50_sized_orders_and_positions_match_the_exchange(engine_factory):
+    oms = await engine_factory(accounts=50)
+    for i, account in enumerate(oms.accounts.values()):
+        account.sizing = SizingRule.from_config({"multiplier": i % 3 + 1})
+    await oms.subscribe("NSE:INFY")
+    fanout = oms.fire("NSE:INFY", "BUY", 2, signal_id="sig-50")
+    await fanout.done(timeout=60)
+
+    exchange = book(oms)
+    assert fanout.counts == {"FILLED": 50}, fanout.df["reason"].unique()
+    for i, (account_id, account) in enumerate(oms.accounts.items()):
+        ours = [o for o in exchange[account_id]["orders"] if o["tag"] == make_tag("sig-50", account_id)]
+        assert len(ours) == 1, account_id
+        assert (ours[0]["quantity"], ours[0]["status"]) == (2 * (i % 3 + 1), "COMPLETE")
+        (theirs,) = [p for p in exchange[account_id]["positions"] if p["instrument"] == "NSE:INFY"]
+        (stored,) = await oms.store.positions(account_id)
+        assert (stored.quantity, stored.buy_value) == (theirs["quantity"], pytest.approx(theirs["buy_value"]))
+
+
+async def test_with_5xx_429_and_unanswered_requests_no_order_is_doubled_and_every_order_ends(engine_factory):
+    oms = await engine_factory(accounts=20, order_timeout_s=1.0)
+    oms.unknown_grace_s = 0.5
+    await oms.subscribe("NSE:TCS")
+    admin(oms.paper_info, "/faults", '{"spec": "500=0.1,502=0.05,503=0.05,429=0.1,hang=0.1"}')
+    fanouts = [oms.fire("NSE:TCS", "BUY", q, signal_id=f"faulty-{q}") for q in (1, 2, 3)]
+    for fanout in fanouts:
+        await fanout.done(timeout=120)
+    injected = {k: v for k, v in admin(oms.paper_info, "/counters").items() if k.startswith("fault.")}
+    admin(oms.paper_info, "/faults", '{"spec": ""}')  # (setting faults resets their counters)
+    assert injected.get("fault.hang") and (injected.get("fault.500") or injected.get("fault.429")), injected
+
+    exchange = book(oms)
+    for fanout in fanouts:
+        for account_id, order in fanout.orders.items():
+            tags = Counter(o["tag"] for o in exchange[account_id]["orders"])
+            assert tags[order.order_id] <= 1, f"{order.order_id} placed {tags[order.order_id]} times"
+            assert order.status in TERMINAL, (order.order_id, order.status)
+            if order.status is S.REJECTED:
+                assert order.reject_reason
+            if order.status is S.FILLED:
+                assert tags[order.order_id] == 1
+
+
+async def test_the_kill_switch_withdraws_unsent_orders_and_cancels_open_ones(engine_factory):
+    oms = await engine_factory(accounts=3, risk=RiskLimits(duplicate_window_s=None))
+    feed = await oms.subscribe("NSE:INFY")
+    resting = round(feed.last("NSE:INFY").last_price * 0.97, 1)  # a bid well below the market: it rests
+    # 15 orders per account: Kite allows 10 a second, so the last ones wait for the rate limiter.
+    fanouts = [oms.fire("NSE:INFY", "BUY", q, order_type="LIMIT", price=resting, signal_id=f"basket-{q}")
+               for q in range(1, 16)]
+    await oms.kill()
+    for fanout in fanouts:
+        await fanout.done(timeout=60)
+
+    exchange = book(oms)
+    withdrawn = [o for f in fanouts for o in f.orders.values() if o.reject_reason == "withdrawn before it was sent"]
+    assert withdrawn, "the rate limit should have held some orders back"
+    for fanout in fanouts:
+        for account_id, order in fanout.orders.items():
+            at_exchange = [o for o in exchange[account_id]["orders"] if o["tag"] == order.order_id]
+            assert order.status is S.CANCELLED
+            if order in withdrawn:
+                assert at_exchange == []
+            else:
+                assert [o["status"] for o in at_exchange] == ["CANCELLED"]
+    with pytest.raises(Exception, match="kill switch"):
+        oms.fire("NSE:INFY", "BUY", 1)
