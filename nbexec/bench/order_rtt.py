@@ -18,7 +18,6 @@ are lifted for nbexec and the sim runs with `--no-rate-limits`, so limits are no
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sys
 import time
@@ -31,23 +30,13 @@ from ..brokers.transport import ConnectionPool
 from ..brokers.wire import ResponseReader
 from ..core.errors import NbexecError
 from ..core.orders import Order
+from .official_stack import sdk_clients, sdk_place
+from .paper_session import start_sim, stop_sim
 from .stats import ratio, summary
 
 ACCOUNTS = 50
 PRICE = 1300.0         # below INFY's ~1500: the order rests, nothing fills, no cash runs out
 UNLIMITED = {**KITE_RATE_LIMITS, "order": RateLimit(), "other": RateLimit()}
-
-
-async def _start_sim() -> tuple[asyncio.subprocess.Process, dict]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "nbexec.cli.main", "sim", "--port", "0", "--accounts", str(ACCOUNTS),
-        "--tick-rate", "0", "--no-rate-limits", stdout=asyncio.subprocess.PIPE)
-    line = await asyncio.wait_for(proc.stdout.readline(), 60)
-    try:
-        return proc, json.loads(line)
-    except ValueError:
-        proc.kill()
-        raise NbexecError(f"order_rtt bench: nbexec sim did not start (said {line[:200]!r})") from None
 
 
 def _config(info: dict, i: int) -> KiteConfig:
@@ -66,26 +55,17 @@ class _Tags:
                      instrument="NSE:INFY", side="BUY", quantity=1, order_type="LIMIT", price=PRICE)
 
 
-def _sdk_clients(info: dict):
-    from kiteconnect import KiteConnect
-    return [KiteConnect(api_key=a["kite_api_key"], access_token=a["kite_access_token"], root=info["kite_rest"])
-            for a in info["accounts"]]
-
-
 def _sdk_place(kc, tag: str) -> tuple[float, str]:
     """One official place_order, timed inside the worker thread (ns)."""
     t0 = time.perf_counter_ns()
-    order_id = kc.place_order(variety="regular", exchange="NSE", tradingsymbol="INFY", transaction_type="BUY",
-                              quantity=1, product="MIS", order_type="LIMIT", price=PRICE, tag=tag)
+    order_id = sdk_place(kc, tag, PRICE)
     return time.perf_counter_ns() - t0, order_id
 
 
 def _sdk_loop(clients, tags: list[str]) -> tuple[float, list[str]]:
     """The official SDK placing for every account, one after another (ns for all)."""
     t0 = time.perf_counter_ns()
-    ids = [kc.place_order(variety="regular", exchange="NSE", tradingsymbol="INFY", transaction_type="BUY",
-                          quantity=1, product="MIS", order_type="LIMIT", price=PRICE, tag=tag)
-           for kc, tag in zip(clients, tags)]
+    ids = [sdk_place(kc, tag, PRICE) for kc, tag in zip(clients, tags)]
     return time.perf_counter_ns() - t0, ids
 
 
@@ -157,9 +137,8 @@ async def _fan_outs(rounds: int, brokers: list[KiteBroker], sdk_clients, tags: _
 
 async def run(quick: bool) -> dict:
     singles, rounds = (150, 15) if quick else (1000, 60)
-    os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
     load_before = os.getloadavg()[0]
-    proc, info = await _start_sim()
+    proc, info = await start_sim(ACCOUNTS, "--no-rate-limits")
     tags = _Tags()
     brokers: list[KiteBroker] = []
     pool = None
@@ -168,21 +147,16 @@ async def run(quick: bool) -> dict:
         pool = ConnectionPool(host, int(port), size=ACCOUNTS, max_size=ACCOUNTS * 2, broker="kite")
         brokers = [KiteBroker(_config(info, i), pool=pool, rate_limits=UNLIMITED) for i in range(ACCOUNTS)]
         await asyncio.gather(*(b.start() for b in brokers))
-        sdk_clients = _sdk_clients(info)
-        await asyncio.to_thread(_sdk_loop, sdk_clients, [tags.order("x").tag for _ in sdk_clients])  # warm
-        await _fan_outs(2, brokers, sdk_clients, tags)                                            # warm
-        one = await _singles(singles, brokers[0], sdk_clients[0], tags)
-        fifty = await _fan_outs(rounds, brokers, sdk_clients, tags)
+        clients = sdk_clients(info)
+        await asyncio.to_thread(_sdk_loop, clients, [tags.order("x").tag for _ in clients])  # warm
+        await _fan_outs(2, brokers, clients, tags)                                        # warm
+        one = await _singles(singles, brokers[0], clients[0], tags)
+        fifty = await _fan_outs(rounds, brokers, clients, tags)
     finally:
         await asyncio.gather(*(b.close() for b in brokers), return_exceptions=True)
         if pool is not None:
             await pool.close()
-        proc.terminate()
-        try:
-            await asyncio.wait_for(proc.wait(), 10)
-        except asyncio.TimeoutError:
-            proc.kill()
-            await proc.wait()
+        await stop_sim(proc)
     single = {name: summary(s, "us") for name, s in one.items()}
     all_acked = {name: summary(s, "ms") for name, s in fifty.items()}
     return {
