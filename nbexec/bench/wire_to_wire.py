@@ -1,0 +1,121 @@
+"""wire_to_wire_1 / wire_to_wire_50: a tick leaves the exchange -> a strategy reacts -> its orders arrive.
+
+Both ends are stamped by the exchange with `time.monotonic_ns()` (frame `send_ns` just before
+the write; request `recv_ns` before the body is parsed), so neither client times itself. The
+market is stepped by hand (tick rate 0): each trial arms a strategy "on the next INFY tick, buy
+for these accounts", steps once, and matches the frame sent on that strategy's own feed
+connection with its orders' requests (by tag). For 50 accounts the figure is the 50th request.
+
+- nbexec: `Feed.on_tick` -> `oms.fire(...)` on the engine's loop.
+- official: `KiteTicker.on_ticks` -> `KiteConnect.place_order` per account, in the ticker's
+  thread, in its own process (`official_stack`).
+Both feeds stay subscribed to INFY for the whole run, so each trial's tick reaches both; only
+the armed one acts. Trials alternate. One account: trial i uses account i mod 50, so no
+account nears Kite's 10 orders/s; 50 accounts: paced like `fanout`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import numpy as np
+
+from ..core.errors import NbexecError
+from ..engine.fanout import FanOut
+from .fanout import PACE_S, SYMBOL, check_acked, speedup
+from .official_stack import OfficialStack
+from .paper_session import EngineSession
+from .stats import summary
+
+
+class NextTickStrategy:
+    """On the first INFY tick after `arm(accounts)`, fire one buy for those accounts (in the callback)."""
+
+    def __init__(self, session: EngineSession, token: int, price: float) -> None:
+        self.oms, self.token, self.price = session.oms, token, price
+        self.accounts: list[str] | None = None
+        self.fired = asyncio.Event()
+        self.fanout: FanOut | None = None
+        self.t_callback = self.t_returned = 0
+
+    def arm(self, accounts: list[str]) -> None:
+        self.accounts, self.fanout = accounts, None
+        self.fired.clear()
+
+    def on_tick(self, ticks: np.ndarray) -> None:
+        if self.accounts is None or not (ticks["token"] == self.token).any():
+            return
+        self.t_callback = time.monotonic_ns()
+        accounts, self.accounts = self.accounts, None
+        self.fanout = self.oms.fire(SYMBOL, "BUY", 1, accounts=accounts, order_type="LIMIT", price=self.price,
+                                    signal_id=uuid.uuid4().hex[:16])
+        self.t_returned = time.monotonic_ns()
+        self.fired.set()
+
+
+def frame_sent_ns(frames: list[list], conn: int, token: int) -> int:
+    """The send stamp of the one frame carrying `token` on connection `conn`."""
+    sent = [f[1] for f in frames if f[3] == conn and token in f[5]]
+    if len(sent) != 1:
+        raise NbexecError(f"bench: expected one INFY frame on connection {conn}, found {len(sent)}")
+    return sent[0]
+
+
+async def _nbexec(session: EngineSession, strategy: NextTickStrategy, conn: int,
+                  accounts: list[str]) -> dict[str, int]:
+    strategy.arm(accounts)
+    await session.admin.step()
+    await asyncio.wait_for(strategy.fired.wait(), 10)
+    fanout = strategy.fanout
+    await fanout
+    check_acked(fanout, len(accounts))
+    received = await session.admin.received({o.tag for o in fanout.orders.values()})
+    sent = frame_sent_ns(await session.admin.new_frames(), conn, strategy.token)
+    return {"wire_to_wire": received[-1] - sent, "first_order": received[0] - sent,
+            "frame_to_callback": strategy.t_callback - sent,
+            "callback_to_fire_returned": strategy.t_returned - strategy.t_callback,
+            "callback_to_first_received": received[0] - strategy.t_callback}
+
+
+async def _official(session: EngineSession, stack: OfficialStack, conn: int, token: int, accounts: list[int],
+                    trial: int, price: float) -> dict[str, int]:
+    tags = [f"w{len(accounts)}t{trial}a{i}" for i in accounts]
+    await stack.arm(accounts, tags, price)
+    await session.admin.step()
+    placed = await stack.placed()
+    received = await session.admin.received(set(tags))
+    sent = frame_sent_ns(await session.admin.new_frames(), conn, token)
+    return {"wire_to_wire": received[-1] - sent, "first_order": received[0] - sent,
+            "frame_to_callback": placed["t_tick"] - sent,
+            "callback_to_first_received": received[0] - placed["t_tick"]}
+
+
+async def measure(session: EngineSession, stack: OfficialStack, strategy: NextTickStrategy,
+                  conns: dict[str, int], accounts: int, trials: int) -> dict:
+    """`trials` armed ticks per stack for `accounts` accounts each (alternating, same exchange)."""
+    ids = list(session.oms.accounts)
+    price = strategy.price
+    samples: dict[str, dict[str, list[float]]] = {"nbexec": {}, "official_sdk": {}}
+    await session.admin.new_requests()
+    await session.admin.new_frames()
+    started = time.perf_counter()
+    for trial in range(trials):
+        chosen = [(trial + i) % len(ids) for i in range(accounts)]
+        for k in range(2):
+            if accounts > 1:
+                await asyncio.sleep(PACE_S)
+            if (trial + k) % 2 == 0:
+                name = "nbexec"
+                figures = await _nbexec(session, strategy, conns[name], [ids[i] for i in chosen])
+            else:
+                name = "official_sdk"
+                figures = await _official(session, stack, conns[name], strategy.token, chosen, trial, price)
+            for key, ns in figures.items():
+                samples[name].setdefault(key, []).append(ns / 1e3)
+    out: dict = {name: {key: summary(s, "us") for key, s in figures.items()} for name, figures in samples.items()}
+    out["official_over_nbexec"] = speedup(out["official_sdk"]["wire_to_wire"], out["nbexec"]["wire_to_wire"])
+    out.update(accounts=accounts, seconds=round(time.perf_counter() - started, 2))
+    return out
+
