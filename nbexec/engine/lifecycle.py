@@ -134,18 +134,23 @@ async def _watch_redis(oms: OMS, every_s: float = 0.5) -> None:
         await asyncio.sleep(every_s)
 
 
-async def stop(oms: OMS) -> None:
+async def stop(oms: OMS, timeout_s: float = 10.0) -> None:
     """Stop tasks, feeds and connections; orders and state stay in Redis (and at the broker).
-    Idempotent."""
+    Idempotent, and bounded: a step that does not finish within `timeout_s` is abandoned."""
     if oms.stopped:
         return
     oms.stopped = True
     tasks = list(oms._tasks)
     for task in tasks:
         task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    await asyncio.gather(*(f.close() for f in oms.feeds), return_exceptions=True)
-    await asyncio.gather(*(b.close() for a in oms.accounts.values() for b in a.brokers.values()),
-                         return_exceptions=True)
-    await oms.store.close()
+    steps = [("engine tasks", asyncio.gather(*tasks, return_exceptions=True)),
+             ("feeds", asyncio.gather(*(f.close() for f in oms.feeds), return_exceptions=True)),
+             ("broker connections", asyncio.gather(*(b.close() for a in oms.accounts.values()
+                                                     for b in a.brokers.values()), return_exceptions=True)),
+             ("Redis", oms.store.close())]
+    for name, step in steps:
+        try:
+            await asyncio.wait_for(step, timeout_s)
+        except (asyncio.TimeoutError, NbexecError, OSError) as exc:
+            log.warning("stopping %s did not finish cleanly: %r", name, exc)
     oms.journal.close()

@@ -1,0 +1,62 @@
+"""SIGKILL the engine mid fan-out: after a restart and recovery, one order per account, no more."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from nbexec.core.orders import make_tag
+from nbexec.core.states import TERMINAL
+from nbexec.engine.config import PaperConfig
+from nbexec.engine.lifecycle import stop
+from nbexec.engine.paper import PaperSupervisor
+from tests.fixtures.engine import admin
+from tests.fixtures.redis import short_tmpdir
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("kill_after_s", [0.0, 0.02])
+async def test_a_fan_out_killed_midway_ends_with_exactly_one_order_per_account(engine_factory, redis_url,
+                                                                               kill_after_s):
+    data_dir, prefix, signal_id = short_tmpdir("nbxc-"), f"c{uuid.uuid4().hex[:8]}", "crash-signal"
+    try:
+        child = subprocess.Popen([sys.executable, "-m", "tests.engine.crash_engine", str(data_dir), redis_url,
+                                  prefix, signal_id], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        assert child.stdout.readline().strip() == "fired"
+        time.sleep(kill_after_s)
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+
+        oms = await engine_factory(accounts=50, data_dir=data_dir, prefix=prefix)  # same exchange, same Redis
+        orders = [await oms.store.find_by_signal(account, signal_id) for account in oms.accounts]
+        assert all(orders), "recovery left an account of the signal without an order"
+        for order in orders:
+            await _until_final(oms, order)
+
+        exchange = admin(oms.paper_info, "/book")
+        for account in oms.accounts:
+            tags = Counter(o["tag"] for o in exchange[account]["orders"])
+            assert tags[make_tag(signal_id, account)] == 1, (account, oms.recovery)
+        await stop(oms)  # before its exchange goes away
+    finally:
+        PaperSupervisor(data_dir, PaperConfig()).stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+async def _until_final(oms, order, timeout_s: float = 30.0):
+    import asyncio
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        current = await oms.store.get(order.account, order.order_id)
+        if current.status in TERMINAL:
+            return current
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{order.order_id} still {current.status} after {timeout_s}s")
