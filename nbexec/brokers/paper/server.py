@@ -24,6 +24,7 @@ import time
 from typing import Iterable
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
 
 from .faults import Faults, FaultSpec
 from .matching import Engine
@@ -37,10 +38,45 @@ _DHAN_ORDER_PREFIX = "/v2/orders"
 _MUTATING = frozenset({"POST", "PUT", "DELETE"})
 
 
+class _StampingHandler(RequestHandler):
+    """aiohttp's connection protocol, noting when the first bytes of a request arrive.
+
+    That moment, in `data_received`, is when the request reached the exchange: before the
+    body is parsed and before the handlers of requests that arrived with it have run (a
+    middleware stamp would include the exchange's own processing of the 49 orders before
+    the 50th). Clients here send one request per connection at a time (no pipelining).
+    """
+
+    __slots__ = ("arrived_ns",)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.arrived_ns: int | None = None
+
+    def data_received(self, data: bytes) -> None:
+        if self.arrived_ns is None:
+            self.arrived_ns = time.monotonic_ns()
+        super().data_received(data)
+
+
+class _StampingServer(web.Server):
+    def __call__(self) -> RequestHandler:
+        return _StampingHandler(self, loop=self._loop, **self._kwargs)
+
+
+def _arrival_ns(request: web.Request) -> int:
+    protocol = request.protocol
+    arrived = getattr(protocol, "arrived_ns", None)
+    if arrived is None:
+        return time.monotonic_ns()
+    protocol.arrived_ns = None  # the next request on this connection gets its own stamp
+    return arrived
+
+
 @web.middleware
 async def _stamp(request: web.Request, handler):
-    """Stamp every request on arrival, before anything reads the body (wire-to-wire latency)."""
-    recv_ns = time.monotonic_ns()
+    """Stamp every request with its arrival, before anything reads the body (wire-to-wire latency)."""
+    recv_ns = _arrival_ns(request)
     request[RECV_NS] = recv_ns
     if request.method in _MUTATING:
         path = request.path
@@ -133,6 +169,7 @@ class PaperExchange:
         self._closing.clear()
         self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
+        self._runner.server.__class__ = _StampingServer  # same layout, stamping connections
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # the real port when 0 was asked

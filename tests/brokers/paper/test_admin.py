@@ -92,3 +92,24 @@ async def test_counters_count_requests_and_steps(make_paper_exchange):
     x.step(2)
     _, counters = await get(x, "/counters")
     assert counters["order_requests"] == 1 and counters["steps"] == 2
+
+
+async def test_the_receive_stamp_is_the_arrival_of_the_first_bytes_not_of_the_whole_body(paper_exchange):
+    x = paper_exchange
+    a = x.accounts[0]
+    body = b"tradingsymbol=INFY&exchange=NSE&transaction_type=BUY&quantity=1&product=MIS&order_type=MARKET&tag=split1"
+    head = (f"POST /orders/regular HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Kite-Version: 3\r\n"
+            f"Authorization: token {a.kite_api_key}:{a.kite_access_token}\r\n"
+            f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+    reader, writer = await asyncio.open_connection("127.0.0.1", x.port)
+    writer.write(head)
+    await writer.drain()
+    await asyncio.sleep(0.3)
+    body_sent = time.monotonic_ns()
+    writer.write(body)
+    await writer.drain()
+    assert (await reader.readline()).startswith(b"HTTP/1.1 200")
+    writer.close()
+    _, recorded = await get(x, "/requests")
+    (split,) = [r for r in recorded["requests"] if r.get("tag") == "split1"]
+    assert split["recv_ns"] < body_sent - 200_000_000
