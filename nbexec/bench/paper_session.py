@@ -100,12 +100,19 @@ class Admin:
         self._frames_seen = data["last"]
         return data["frames"]
 
-    async def received(self, tags: Collection[str]) -> list[int]:
-        """`recv_ns` of the new order requests carrying `tags`, one per tag, in arrival order."""
-        stamps = [r["recv_ns"] for r in await self.new_requests() if r["tag"] in tags]
+    async def received(self, tags: Collection[str], not_before: int) -> list[int]:
+        """`recv_ns` of the new order requests carrying `tags`, one per tag, in arrival order.
+
+        A stamp before `not_before` (when the trial started, same clock) is the exchange's bug,
+        never a figure: it raises rather than let a negative latency into the results.
+        """
+        stamps = sorted(r["recv_ns"] for r in await self.new_requests() if r["tag"] in tags)
         if len(stamps) != len(tags):
             raise NbexecError(f"bench: the exchange received {len(stamps)} of {len(tags)} orders")
-        return sorted(stamps)
+        if stamps[0] < not_before:
+            raise NbexecError(f"bench: the exchange stamped an order {(not_before - stamps[0]) / 1e6:.1f} ms "
+                              "before the trial began (a stale arrival stamp in the paper exchange)")
+        return stamps
 
     async def counters(self) -> dict:
         return await self._call("GET", "/counters")

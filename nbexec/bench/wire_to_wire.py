@@ -5,6 +5,8 @@ the write; request `recv_ns` before the body is parsed), so neither client times
 market is stepped by hand (tick rate 0): each trial arms a strategy "on the next INFY tick, buy
 for these accounts", steps once, and matches the frame sent on that strategy's own feed
 connection with its orders' requests (by tag). For 50 accounts the figure is the 50th request.
+Hops on the same clock: frame sent -> the strategy's callback entered -> nbexec's last order
+handed to the socket (`ts_sent`) -> first arrival; and `exchange_between_arrivals` (see `fanout`).
 
 - nbexec: `Feed.on_tick` -> `oms.fire(...)` on the engine's loop.
 - official: `KiteTicker.on_ticks` -> `KiteConnect.place_order` per account, in the ticker's
@@ -24,7 +26,7 @@ import numpy as np
 
 from ..core.errors import NbexecError
 from ..engine.fanout import FanOut
-from .fanout import PACE_S, SYMBOL, check_acked, speedup
+from .fanout import PACE_S, SYMBOL, between, check_acked, last_written_ns, speedup
 from .official_stack import OfficialStack
 from .paper_session import EngineSession
 from .stats import summary
@@ -38,7 +40,7 @@ class NextTickStrategy:
         self.accounts: list[str] | None = None
         self.fired = asyncio.Event()
         self.fanout: FanOut | None = None
-        self.t_callback = self.t_returned = 0
+        self.t_callback = 0
 
     def arm(self, accounts: list[str]) -> None:
         self.accounts, self.fanout = accounts, None
@@ -51,7 +53,6 @@ class NextTickStrategy:
         accounts, self.accounts = self.accounts, None
         self.fanout = self.oms.fire(SYMBOL, "BUY", 1, accounts=accounts, order_type="LIMIT", price=self.price,
                                     signal_id=uuid.uuid4().hex[:16])
-        self.t_returned = time.monotonic_ns()
         self.fired.set()
 
 
@@ -63,6 +64,10 @@ def frame_sent_ns(frames: list[list], conn: int, token: int) -> int:
     return sent[0]
 
 
+def _spacing(received: list[int]) -> dict[str, float]:
+    return {"exchange_between_arrivals": between(received)} if len(received) > 1 else {}
+
+
 async def _nbexec(session: EngineSession, strategy: NextTickStrategy, conn: int,
                   accounts: list[str]) -> dict[str, int]:
     strategy.arm(accounts)
@@ -71,12 +76,12 @@ async def _nbexec(session: EngineSession, strategy: NextTickStrategy, conn: int,
     fanout = strategy.fanout
     await fanout
     check_acked(fanout, len(accounts))
-    received = await session.admin.received({o.tag for o in fanout.orders.values()})
     sent = frame_sent_ns(await session.admin.new_frames(), conn, strategy.token)
+    received = await session.admin.received({o.tag for o in fanout.orders.values()}, sent)
     return {"wire_to_wire": received[-1] - sent, "first_order": received[0] - sent,
             "frame_to_callback": strategy.t_callback - sent,
-            "callback_to_fire_returned": strategy.t_returned - strategy.t_callback,
-            "callback_to_first_received": received[0] - strategy.t_callback}
+            "callback_to_last_written": last_written_ns(fanout) - strategy.t_callback,
+            "callback_to_first_received": received[0] - strategy.t_callback, **_spacing(received)}
 
 
 async def _official(session: EngineSession, stack: OfficialStack, conn: int, token: int, accounts: list[int],
@@ -85,11 +90,11 @@ async def _official(session: EngineSession, stack: OfficialStack, conn: int, tok
     await stack.arm(accounts, tags, price)
     await session.admin.step()
     placed = await stack.placed()
-    received = await session.admin.received(set(tags))
     sent = frame_sent_ns(await session.admin.new_frames(), conn, token)
+    received = await session.admin.received(set(tags), sent)
     return {"wire_to_wire": received[-1] - sent, "first_order": received[0] - sent,
             "frame_to_callback": placed["t_tick"] - sent,
-            "callback_to_first_received": received[0] - placed["t_tick"]}
+            "callback_to_first_received": received[0] - placed["t_tick"], **_spacing(received)}
 
 
 async def measure(session: EngineSession, stack: OfficialStack, strategy: NextTickStrategy,
