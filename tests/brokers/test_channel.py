@@ -11,7 +11,7 @@ from nbexec.brokers.dhan.config import DhanConfig
 from nbexec.brokers.kite.config import KiteConfig
 from nbexec.brokers.settings import Endpoint, env_names
 from nbexec.brokers.types import BrokerOrder
-from nbexec.brokers.updates import FillTracker, UpdateHub
+from nbexec.brokers.updates import UpdateHub
 from nbexec.core.errors import ConfigError
 from nbexec.core.states import OrderStatus
 
@@ -60,16 +60,6 @@ async def test_start_eagerly_hands_over_results_errors_and_cancellation():
 
 def update(filled: int, average: float, status=OrderStatus.PARTIALLY_FILLED) -> BrokerOrder:
     return BrokerOrder("O1", "tag1", status, quantity=10, filled_quantity=filled, average_price=average)
-
-
-def test_successive_updates_become_fills_with_stable_ids():
-    tracker = FillTracker()
-    first = tracker.observe(update(4, 100.0))
-    assert (first.fill_id, first.quantity, first.price) == ("O1:4", 4, 100.0)
-    assert tracker.observe(update(4, 100.0)) is None          # duplicate
-    second = tracker.observe(update(10, 101.2, OrderStatus.FILLED))
-    assert (second.fill_id, second.quantity, second.price) == ("O1:10", 6, 102.0)
-    assert tracker.observe(update(4, 100.0)) is None          # late, out of order
 
 
 async def test_the_hub_registers_a_subscription_when_it_is_made():
