@@ -22,6 +22,7 @@ from ..brokers.dhan.config import DhanConfig
 from ..brokers.kite.adapter import KiteBroker
 from ..brokers.kite.config import KiteConfig
 from ..core.errors import NbexecError, StoreUnavailable
+from ..core.catalog import Catalog
 from ..core.instruments import Instrument
 from ..core.secrets import Secret
 from ..store import OrderStore, connect, resolve_redis_url
@@ -56,11 +57,12 @@ def paper_instruments(info: dict) -> dict[str, Instrument]:
     return {i.key: i for i in instruments}
 
 
-def make_broker(route: RouteConfig, account_id: str) -> Broker:
+def make_broker(route: RouteConfig, account_id: str, catalog: Catalog) -> Broker:
+    """The adapter behind one account route (Dhan names instruments by security id: `catalog`)."""
     settings = {**route.settings, **route.secrets, "account": account_id}
     if route.broker == "kite":
         return KiteBroker(KiteConfig.from_mapping(settings))
-    return DhanBroker(DhanConfig.from_mapping(settings))
+    return DhanBroker(DhanConfig.from_mapping(settings), catalog)
 
 
 async def start(config: EngineConfig | str | Path | None = None, *, data_dir: str | Path | None = None,
@@ -84,8 +86,9 @@ async def start(config: EngineConfig | str | Path | None = None, *, data_dir: st
         accounts_config += paper_accounts(paper_info, config.paper)
         instruments.update(paper_instruments(paper_info))
     accounts: dict[str, Account] = {}
+    catalog = Catalog(instruments.values())
     for ac in accounts_config:
-        brokers = {r.name: make_broker(r, ac.id) for r in ac.routes}
+        brokers = {r.name: make_broker(r, ac.id, catalog) for r in ac.routes}
         accounts[ac.id] = Account(ac.id, ac.sizing, [Route(r.name, preference=i) for i, r in enumerate(ac.routes)],
                                   brokers, ac.groups, ac.capital if ac.capital is not None else
                                   (config.paper.capital if paper_info else None))
