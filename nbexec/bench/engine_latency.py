@@ -16,6 +16,7 @@ from ..core.errors import NbexecError
 from . import fanout, wire_to_wire
 from .official_stack import OfficialStack
 from .paper_session import EngineSession, engine_session
+from .stepper import Stepper
 
 KEYS = ("fanout_50", "wire_to_wire_1", "wire_to_wire_50")
 ACCOUNTS = 50
@@ -49,18 +50,20 @@ async def run(quick: bool, keys: tuple[str, ...] = KEYS) -> dict[str, dict]:
         strategy = wire_to_wire.NextTickStrategy(session, token, fanout.resting_price(session))
         feed.on_tick(strategy.on_tick)
         stack = await OfficialStack.start(session.info, token)
+        stepper = await Stepper.start(session.info["admin"])
         try:
             conns["official_sdk"] = await _feed_connection(session, token, {conns["nbexec"]})
+            rig = wire_to_wire.Rig(session, stack, stepper, strategy, conns)
             setup_seconds = round(time.perf_counter() - started, 2)
             results: dict[str, dict] = {}
             if "fanout_50" in keys:
                 results["fanout_50"] = await fanout.measure(session, stack, trials["fanout_50"])
             for key in ("wire_to_wire_1", "wire_to_wire_50"):
                 if key in keys:
-                    results[key] = await wire_to_wire.measure(session, stack, strategy, conns,
-                                                              int(key.rsplit("_", 1)[1]), trials[key])
+                    results[key] = await wire_to_wire.measure(rig, int(key.rsplit("_", 1)[1]), trials[key])
             refused = (await session.admin.counters()).get("rate_limited", 0)
         finally:
+            await stepper.close()
             await stack.close()
     for result in results.values():
         result.update(exchange_rate_limited=refused, load_average_1m_before=load_before,

@@ -2,8 +2,8 @@
 
 Both ends are stamped by the exchange with `time.monotonic_ns()` (frame `send_ns` just before
 the write; request `recv_ns` before the body is parsed), so neither client times itself. The
-market is stepped by hand (tick rate 0): each trial arms a strategy "on the next INFY tick, buy
-for these accounts", steps once, and matches the frame sent on that strategy's own feed
+market is stepped by hand (tick rate 0, from a process of its own: `stepper`): each trial arms a
+strategy "on the next INFY tick, buy for these accounts", steps once, and matches the frame sent on that strategy's own feed
 connection with its orders' requests (by tag). For 50 accounts the figure is the 50th request.
 Hops on the same clock: frame sent -> the strategy's callback entered -> nbexec's last order
 handed to the socket (`ts_sent`) -> first arrival; and `exchange_between_arrivals` (see `fanout`).
@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -29,6 +30,7 @@ from ..engine.fanout import FanOut
 from .fanout import PACE_S, SYMBOL, between, check_acked, last_written_ns, speedup
 from .official_stack import OfficialStack
 from .paper_session import EngineSession
+from .stepper import Stepper
 from .stats import summary
 
 
@@ -68,10 +70,21 @@ def _spacing(received: list[int]) -> dict[str, float]:
     return {"exchange_between_arrivals": between(received)} if len(received) > 1 else {}
 
 
-async def _nbexec(session: EngineSession, strategy: NextTickStrategy, conn: int,
-                  accounts: list[str]) -> dict[str, int]:
+@dataclass
+class Rig:
+    """Both stacks subscribed to INFY, the market stepped from outside, each feed's connection id."""
+
+    session: EngineSession
+    stack: OfficialStack
+    stepper: Stepper
+    strategy: NextTickStrategy
+    conns: dict[str, int]   # "nbexec" / "official_sdk" -> the exchange's id of its feed connection
+
+
+async def _nbexec(rig: Rig, accounts: list[str]) -> dict[str, int]:
+    session, strategy, conn = rig.session, rig.strategy, rig.conns["nbexec"]
     strategy.arm(accounts)
-    await session.admin.step()
+    rig.stepper.step()
     await asyncio.wait_for(strategy.fired.wait(), 10)
     fanout = strategy.fanout
     await fanout
@@ -84,24 +97,23 @@ async def _nbexec(session: EngineSession, strategy: NextTickStrategy, conn: int,
             "callback_to_first_received": received[0] - strategy.t_callback, **_spacing(received)}
 
 
-async def _official(session: EngineSession, stack: OfficialStack, conn: int, token: int, accounts: list[int],
-                    trial: int, price: float) -> dict[str, int]:
+async def _official(rig: Rig, accounts: list[int], trial: int) -> dict[str, int]:
+    session, conn = rig.session, rig.conns["official_sdk"]
     tags = [f"w{len(accounts)}t{trial}a{i}" for i in accounts]
-    await stack.arm(accounts, tags, price)
-    await session.admin.step()
-    placed = await stack.placed()
-    sent = frame_sent_ns(await session.admin.new_frames(), conn, token)
+    await rig.stack.arm(accounts, tags, rig.strategy.price)
+    rig.stepper.step()
+    placed = await rig.stack.placed()
+    sent = frame_sent_ns(await session.admin.new_frames(), conn, rig.strategy.token)
     received = await session.admin.received(set(tags), sent)
     return {"wire_to_wire": received[-1] - sent, "first_order": received[0] - sent,
             "frame_to_callback": placed["t_tick"] - sent,
             "callback_to_first_received": received[0] - placed["t_tick"], **_spacing(received)}
 
 
-async def measure(session: EngineSession, stack: OfficialStack, strategy: NextTickStrategy,
-                  conns: dict[str, int], accounts: int, trials: int) -> dict:
+async def measure(rig: Rig, accounts: int, trials: int) -> dict:
     """`trials` armed ticks per stack for `accounts` accounts each (alternating, same exchange)."""
+    session = rig.session
     ids = list(session.oms.accounts)
-    price = strategy.price
     samples: dict[str, dict[str, list[float]]] = {"nbexec": {}, "official_sdk": {}}
     await session.admin.new_requests()
     await session.admin.new_frames()
@@ -112,11 +124,9 @@ async def measure(session: EngineSession, stack: OfficialStack, strategy: NextTi
             if accounts > 1:
                 await asyncio.sleep(PACE_S)
             if (trial + k) % 2 == 0:
-                name = "nbexec"
-                figures = await _nbexec(session, strategy, conns[name], [ids[i] for i in chosen])
+                name, figures = "nbexec", await _nbexec(rig, [ids[i] for i in chosen])
             else:
-                name = "official_sdk"
-                figures = await _official(session, stack, conns[name], strategy.token, chosen, trial, price)
+                name, figures = "official_sdk", await _official(rig, chosen, trial)
             for key, ns in figures.items():
                 samples[name].setdefault(key, []).append(ns / 1e3)
     out: dict = {name: {key: summary(s, "us") for key, s in figures.items()} for name, figures in samples.items()}
