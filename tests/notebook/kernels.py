@@ -8,52 +8,27 @@ stops both at teardown, since they outlive the kernel by design.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from pathlib import Path
 
 import nbformat
 from jupyter_client.manager import KernelManager, start_new_kernel
-from nbclient import NotebookClient
 
-from nbexec.engine.config import PaperConfig
-from nbexec.engine.paper import PaperSupervisor
-from nbexec.store.embedded import EmbeddedRedis
+from nbexec.notebook.runner import PROBE_MARK, execute, kernel_env, stop_servers
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-PROBE = "NBEXEC-PROBE "
-
-
-def kernel_env(data_dir: Path) -> dict[str, str]:
-    return dict(os.environ, NBEXEC_DATA_DIR=str(data_dir), NO_PROXY="127.0.0.1,localhost",
-                no_proxy="127.0.0.1,localhost")
 
 
 def stop_engine_servers(data_dir: Path) -> None:
-    PaperSupervisor(data_dir, PaperConfig()).stop()
-    EmbeddedRedis(data_dir).stop()
+    stop_servers(data_dir)
     shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def execute_notebook(name: str, data_dir: Path, probe: str = "", timeout: int = 120
                      ) -> tuple[nbformat.NotebookNode, dict]:
-    """Run notebooks/`name` in a fresh python3 kernel, then `probe` (code printing a JSON line
-    via `probe(...)`) in the same kernel; (the executed notebook, the probe's dict)."""
-    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
-    cells = len(nb.cells)
-    if probe:
-        nb.cells.append(nbformat.v4.new_code_cell(
-            f"import json as _json\ndef probe(**facts):\n    print({PROBE!r} + _json.dumps(facts, default=str))\n{probe}"))
-    client = NotebookClient(nb, kernel_name="python3", timeout=timeout, resources={"metadata": {"path": str(NOTEBOOKS)}})
-    client.execute(env=kernel_env(data_dir))
-    facts = {}
-    if probe:
-        out = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.output_type == "stream")
-        line = next(line for line in out.splitlines() if line.startswith(PROBE))
-        facts = json.loads(line[len(PROBE):])
-        del nb.cells[cells:]
-    return nb, facts
+    """Run notebooks/`name` in a fresh kernel, then `probe` in it (see nbexec.notebook.runner)."""
+    return execute(NOTEBOOKS / name, data_dir, probe=probe, timeout=timeout)
 
 
 def cell_outputs(nb: nbformat.NotebookNode, starts_with: str) -> list:
@@ -70,6 +45,12 @@ def text_of(outputs: list) -> str:
         parts.append(o.get("text", ""))
         parts.append(o.get("data", {}).get("text/plain", ""))
     return "\n".join(parts)
+
+
+def paper_tokens(data_dir: Path) -> list[str]:
+    """The paper accounts' access tokens (what must never show in an output)."""
+    info = json.loads((data_dir / "paper.json").read_text())["info"]
+    return [a[k] for a in info["accounts"] for k in ("kite_access_token", "dhan_access_token", "kite_api_secret")]
 
 
 def widget_values(nb: nbformat.NotebookNode) -> list[str]:
@@ -109,9 +90,9 @@ class LiveKernel:
     def value(self, expression: str):
         """The JSON value of `expression` evaluated in the kernel."""
         printed: list[str] = []
-        self.run(f"print({PROBE!r} + __import__('json').dumps({expression}))", into=printed)
-        line = next(line for line in "".join(printed).splitlines() if line.startswith(PROBE))
-        return json.loads(line[len(PROBE):])
+        self.run(f"print({PROBE_MARK!r} + __import__('json').dumps({expression}))", into=printed)
+        line = next(line for line in "".join(printed).splitlines() if line.startswith(PROBE_MARK))
+        return json.loads(line[len(PROBE_MARK):])
 
     def close(self) -> None:
         self.kc.stop_channels()

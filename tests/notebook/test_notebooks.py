@@ -12,11 +12,17 @@ import re
 import nbformat
 import pytest
 
-from .kernels import NOTEBOOKS, cell_outputs, execute_notebook, text_of, widget_values
+from .kernels import NOTEBOOKS, cell_outputs, execute_notebook, paper_tokens, text_of, widget_values
 
 TESTED = {"quickstart.ipynb", "fanout.ipynb", "research_to_live.ipynb", "recovery.ipynb"}
 
 pytestmark = pytest.mark.slow
+
+
+def assert_no_secrets(nb: nbformat.NotebookNode, data_dir) -> None:
+    shown = nbformat.writes(nb)
+    leaked = [t for t in paper_tokens(data_dir) if t in shown]
+    assert not leaked, "a paper credential is in the executed notebook"
 
 
 def test_every_notebook_has_a_test():
@@ -40,6 +46,7 @@ probe(orders=len(orders), statuses=sorted(set(orders.status)), filled=int(orders
       tick_columns=list(ticks.columns), ticks=len(ticks), latency_hops=list(oms.latency_df().index),
       latency_counts=oms.latency_df()["count"].tolist())
 """)
+    assert_no_secrets(nb, data_dir)
     assert "nbexec engine started: paper exchange, 5 accounts" in text_of(cell_outputs(nb, "%oms start"))
     assert facts["ticks"] > 10 and {"instrument", "last_price", "bid", "ask"} <= set(facts["tick_columns"])
     assert facts == {**facts, "orders": 5, "statuses": ["FILLED"], "filled": 50, "fills": 5}
@@ -60,6 +67,7 @@ probe(accounts=len(oms.accounts), counts=fanout.counts, table_shape=list(table.s
       table_counts=table["count"].tolist(), p50_positive=bool((table["50%"] > 0).all()),
       short=sorted(set(oms.positions_df().quantity)))
 """)
+    assert_no_secrets(nb, data_dir)
     assert "50 accounts" in text_of(cell_outputs(nb, "%oms start --accounts 50"))
     assert facts["accounts"] == 50 and facts["counts"] == {"FILLED": 50}
     assert facts["table_shape"] == [5, 6] and facts["table_counts"] == [50.0] * 5 and facts["p50_positive"]
@@ -76,6 +84,7 @@ probe(recorded=len(recorded), research_columns=list(research.columns), summary=s
       steps=len(live), orders=len(orders), statuses=sorted(set(orders.status)),
       positions=sorted(set(oms.positions_df().quantity)), fills=len(oms.fills_df()))
 """)
+    assert_no_secrets(nb, data_dir)
     assert facts["recorded"] >= 40   # 8 s of a 10 Hz feed
     assert facts["research_columns"] == ["price", "position", "pnl"] and facts["summary"]["ticks"] == facts["recorded"]
     assert facts["steps"] == 6 and facts["orders"] > 0 and facts["statuses"] == ["FILLED"]
@@ -87,6 +96,7 @@ def test_recovery_reconciles_changes_made_while_the_engine_was_down(data_dir):
 probe(report=repr(oms.recovery), updated=oms.recovery.updated, compare=compare.to_dict("index"),
       positions_equal=bool(oms.positions_df()[["account", "instrument", "quantity"]].equals(positions_before)))
 """)
+    assert_no_secrets(nb, data_dir)
     assert facts["report"] == "<RecoveryReport adopted 0, sent 0, updated 5, unchanged 0, errors 0>"
     assert sorted(u[1:] for u in facts["updated"]) == [["ACKED", "CANCELLED"]] * 5
     statuses = sorted((v["status"], v["status_after"]) for v in facts["compare"].values())
