@@ -9,7 +9,6 @@ engine's feed; then start the official worker, step once more; the new connectio
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 
 from ..core.errors import NbexecError
@@ -38,7 +37,6 @@ async def _feed_connection(session: EngineSession, token: int, known: set[int]) 
 async def run(quick: bool, keys: tuple[str, ...] = KEYS) -> dict[str, dict]:
     trials = ({"fanout_50": 8, "wire_to_wire_1": 20, "wire_to_wire_50": 8} if quick else
               {"fanout_50": 60, "wire_to_wire_1": 200, "wire_to_wire_50": 60})
-    load_before = os.getloadavg()[0]
     started = time.perf_counter()
     async with engine_session(ACCOUNTS) as session:
         token = next(i["instrument_token"] for i in session.info["instruments"]
@@ -66,6 +64,5 @@ async def run(quick: bool, keys: tuple[str, ...] = KEYS) -> dict[str, dict]:
             await stepper.close()
             await stack.close()
     for result in results.values():
-        result.update(exchange_rate_limited=refused, load_average_1m_before=load_before,
-                      session_setup_seconds=setup_seconds, engine_start_seconds=round(session.start_seconds, 2))
+        result.update(exchange_rate_limited=refused, session_setup_seconds=setup_seconds, engine_start_seconds=round(session.start_seconds, 2))
     return results

@@ -31,20 +31,26 @@ def machine() -> dict:
 
 
 def run_all(names: list[str], *, quick: bool, progress: Callable[[str], None] = lambda _: None) -> dict:
-    results: dict = {"machine": machine(), "quick": quick}
+    results: dict = {"machine": machine(), "quick": quick, "load_average_before": os.getloadavg()}
     for name in names:
         if name in results:
             continue
         module = importlib.import_module(SCENARIOS[name])
         keys = tuple(n for n in names if SCENARIOS[n] == SCENARIOS[name]) if hasattr(module, "KEYS") else (name,)
         progress(f"running {', '.join(keys)} ...")
+        load = os.getloadavg()[0]   # the machine is shared: every figure says how busy it was
         started = time.perf_counter()
         if hasattr(module, "KEYS"):
             results.update(asyncio.run(module.run(quick, keys)))
         else:
             results[name] = asyncio.run(module.run(quick))
-        for key in keys:   # a shared session's keys each keep their own measuring time
-            results[key].setdefault("seconds", round(time.perf_counter() - started, 2))
+        total = round(time.perf_counter() - started, 2)
+        for key in keys:   # a shared session's keys keep their own measuring time, and say the session's
+            results[key].setdefault("seconds", total)
+            results[key].setdefault("load_average_1m_before", load)
+            if len(keys) > 1:
+                results[key]["session_seconds"] = total
+    results["load_average_after"] = os.getloadavg()
     return results
 
 

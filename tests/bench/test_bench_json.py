@@ -61,6 +61,7 @@ def test_the_json_names_the_machine(results):
     assert results["machine"]["cpu_count"] >= 1
     assert results["machine"]["python"]
     assert results["quick"] is True
+    assert len(results["load_average_before"]) == 3
 
 
 @pytest.mark.parametrize("key", [k for k in ISSUE_8 if k not in NOT_YET_REGISTERED or k in SCENARIOS])
