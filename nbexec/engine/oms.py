@@ -23,8 +23,8 @@ from ..brokers.reconcile import resolve_unknown
 from ..brokers.retry import OutcomeUnknown
 from ..brokers.types import BrokerAck, BrokerOrder
 from ..brokers.wire import TransportError
-from ..core.errors import (BrokerError, InvalidTransition, NbexecError, RiskRejected, StaleVersion,
-                           StoreUnavailable, ValidationError)
+from ..core.errors import (BrokerError, BrokerUnavailable, InvalidTransition, NbexecError, RateLimited,
+                           RiskRejected, StaleVersion, StoreUnavailable, ValidationError)
 from ..core.fills import Fill, Position
 from ..core.instruments import Instrument, parse_instrument_key
 from ..core.orders import Order, Side, make_tag
@@ -52,10 +52,10 @@ class OMS:
 
     def __init__(self, config: EngineConfig, store: OrderStore, accounts: dict[str, Account],
                  instruments: dict[str, Instrument], journal: SignalJournal, *,
-                 unknown_grace_s: float = 2.0) -> None:
+                 unknown_grace_s: float = 2.0, cancel_attempts: int = 30) -> None:
         self.config, self.store, self.accounts = config, store, accounts
         self.instruments, self.journal = instruments, journal
-        self.unknown_grace_s = unknown_grace_s
+        self.unknown_grace_s, self.cancel_attempts = unknown_grace_s, cancel_attempts
         self.feeds: list[Any] = []                        # nbexec.feeds.Feed, newest last
         self.fanouts: dict[str, FanOut] = {}              # signal id -> fan-out
         self.orders: dict[str, Order] = {}                # order id (= tag) -> latest known
@@ -237,9 +237,6 @@ class OMS:
                     current = await self._move(current, S.ACKED, expected=current.version,
                                                broker_order_id=ack.broker_order_id,
                                                ts_acked=ack.t_acked_ns or time.monotonic_ns())
-                if order_id in self._cancel_on_ack:
-                    self._cancel_on_ack.discard(order_id)
-                    self._spawn(self._cancel_one(current))
                 return
         finally:
             self._answers.pop(order_id, None)
@@ -334,9 +331,16 @@ class OMS:
         return moved
 
     def _remember(self, order: Order, fanout: FanOut | None = None) -> None:
+        """Keep the newest state of an order; every writer (acks, broker updates, recovery)
+        comes through here, so a cancel waiting for the broker's id is sent from here."""
         known = self.orders.get(order.order_id)
         if known is None or order.version >= known.version:
             self.orders[order.order_id] = order
+            if order.order_id in self._cancel_on_ack and order.broker_order_id \
+                    and order.status not in (S.PENDING_SEND, S.SENT):
+                self._cancel_on_ack.discard(order.order_id)
+                if order.status not in TERMINAL:
+                    self._spawn(self._cancel_one(order))
         fanout = fanout or self.fanouts.get(order.signal_id)
         if fanout is not None:
             fanout.update(order)
@@ -367,6 +371,7 @@ class OMS:
         return list(await asyncio.gather(*(self._cancel_one(o) for o in targets)))
 
     async def _cancel_one(self, order: Order) -> Order:
+        order = self.orders.get(order.order_id, order)
         answer = self._answers.get(order.order_id)
         if answer is not None and order.order_id not in self._written:
             self._withdrawn.add(order.order_id)   # still waiting for a token or a connection
@@ -378,10 +383,21 @@ class OMS:
         if order.status in TERMINAL:
             return order
         broker = self.accounts[order.account].brokers[order.route]
-        try:
-            await broker.cancel(order)
-        except BrokerError as exc:
-            log.warning("cancel of %s refused: %s", order.order_id, exc)
+        # A cancel is idempotent: keep at it while the broker is busy (429) or unreachable, so a
+        # kill switch in a burst of orders still reaches every open one.
+        for attempt in range(self.cancel_attempts):
+            try:
+                await broker.cancel(order)
+                return order
+            except (RateLimited, BrokerUnavailable) as exc:
+                log.warning("cancel of %s not through yet (%s), retrying", order.order_id, exc)
+                await asyncio.sleep(min(0.2 * 2 ** attempt, 2.0))
+                if self.orders[order.order_id].status in TERMINAL:
+                    return self.orders[order.order_id]
+            except BrokerError as exc:  # refused for good: typically already final at the broker
+                log.warning("cancel of %s refused: %s", order.order_id, exc)
+                return order
+        log.error("cancel of %s gave up after %d attempts", order.order_id, self.cancel_attempts)
         return order
 
     async def kill(self) -> list[Order]:

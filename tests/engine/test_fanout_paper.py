@@ -70,7 +70,10 @@ async def test_the_kill_switch_withdraws_unsent_orders_and_cancels_open_ones(eng
                for q in range(1, 16)]
     await oms.kill()
     for fanout in fanouts:
-        await fanout.done(timeout=60)
+        try:
+            await fanout.done(timeout=60)
+        except asyncio.TimeoutError:
+            raise AssertionError(f"not final after the kill: {fanout!r}\n{fanout.df.to_string()}") from None
 
     exchange = book(oms)
     withdrawn = [o for f in fanouts for o in f.orders.values() if o.reject_reason == "withdrawn before it was sent"]
