@@ -64,5 +64,6 @@ async def run(quick: bool, keys: tuple[str, ...] = KEYS) -> dict[str, dict]:
             await stepper.close()
             await stack.close()
     for result in results.values():
-        result.update(exchange_rate_limited=refused, session_setup_seconds=setup_seconds, engine_start_seconds=round(session.start_seconds, 2))
+        result.update(exchange_rate_limited=refused, session_setup_seconds=setup_seconds,
+                      engine_start_seconds=round(session.start_seconds, 2))
     return results

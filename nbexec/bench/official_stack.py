@@ -110,7 +110,8 @@ def _worker(config: dict) -> None:
     def place_all(command: dict, t_tick: int) -> None:
         try:
             t0 = time.monotonic_ns()
-            ids = [sdk_place(clients[i], tag, command["price"]) for i, tag in zip(command["accounts"], command["tags"])]
+            ids = [sdk_place(clients[i], tag, command["price"])
+                   for i, tag in zip(command["accounts"], command["tags"])]
             emit({"t_tick": t_tick, "t0": t0, "t1": time.monotonic_ns(), "ids": ids})
         except Exception as exc:  # reported to the parent, which raises it
             emit({"error": f"{type(exc).__name__}: {exc}"})

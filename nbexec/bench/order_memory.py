@@ -46,7 +46,7 @@ def _fan_out(n: int, accounts: list[str], orders: dict[str, Order], fanouts: dic
 
 
 def held_orders(orders: dict[str, Order], fanouts: dict[str, FanOut]) -> dict:
-    """RSS growth of 10,000 acked orders plus their 200 fan-outs, held (in the arguments) as the engine holds them."""
+    """RSS growth of 10,000 acked orders and their 200 fan-outs, held in the arguments as the engine holds them."""
     accounts = [f"PA{i:04d}" for i in range(1, ACCOUNTS + 1)]
     gc.collect()
     before = ring_memory.resident_mb()

@@ -2,11 +2,13 @@
 
 Both ends are stamped by the exchange with `time.monotonic_ns()` (frame `send_ns` just before
 the write; request `recv_ns` before the body is parsed), so neither client times itself. The
-market is stepped by hand (tick rate 0, from a process of its own: `stepper`): each trial arms a
-strategy "on the next INFY tick, buy for these accounts", steps once, and matches the frame sent on that strategy's own feed
-connection with its orders' requests (by tag). For 50 accounts the figure is the 50th request.
-Hops on the same clock: frame sent -> the strategy's callback entered -> nbexec's last order
-handed to the socket (`ts_sent`) -> first arrival; and `exchange_between_arrivals` (see `fanout`).
+market is stepped by hand (tick rate 0, from a process of its own: `stepper`): each trial arms
+a strategy "on the next INFY tick, buy for these accounts", steps once, and matches the frame
+sent on that strategy's own feed connection with its orders' requests (by tag). For 50
+accounts the figure is the 50th request. Hops on the same clock: frame sent -> the strategy's
+callback entered -> nbexec's last order handed to the socket (`ts_sent`, taken when the write
+returns: on a busy machine the exchange may run first) -> first arrival; and
+`exchange_between_arrivals` (see `fanout`).
 
 - nbexec: `Feed.on_tick` -> `oms.fire(...)` on the engine's loop.
 - official: `KiteTicker.on_ticks` -> `KiteConnect.place_order` per account, in the ticker's
