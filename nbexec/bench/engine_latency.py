@@ -28,10 +28,10 @@ async def _feed_connection(session: EngineSession, token: int, known: set[int]) 
         conns = {f[3] for f in await session.admin.new_frames() if token in f[5]} - known
         if conns:
             if len(conns) > 1:
-                raise NbexecError(f"bench: several new feed connections {sorted(conns)}")
+                raise NbexecError(f"several new feed connections {sorted(conns)}")
             return conns.pop()
         await session.admin.step()
-    raise NbexecError("bench: no frame of INFY went out after 100 steps")
+    raise NbexecError("no frame of INFY went out after 100 steps")
 
 
 async def run(quick: bool, keys: tuple[str, ...] = KEYS) -> dict[str, dict]:

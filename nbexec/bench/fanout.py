@@ -47,14 +47,14 @@ def resting_price(session: EngineSession) -> float:
     oms = session.oms
     tick = oms.last_tick(SYMBOL)
     if tick is None:
-        raise NbexecError("bench: no INFY tick yet (subscribe and step the market first)")
+        raise NbexecError("no INFY tick yet (subscribe and step the market first)")
     size = oms.instrument(SYMBOL).tick_size
     return round(round(tick.last_price * 0.96 / size) * size, 2)
 
 
 def check_acked(fanout: FanOut, expected: int) -> None:
     if fanout.counts != {"ACKED": expected}:
-        raise NbexecError(f"bench: {fanout!r}, expected {expected} ACKED; "
+        raise NbexecError(f"{fanout!r}, expected {expected} ACKED; "
                           f"reasons: {fanout.df['reason'].dropna().unique().tolist()}")
 
 

@@ -65,9 +65,9 @@ class OfficialStack:
         try:
             answer = json.loads(line)
         except ValueError:
-            raise NbexecError(f"bench: the official SDK worker said {line[:300]!r}") from None
+            raise NbexecError(f"the official SDK worker said {line[:300]!r}") from None
         if "error" in answer:
-            raise NbexecError(f"bench: the official SDK worker failed: {answer['error']}")
+            raise NbexecError(f"the official SDK worker failed: {answer['error']}")
         return answer
 
     async def _send(self, command: dict) -> None:

@@ -54,7 +54,7 @@ async def start_sim(accounts: int, *args: str) -> tuple[asyncio.subprocess.Proce
     except ValueError:
         proc.kill()
         await proc.wait()
-        raise NbexecError(f"bench: nbexec sim did not start (said {line[:200]!r})") from None
+        raise NbexecError(f"nbexec sim did not start (said {line[:200]!r})") from None
 
 
 async def stop_sim(proc: asyncio.subprocess.Process) -> None:
@@ -108,9 +108,9 @@ class Admin:
         """
         stamps = sorted(r["recv_ns"] for r in await self.new_requests() if r["tag"] in tags)
         if len(stamps) != len(tags):
-            raise NbexecError(f"bench: the exchange received {len(stamps)} of {len(tags)} orders")
+            raise NbexecError(f"the exchange received {len(stamps)} of {len(tags)} orders")
         if stamps[0] < not_before:
-            raise NbexecError(f"bench: the exchange stamped an order {(not_before - stamps[0]) / 1e6:.1f} ms "
+            raise NbexecError(f"the exchange stamped an order {(not_before - stamps[0]) / 1e6:.1f} ms "
                               "before the trial began (a stale arrival stamp in the paper exchange)")
         return stamps
 

@@ -64,7 +64,7 @@ def frame_sent_ns(frames: list[list], conn: int, token: int) -> int:
     """The send stamp of the one frame carrying `token` on connection `conn`."""
     sent = [f[1] for f in frames if f[3] == conn and token in f[5]]
     if len(sent) != 1:
-        raise NbexecError(f"bench: expected one INFY frame on connection {conn}, found {len(sent)}")
+        raise NbexecError(f"expected one INFY frame on connection {conn}, found {len(sent)}")
     return sent[0]
 
 
