@@ -100,8 +100,8 @@ class OmsMagics(Magics):
         if verb == "blotter":
             return Desk(oms, session().hub)
         if verb == "ticket":
-            display(OrderTicket(oms))
-            return None
+            subscribed = [s for feed in reversed(oms.feeds) for s in feed.instruments]
+            return OrderTicket(oms, symbol=subscribed[0] if subscribed else None)
         raise AssertionError(f"grammar verb {verb!r} has no handler")
 
     async def _start(self, args: dict) -> None:

@@ -26,7 +26,8 @@ def positions_html(df: pd.DataFrame) -> str:
     unrealised = float(pd.to_numeric(df["unrealised_pnl"], errors="coerce").fillna(0.0).sum())
     total = realised + unrealised
     color = "#176c2c" if total >= 0 else "#b00020"
-    table = df[_SHOWN].to_html(index=False, classes="nbx-table", float_format=lambda v: f"{v:,.2f}", na_rep="")
+    # (+ 0.0 turns a realised -0.0 into 0.00)
+    table = df[_SHOWN].to_html(index=False, classes="nbx-table", float_format=lambda v: f"{v + 0.0:,.2f}", na_rep="")
     return (f'<div class="nbx-positions"><b>positions</b> &middot; P&amp;L <span style="color:{color}">'
             f'{total:,.2f}</span> (realised {realised:,.2f}, unrealised {unrealised:,.2f}){table}</div>')
 

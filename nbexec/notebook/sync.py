@@ -7,8 +7,13 @@
     sync.stop()
 
 In Jupyter the kernel's asyncio loop is already running the cell, so `run` makes that loop
-re-entrant (nest_asyncio) and drives it until the coroutine is done: the engine's tasks, feeds
-and widget updates keep running meanwhile; only the calling cell waits. Outside a running loop
+re-entrant and drives it until the coroutine is done: the engine's tasks, feeds and widget
+updates keep running meanwhile; only the calling cell waits. ipykernel 7 runs every cell in one
+shared contextvars Context, and the kernel's own message task lives in it: a nested loop that
+stepped that task (the next queued cell, a widget click) would fail with "cannot enter context"
+and wedge the kernel. nest_asyncio2 (ipykernel 7's own dependency) defers such handles until
+the nested run returns; the original nest_asyncio does not, and is used only without it
+(ipykernel 6, which has no shared Context). Outside a running loop
 (terminal IPython, an in-process shell) it uses IPython's own asyncio loop, the one top-level
 `await` uses, so awaited and synchronous calls share the engine. Never call these from a
 widget callback or a tick callback: those must only schedule work.
@@ -33,10 +38,18 @@ def run(awaitable: Awaitable[T]) -> T:
     except RuntimeError:
         return _idle_loop().run_until_complete(awaitable)
     if id(loop) not in _patched:
-        import nest_asyncio
-        nest_asyncio.apply(loop)
+        _reentrant().apply(loop)
         _patched.add(id(loop))
     return loop.run_until_complete(awaitable)
+
+
+def _reentrant():
+    try:
+        import nest_asyncio2
+        return nest_asyncio2
+    except ImportError:
+        import nest_asyncio
+        return nest_asyncio
 
 
 def _idle_loop() -> asyncio.AbstractEventLoop:

@@ -87,6 +87,26 @@ class LiveKernel:
             raise AssertionError(f"cell failed: {errors[0]}\n{code}")
         return took
 
+    def run_queued(self, codes: list[str], timeout: float = 120) -> dict[int, list[str]]:
+        """Send every cell at once, as JupyterLab's Run All does; {cell index: errors} once all
+        replied (raises if some never do)."""
+        ids = [self.kc.execute(code) for code in codes]
+        errors: dict[int, list[str]] = {i: [] for i in range(len(ids))}
+        idle: set[str] = set()
+        deadline = time.monotonic() + timeout
+        while len(idle) < len(ids):
+            msg = self.kc.get_iopub_msg(timeout=max(deadline - time.monotonic(), 0.1))
+            parent = msg["parent_header"].get("msg_id")
+            if parent not in ids:
+                continue
+            if msg["msg_type"] == "error":
+                errors[ids.index(parent)].append(f"{msg['content']['ename']}: {msg['content']['evalue']}")
+            elif msg["msg_type"] == "stream":
+                self.outputs.append(msg["content"]["text"])
+            elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                idle.add(parent)
+        return errors
+
     def value(self, expression: str):
         """The JSON value of `expression` evaluated in the kernel."""
         printed: list[str] = []

@@ -68,3 +68,16 @@ def test_every_cell_can_run_twice(kernel):
     kernel.run("%oms start\nstored = [o.status.value for a in oms.accounts for o in await oms.store.orders(a)]")
     assert kernel.value("stored") == ["FILLED"] * 5
     kernel.run("%oms stop")
+
+
+def test_cells_queued_at_once_all_run(kernel):
+    """Run All sends every cell before the first finishes; a magic waiting on the loop must
+    not step the kernel's next message (ipykernel 7 shares one Context between cells)."""
+    errors = kernel.run_queued(["%load_ext nbexec", "%oms start", "feed = %oms subscribe NSE:INFY", "%oms blotter",
+                                "fanout = %oms buy NSE:INFY 2", "await fanout.done(timeout=15)", "%oms stop",
+                                "%oms start", "%oms stop"])
+    assert errors == {i: [] for i in range(9)}
+    text = "".join(kernel.outputs)
+    assert text.count("nbexec engine started") == 2 and text.count("nbexec engine stopped") == 2
+    assert "cannot enter context" not in text and "Task was destroyed" not in text
+    assert kernel.value("fanout.counts") == {"FILLED": 5}
