@@ -54,7 +54,7 @@ class _StampingHandler(RequestHandler):
         self.arrived_ns: int | None = None
 
     def data_received(self, data: bytes) -> None:
-        if self.arrived_ns is None:
+        if data and self.arrived_ns is None:  # aiohttp also calls this with b"" after a request
             self.arrived_ns = time.monotonic_ns()
         super().data_received(data)
 
@@ -64,19 +64,19 @@ class _StampingServer(web.Server):
         return _StampingHandler(self, loop=self._loop, **self._kwargs)
 
 
-def _arrival_ns(request: web.Request) -> int:
-    protocol = request.protocol
-    arrived = getattr(protocol, "arrived_ns", None)
-    if arrived is None:
-        return time.monotonic_ns()
-    protocol.arrived_ns = None  # the next request on this connection gets its own stamp
-    return arrived
-
-
 @web.middleware
 async def _stamp(request: web.Request, handler):
     """Stamp every request with its arrival, before anything reads the body (wire-to-wire latency)."""
-    recv_ns = _arrival_ns(request)
+    recv_ns = getattr(request.protocol, "arrived_ns", None) or time.monotonic_ns()
+    try:
+        return await _stamped(request, handler, recv_ns)
+    finally:
+        # Handled (body read, answer not yet written): the next bytes are the next request's.
+        # Cleared here, not when read, because a body may arrive after its head (urllib3).
+        request.protocol.arrived_ns = None
+
+
+async def _stamped(request: web.Request, handler, recv_ns: int):
     request[RECV_NS] = recv_ns
     if request.method in _MUTATING:
         path = request.path
