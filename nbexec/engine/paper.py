@@ -82,11 +82,21 @@ class PaperSupervisor:
     def stop(self) -> None:
         """Stop the exchange this data dir knows of (its book is gone with it)."""
         try:
-            saved = json.loads(self.info_path.read_text())
-            os.kill(saved["pid"], signal.SIGTERM)
+            pid = json.loads(self.info_path.read_text())["pid"]
+            os.kill(pid, signal.SIGTERM)
             for _ in range(100):
-                os.kill(saved["pid"], 0)
+                if _reaped(pid):
+                    break
+                os.kill(pid, 0)
                 time.sleep(0.05)
         except (OSError, KeyError, ValueError):
             pass
         self.info_path.unlink(missing_ok=True)
+
+
+def _reaped(pid: int) -> bool:
+    """Reap `pid` if it is our exited child (an unreaped child still answers kill(pid, 0))."""
+    try:
+        return os.waitpid(pid, os.WNOHANG)[0] == pid
+    except ChildProcessError:  # not our child: kill(pid, 0) tells when it is gone
+        return False
