@@ -81,3 +81,21 @@ def test_cells_queued_at_once_all_run(kernel):
     assert text.count("nbexec engine started") == 2 and text.count("nbexec engine stopped") == 2
     assert "cannot enter context" not in text and "Task was destroyed" not in text
     assert kernel.value("fanout.counts") == {"FILLED": 5}
+
+
+def test_the_blotter_shows_orders_placed_from_another_kernel(kernel, data_dir):
+    other = LiveKernel(data_dir)   # same data dir: same Redis, same paper exchange
+    try:
+        kernel.run("%load_ext nbexec\n%oms start\ndesk = %oms blotter")
+        other.run("%load_ext nbexec\n%oms start\nfeed = %oms subscribe NSE:TCS\n"
+                  "fanout = %oms sell NSE:TCS 4\nawait fanout.done(timeout=15)")
+        theirs = other.value("sorted(fanout.orders[a].order_id for a in fanout.orders)")
+        kernel.run("import asyncio\nfor _ in range(50):\n"
+                   "    if len(desk.blotter.df) >= 5 and set(desk.blotter.df.status) == {'FILLED'}:\n"
+                   "        break\n    await asyncio.sleep(0.1)")
+        assert kernel.value("sorted(desk.blotter.df.index)") == theirs
+        assert kernel.value("sorted(set(desk.blotter.df.instrument))") == ["NSE:TCS"]
+        other.run("%oms stop")
+        kernel.run("%oms stop")
+    finally:
+        other.close()
