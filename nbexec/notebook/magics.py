@@ -25,6 +25,7 @@ from . import sync
 from .desk import Desk
 from .grammar import Command, parse_cell, parse_line
 from .latency import latency_html
+from .logs import RECENT
 from .prices import PriceTiles
 from .progress import FanOutProgress
 from .session import session
@@ -181,7 +182,8 @@ def status(oms: OMS | None) -> pd.Series:
     return pd.Series({"engine": "running", "brokers": describe(oms), "redis": "ok" if oms.redis_ok else "UNREACHABLE",
                       "kill switch": "ON" if oms.killed else "off", "orders (session)": len(oms.orders),
                       "open orders": open_orders, "fills (session)": len(oms.fills), "feeds": len(oms.feeds),
-                      "paper admin": (oms.paper_info or {}).get("admin", "")}, name="nbexec")
+                      "paper admin": (oms.paper_info or {}).get("admin", ""),
+                      "last warning": RECENT.records[-1] if RECENT.records else ""}, name="nbexec")
 
 
 def accounts_df(oms: OMS) -> pd.DataFrame:

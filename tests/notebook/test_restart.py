@@ -99,3 +99,14 @@ def test_the_blotter_shows_orders_placed_from_another_kernel(kernel, data_dir):
         kernel.run("%oms stop")
     finally:
         other.close()
+
+
+def test_background_log_records_never_land_in_the_running_cell(kernel):
+    kernel.run("%load_ext nbexec")
+    kernel.outputs.clear()
+    kernel.run("import asyncio, logging\n"
+               "asyncio.get_running_loop().call_later(0.05, logging.getLogger('nbexec.engine.oms').warning, 'from a task')\n"
+               "await asyncio.sleep(0.3)")
+    assert "from a task" not in "".join(kernel.outputs)
+    assert kernel.value("__import__('nbexec.notebook.logs', fromlist=['RECENT']).RECENT.records[-1]").endswith(
+        "WARNING nbexec.engine.oms: from a task")
