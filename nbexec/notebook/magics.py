@@ -9,7 +9,6 @@ message: the user sees one line saying what to do, never a traceback from inside
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pandas as pd
@@ -31,8 +30,6 @@ from .progress import FanOutProgress
 from .session import session
 from .ticket import OrderTicket
 
-SUBSCRIBE_MODE = "full"   # MARKET orders are judged on the best bid/ask, which only full mode carries
-FIRST_TICK_TIMEOUT_S = 5.0
 
 
 @magics_class
@@ -68,8 +65,7 @@ class OmsMagics(Magics):
         if verb == "target":
             return _show_progress(await oms.target(args["symbol"], args["quantity"], accounts=args["accounts"]))
         if verb == "subscribe":
-            feed = await oms.subscribe(*args["symbols"], mode=SUBSCRIBE_MODE)
-            await first_ticks(feed, args["symbols"])
+            feed = await oms.subscribe(*args["symbols"])   # full mode, back once each symbol has ticked
             display(PriceTiles(feed, list(args["symbols"])))
             return feed
         if verb == "cancel":
@@ -151,14 +147,6 @@ def order_arguments(args: dict) -> dict:
         if option in args:
             kwargs[name] = args[option]
     return kwargs
-
-
-async def first_ticks(feed, symbols: list[str], timeout: float = FIRST_TICK_TIMEOUT_S) -> None:
-    """Wait (up to `timeout`) until every symbol has a tick, so the next cell can trade on it."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while any(feed.last(s) is None for s in symbols) and loop.time() < deadline:
-        await asyncio.sleep(0.02)
 
 
 def _show_progress(fanout: FanOut) -> FanOut:
