@@ -136,7 +136,7 @@ async def _fan_outs(rounds: int, brokers: list[KiteBroker], sdk_clients, tags: _
 
 
 async def run(quick: bool) -> dict:
-    singles, rounds = (150, 15) if quick else (1000, 60)
+    singles, rounds = (60, 8) if quick else (1000, 60)
     load_before = os.getloadavg()[0]
     proc, info = await start_sim(ACCOUNTS, "--no-rate-limits")
     tags = _Tags()

@@ -198,7 +198,7 @@ async def _one(client, n: int) -> float:
 
 
 async def run(quick: bool) -> dict:
-    rounds, singles = (30, 300) if quick else (200, 3000)
+    rounds, singles = (10, 100) if quick else (200, 3000)
     load_before = os.getloadavg()[0]
     proc, port = await _start_server()
     tokens = [f"{i:032x}" for i in range(ACCOUNTS)]

@@ -36,7 +36,7 @@ STEP_HZ = TICK_TARGET / SYMBOLS   # every instrument ticks at each step: 100 ste
 
 
 async def run(quick: bool) -> dict:
-    seconds = 3.0 if quick else 10.0
+    seconds = 2.0 if quick else 10.0
     symbols = [f"SYM{i:03d}" for i in range(SYMBOLS)]
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "nbexec.cli.sim", "--accounts", str(ACCOUNTS), "--tick-rate", str(STEP_HZ),
