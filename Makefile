@@ -14,8 +14,14 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+# The main job: notebooks/quickstart.ipynb in a real kernel, against the paper exchange and an
+# embedded Redis; prints a summary and where the executed notebook was written.
 demo: $(STAMP)
-	$(BIN)/python -m nbexec.demo
+	$(BIN)/python -m nbexec.notebook.demo
+
+# JupyterLab on notebooks/ (each notebook starts with %load_ext nbexec).
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
 
 test: $(STAMP)
 	NO_PROXY=127.0.0.1,localhost $(BIN)/python -m pytest -q -p no:cacheprovider
