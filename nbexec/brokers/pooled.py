@@ -28,7 +28,7 @@ from .channel import OrderChannel
 from .order_fields import modified
 from .rest_client import RestClient
 from .retry import Operation
-from .types import BrokerAck
+from .types import BrokerAck, BrokerOrder, BrokerPosition, BrokerTrade, Funds
 from .updates import UpdateHub, UpdateSubscription
 from .wire import RequestTemplate, Response
 
@@ -59,17 +59,32 @@ class UpdateSource(Protocol):
     async def close(self) -> None: ...
 
 
-class PooledBroker(Broker):
-    """`Broker` with orders over `channel`, reads over `rest` and updates from a stream.
+class BrokerReads(Protocol):
+    """A broker's `rest.py`: the reads, already normalised to the `types.py` results."""
 
-    Subclasses set `channel`, `rest`, `parse_ack` and implement `_requests()` (built at
-    start, after any login) and `_update_source(hub)`. `stream_timeout_s`: how long `start`
+    async def order(self, broker_order_id: str) -> BrokerOrder: ...
+
+    async def orders(self) -> list[BrokerOrder]: ...
+
+    async def trades(self) -> list[BrokerTrade]: ...
+
+    async def positions(self) -> list[BrokerPosition]: ...
+
+    async def funds(self) -> Funds: ...
+
+
+class PooledBroker(Broker):
+    """`Broker` with orders over `channel`, reads over `rest` / `reads` and updates from a stream.
+
+    Subclasses set `channel`, `rest`, `reads`, `parse_ack` and implement `_requests()` (built
+    at start, after any login) and `_update_source(hub)`. `stream_timeout_s`: how long `start`
     waits for the update stream before going on without it (it keeps reconnecting; missed
     updates are recovered by reconciliation against `orders()`).
     """
 
     channel: OrderChannel
     rest: RestClient
+    reads: BrokerReads
     parse_ack: Callable[[Response, str], BrokerAck]
     stream_timeout_s: float = 5.0
 
@@ -163,6 +178,22 @@ class PooledBroker(Broker):
 
     async def cancel(self, order: Order) -> BrokerAck:
         return await self.send_cancel(order)
+
+    # -- reads (idempotent, retried inside `rest`) ------------------------------------------
+    async def order_by_id(self, broker_order_id: str) -> BrokerOrder:
+        return await self.reads.order(broker_order_id)
+
+    async def orders(self) -> list[BrokerOrder]:
+        return await self.reads.orders()
+
+    async def trades(self) -> list[BrokerTrade]:
+        return await self.reads.trades()
+
+    async def positions(self) -> list[BrokerPosition]:
+        return await self.reads.positions()
+
+    async def funds(self) -> Funds:
+        return await self.reads.funds()
 
     # -- updates --------------------------------------------------------------------------
     def order_updates(self) -> UpdateSubscription:

@@ -26,7 +26,7 @@ from ..pooled import PooledBroker
 from ..retry import DHAN_RATE_LIMITS, RateLimit, RetryPolicy, limiters
 from ..settings import Endpoint
 from ..transport import ConnectionPool
-from ..types import BrokerOrder, BrokerPosition, BrokerTrade, Funds
+from ..types import BrokerOrder
 from ..updates import UpdateHub
 from . import parsing
 from .config import DhanConfig
@@ -68,24 +68,9 @@ class DhanBroker(PooledBroker):
     def _update_source(self, hub: UpdateHub) -> DhanOrderUpdates:
         return DhanOrderUpdates(self.config, hub)
 
-    # -- reads --------------------------------------------------------------------------
-    async def order_by_id(self, broker_order_id: str) -> BrokerOrder:
-        return await self.reads.order(broker_order_id)
-
+    # -- reads (order_by_id, orders, trades, positions, funds: PooledBroker) ----------------
     async def order_by_tag(self, tag: str) -> BrokerOrder | None:
         return await self.reads.order_by_correlation(tag)
-
-    async def orders(self) -> list[BrokerOrder]:
-        return await self.reads.orders()
-
-    async def trades(self) -> list[BrokerTrade]:
-        return await self.reads.trades()
-
-    async def positions(self) -> list[BrokerPosition]:
-        return await self.reads.positions()
-
-    async def funds(self) -> Funds:
-        return await self.reads.funds()
 
     async def instruments(self, cache_dir: str | os.PathLike | None = None) -> list[Instrument]:
         """Today's security list, parsed; cached on disk for the day (`instrument_cache`)."""

@@ -23,7 +23,6 @@ from ..pooled import PooledBroker
 from ..retry import KITE_RATE_LIMITS, RateLimit, RetryPolicy, limiters
 from ..settings import Endpoint
 from ..transport import ConnectionPool
-from ..types import BrokerOrder, BrokerPosition, BrokerTrade, Funds
 from ..updates import UpdateHub
 from . import parsing
 from .config import KiteConfig
@@ -63,22 +62,7 @@ class KiteBroker(PooledBroker):
     def _update_source(self, hub: UpdateHub) -> KiteOrderUpdates:
         return KiteOrderUpdates(self.config, hub)
 
-    # -- reads --------------------------------------------------------------------------
-    async def order_by_id(self, broker_order_id: str) -> BrokerOrder:
-        return await self.reads.order(broker_order_id)
-
-    async def orders(self) -> list[BrokerOrder]:
-        return await self.reads.orders()
-
-    async def trades(self) -> list[BrokerTrade]:
-        return await self.reads.trades()
-
-    async def positions(self) -> list[BrokerPosition]:
-        return await self.reads.positions()
-
-    async def funds(self) -> Funds:
-        return await self.reads.funds()
-
+    # -- reads (order_by_id, orders, trades, positions, funds: PooledBroker) ----------------
     async def instruments(self, cache_dir: str | os.PathLike | None = None) -> list[Instrument]:
         """Today's instruments dump, parsed; cached on disk for the day (`instrument_cache`)."""
         data = await instrument_cache.daily(CACHE_NAME, self.reads.instruments_csv, directory=cache_dir)

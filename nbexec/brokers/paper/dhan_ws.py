@@ -34,7 +34,7 @@ from nbexec.core.errors import ValidationError
 from nbexec.core.instruments import DHAN_SEGMENT_ENUM
 
 from .dhan_wire import ORDER_TYPE_OUT, PRODUCT_OUT, correlation_of, ist_time, order_status
-from .services import EXCHANGE
+from .services import EXCHANGE, UpdateDelivery
 
 if TYPE_CHECKING:
     from .server import PaperExchange
@@ -405,14 +405,7 @@ async def _forward_updates(ws: web.WebSocketResponse, x: "PaperExchange", accoun
                            q: asyncio.Queue) -> None:
     """Forward the account's order changes; seeded delay / duplicate / reorder faults apply."""
     alerts = AlertFilter()
-    held: list[str] = []
-
-    async def send(text: str, delay: float) -> None:
-        if delay:
-            await asyncio.sleep(delay)
-        if not ws.closed:
-            await ws.send_str(text)
-
+    delivery = UpdateDelivery(ws, x.faults)
     try:
         while not ws.closed:
             event = await q.get()
@@ -420,17 +413,7 @@ async def _forward_updates(ws: web.WebSocketResponse, x: "PaperExchange", accoun
                 continue
             book = x.engine.books.get(event.order.instrument.key)
             ltp = book.last_price if book is not None else 0.0
-            text = json.dumps(order_alert(event.order, account.dhan_client_id, ltp))
-            delay, dup, hold = x.faults.update()
-            if hold and not held:
-                held.append(text)
-                continue
-            for t in [text] * (2 if dup else 1) + held:
-                if delay:
-                    asyncio.get_running_loop().create_task(send(t, delay))
-                else:
-                    await send(t, 0)
-            held.clear()
+            await delivery.deliver(json.dumps(order_alert(event.order, account.dhan_client_id, ltp)))
     except (ConnectionError, RuntimeError):
         pass
 

@@ -21,7 +21,7 @@ from nbexec.brokers.kite.ticks import HEARTBEAT, encode_message, encode_packet
 
 from . import kite_format as fmt
 from .matching import INTERIM, Event
-from .services import EXCHANGE, KITE_PACKET_CACHE
+from .services import EXCHANGE, KITE_PACKET_CACHE, UpdateDelivery
 
 if TYPE_CHECKING:
     from .server import PaperExchange
@@ -157,31 +157,14 @@ async def _send_updates(ws: web.WebSocketResponse, x: "PaperExchange", account: 
     """Forward the account's order events; seeded delay / duplicate / reorder faults apply."""
     account_id = account.id
     q = x.hub.subscribe_orders(account_id)
-    held: list[str] = []
-
-    async def send(text: str, delay: float) -> None:
-        if delay:
-            await asyncio.sleep(delay)
-        if not ws.closed:
-            await ws.send_str(text)
-
+    delivery = UpdateDelivery(ws, x.faults)
     try:
         while not ws.closed:
             event: Event = await q.get()
             if event.kind != "order" or event.order.status in INTERIM:
                 continue
-            text = json.dumps({"type": "order", "data": fmt.order_update_dict(
-                event.order, account.kite_api_key, account.kite_api_secret)})
-            delay, dup, hold = x.faults.update()
-            if hold and not held:
-                held.append(text)
-                continue
-            for t in [text] * (2 if dup else 1) + held:
-                if delay:
-                    asyncio.get_running_loop().create_task(send(t, delay))
-                else:
-                    await send(t, 0)
-            held.clear()
+            await delivery.deliver(json.dumps({"type": "order", "data": fmt.order_update_dict(
+                event.order, account.kite_api_key, account.kite_api_secret)}))
     except (ConnectionError, RuntimeError):
         pass
     finally:

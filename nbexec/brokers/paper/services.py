@@ -202,3 +202,31 @@ class Hub:
             if q.full():
                 q.get_nowait()
             q.put_nowait(item)
+
+
+class UpdateDelivery:
+    """Sends one connection's order updates with the seeded update faults applied: delayed,
+    duplicated, or held back and sent after the next one (reordered). Both front ends' order
+    update sockets deliver through it."""
+
+    def __init__(self, ws: web.WebSocketResponse, faults) -> None:
+        self.ws, self.faults = ws, faults
+        self._held: list[str] = []
+
+    async def deliver(self, text: str) -> None:
+        delay, dup, hold = self.faults.update()
+        if hold and not self._held:
+            self._held.append(text)
+            return
+        for t in [text] * (2 if dup else 1) + self._held:
+            if delay:
+                asyncio.get_running_loop().create_task(self._send(t, delay))
+            else:
+                await self._send(t, 0)
+        self._held.clear()
+
+    async def _send(self, text: str, delay: float) -> None:
+        if delay:
+            await asyncio.sleep(delay)
+        if not self.ws.closed:
+            await self.ws.send_str(text)
