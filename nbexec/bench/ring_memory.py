@@ -16,7 +16,6 @@ import os
 import random
 import time
 
-import numpy as np
 
 from ..brokers.dhan.ticks import decode_packets, encode_full
 from ..brokers.kite.ticks import decode_message, encode_message, encode_packet
