@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 from nbexec.core.errors import ValidationError
+from nbexec.core.instruments import Instrument
 from nbexec.core.orders import Order
 
 from .types import BrokerAck, BrokerOrder, BrokerPosition, BrokerTrade, Funds
@@ -105,6 +106,11 @@ class Broker(ABC):
     @abstractmethod
     async def funds(self) -> Funds:
         """Available and used cash."""
+
+    @abstractmethod
+    async def instruments(self, cache_dir: str | None = None) -> list[Instrument]:
+        """The broker's instrument list (symbols, tokens / security ids, tick and lot sizes),
+        cached on disk for the day under `cache_dir`."""
 
     @abstractmethod
     def order_updates(self) -> AsyncIterator[BrokerOrder]:

@@ -93,6 +93,10 @@ async def start(config: EngineConfig | str | Path | None = None, *, data_dir: st
                                   brokers, ac.groups, ac.capital if ac.capital is not None else
                                   (config.paper.capital if paper_info else None))
     await asyncio.gather(*(b.start() for a in accounts.values() for b in a.brokers.values()))
+    configured = [b for ac in config.accounts for b in accounts[ac.id].brokers.values()]
+    if configured:
+        await _load_instruments(configured, catalog, data_dir)
+    instruments = {i.key: i for i in catalog}
     oms = OMS(config, store, accounts, instruments, SignalJournal(data_dir / f"{config.prefix}-signals.log"))
     oms.paper_info = paper_info
     oms.feed_factory = _feed_factory(accounts_config)
@@ -103,6 +107,21 @@ async def start(config: EngineConfig | str | Path | None = None, *, data_dir: st
             oms._spawn(_consume_updates(oms, account.id, broker))
     oms._spawn(_watch_redis(oms))
     return oms
+
+
+async def _load_instruments(brokers: list[Broker], catalog: Catalog, data_dir: Path) -> None:
+    """Fill `catalog` from the configured brokers' own lists (Kite's instruments dump, Dhan's
+    security list; each cached on disk for the day), joined by key."""
+    lists: dict[str, list[Instrument]] = {}
+    for broker in brokers:
+        if broker.name in lists:
+            continue
+        try:
+            lists[broker.name] = await broker.instruments(cache_dir=data_dir)
+        except NbexecError as exc:
+            log.warning("%s instrument list not loaded: %s", broker.name, exc)
+    for instrument in Catalog.merged(lists.get("kite", []), lists.get("dhan", [])):
+        catalog.add(instrument)
 
 
 def _feed_factory(accounts: list[AccountConfig]):
