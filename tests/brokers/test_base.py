@@ -21,7 +21,7 @@ class BookOnly(Broker):
     async def orders(self):
         return self.book
 
-    start = close = place = modify = cancel = order_by_id = trades = positions = funds = None
+    start = close = place = modify = cancel = order_by_id = trades = positions = funds = instruments = None
     order_updates = None
 
 
