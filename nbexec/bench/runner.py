@@ -19,6 +19,7 @@ SCENARIOS: dict[str, str] = {
     "wire_to_wire_1": "nbexec.bench.engine_latency",
     "wire_to_wire_50": "nbexec.bench.engine_latency",
     "store_transition": "nbexec.bench.store_transition",
+    "kernel_responsiveness": "nbexec.bench.kernel_responsiveness",
     "order_transport": "nbexec.bench.order_transport",
     "memory": "nbexec.bench.order_memory",
     "paper_load": "nbexec.bench.paper_load",

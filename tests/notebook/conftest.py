@@ -6,7 +6,9 @@ import pytest
 
 from tests.fixtures.redis import short_tmpdir
 
-from .kernels import LiveKernel, stop_engine_servers
+from nbexec.notebook.runner import LiveKernel
+
+from .kernels import stop_engine_servers
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from __future__ import annotations
 import redis
 import pytest
 
-from .kernels import LiveKernel
+from nbexec.notebook.runner import LiveKernel
 
 pytestmark = pytest.mark.slow
 
