@@ -21,7 +21,7 @@ demo: $(STAMP)
 
 # JupyterLab on notebooks/ (each notebook starts with %load_ext nbexec).
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: $(STAMP)
 	NO_PROXY=127.0.0.1,localhost $(BIN)/python -m pytest -q -p no:cacheprovider

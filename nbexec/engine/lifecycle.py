@@ -136,9 +136,22 @@ def _feed_factory(accounts: list[AccountConfig]):
     return lambda instruments, mode: Feed.dhan(s["feed_ws_url"], s["client_id"], token, instruments, mode=mode)
 
 
+async def _cancel_until_done(tasks: list[asyncio.Task], every_s: float = 0.1) -> None:
+    """Cancel until every task has ended. Once is not always enough: on Python 3.11 a cancel
+    that lands as redis-py's `wait_for(writer.drain())` completes is swallowed (cpython
+    gh-86296); `stop`'s timeout bounds the rounds."""
+    pending = {t for t in tasks if not t.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=every_s)
+
+
 async def _consume_updates(oms: OMS, account_id: str, broker: Broker) -> None:
     """Order updates from one broker connection drive transitions, fills and positions."""
     async for seen in broker.order_updates():
+        if oms.stopped:
+            return
         try:
             await oms.apply_broker_order(account_id, seen)
         except NbexecError as exc:
@@ -147,7 +160,7 @@ async def _consume_updates(oms: OMS, account_id: str, broker: Broker) -> None:
 
 async def _watch_redis(oms: OMS, every_s: float = 0.5) -> None:
     """Fail closed while Redis is unreachable, open again when it answers."""
-    while True:
+    while not oms.stopped:
         try:
             await oms.store.ping()
             oms.redis_ok = True
@@ -162,10 +175,7 @@ async def stop(oms: OMS, timeout_s: float = 10.0) -> None:
     if oms.stopped:
         return
     oms.stopped = True
-    tasks = list(oms._tasks)
-    for task in tasks:
-        task.cancel()
-    steps = [("engine tasks", asyncio.gather(*tasks, return_exceptions=True)),
+    steps = [("engine tasks", _cancel_until_done(list(oms._tasks))),
              ("feeds", asyncio.gather(*(f.close() for f in oms.feeds), return_exceptions=True)),
              ("broker connections", asyncio.gather(*(b.close() for a in oms.accounts.values()
                                                      for b in a.brokers.values()), return_exceptions=True)),

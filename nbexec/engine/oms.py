@@ -191,12 +191,16 @@ class OMS:
     async def _complete(self, fanout: FanOut, recorded: list[tuple[Order, Sequence[S]]],
                         answers: dict[str, asyncio.Future]) -> None:
         """After the wire: record everything in Redis, then collect each answer."""
-        results = await self._retry_store(lambda: self.store.create_batch(recorded))
-        for (order, _), result in zip(recorded, results):
-            if isinstance(result, NbexecError):
-                log.error("recording order %s failed: %s", order.order_id, result)
-        self.journal.done(fanout.signal_id)
-        fanout.recorded.set()
+        try:
+            results = await self._retry_store(lambda: self.store.create_batch(recorded))
+            for (order, _), result in zip(recorded, results):
+                if isinstance(result, NbexecError):
+                    log.error("recording order %s failed: %s", order.order_id, result)
+            self.journal.done(fanout.signal_id)
+        finally:
+            # Updates for these orders wait on this; whatever happened, they must not wait
+            # forever (unrecorded orders stay in the journal for recovery).
+            fanout.recorded.set()
         await asyncio.gather(*(self._follow(self.orders[o.order_id], answers[o.order_id])
                                for o, _ in recorded if o.order_id in answers))
 
@@ -432,8 +436,12 @@ class OMS:
         """
         instruments = [self.instrument(s) for s in symbols]
         feed = self.feed_factory(instruments, mode)
-        await feed.start()
-        await feed.wait_connected()
+        try:
+            await feed.start()
+            await feed.wait_connected()
+        except BaseException:
+            await feed.close()  # no reconnect loop left behind
+            raise
         self.feeds.append(feed)
         deadline = time.monotonic() + first_tick_timeout
         while any(feed.last(i.key) is None for i in instruments) and time.monotonic() < deadline:

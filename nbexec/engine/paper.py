@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.errors import BrokerUnavailable
+from ..store.embedded import wait_gone
 from .config import PaperConfig
 
 
@@ -84,19 +85,7 @@ class PaperSupervisor:
         try:
             pid = json.loads(self.info_path.read_text())["pid"]
             os.kill(pid, signal.SIGTERM)
-            for _ in range(100):
-                if _reaped(pid):
-                    break
-                os.kill(pid, 0)
-                time.sleep(0.05)
+            wait_gone(pid, 5.0)
         except (OSError, KeyError, ValueError):
             pass
         self.info_path.unlink(missing_ok=True)
-
-
-def _reaped(pid: int) -> bool:
-    """Reap `pid` if it is our exited child (an unreaped child still answers kill(pid, 0))."""
-    try:
-        return os.waitpid(pid, os.WNOHANG)[0] == pid
-    except ChildProcessError:  # not our child: kill(pid, 0) tells when it is gone
-        return False

@@ -9,7 +9,6 @@ Runs on the loop of whoever awaits it (the kernel's loop in Jupyter).
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Protocol
 
@@ -68,25 +67,9 @@ class Session:
             await item.aclose()
         if hub is not None:
             await hub.close()
-        await cancel_until_done(oms._tasks)
         await lifecycle.stop(oms)
-        # Workaround: the store's client does not own its pool (store/connection.py builds it
-        # with an explicit connection_pool), so closing it leaves the pooled sockets open.
-        await oms.store.redis.connection_pool.disconnect()
         return True
 
-
-async def cancel_until_done(tasks, rounds: int = 50, every_s: float = 0.1) -> None:
-    """Workaround: cancel the engine's tasks again until they end. On Python 3.11, a cancel that
-    lands as redis-py's `asyncio.wait_for(writer.drain())` completes is swallowed (cpython
-    gh-86296), and the engine's loops (`_watch_redis`, `_consume_updates`) then run on."""
-    pending = {t for t in tasks if not t.done()}
-    for _ in range(rounds):
-        if not pending:
-            return
-        for task in pending:
-            task.cancel()
-        _, pending = await asyncio.wait(pending, timeout=every_s)
 
 
 def engine_config(config: EngineConfig | str | Path | None, accounts: int | None) -> EngineConfig:

@@ -39,7 +39,7 @@ def connect(url: str, *, timeout: float = DEFAULT_TIMEOUT_S, max_connections: in
         url, decode_responses=True, socket_timeout=timeout, socket_connect_timeout=timeout,
         retry=Retry(NoBackoff(), 0), health_check_interval=0, max_connections=max_connections,
         timeout=timeout, **kwargs)
-    return aioredis.Redis(connection_pool=pool)
+    return aioredis.Redis.from_pool(pool)  # owns the pool: closing the client closes its sockets
 
 
 def mask_url(url: str) -> str:

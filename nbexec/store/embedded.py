@@ -179,10 +179,23 @@ class EmbeddedRedis:
                 self._process.wait()
             self._process = None
             return
-        deadline = time.monotonic() + timeout
-        while pid and time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.02)
+        if pid:
+            wait_gone(pid, timeout)
+
+
+def wait_gone(pid: int, timeout: float) -> bool:
+    """Wait until process `pid` has exited; True if it did within `timeout`. Reaps it when it
+    is our child (an unreaped child still answers kill(pid, 0), so waiting would never end)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return True
+        except ChildProcessError:  # not our child: kill(pid, 0) tells when it is gone
+            pass
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.02)
+    return False
