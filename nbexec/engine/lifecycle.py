@@ -104,8 +104,8 @@ async def start(config: EngineConfig | str | Path | None = None, *, data_dir: st
     oms.recovery = await recover(oms)
     for account in accounts.values():
         for broker in account.brokers.values():
-            oms._spawn(_consume_updates(oms, account.id, broker))
-    oms._spawn(_watch_redis(oms))
+            oms.tasks.spawn(_consume_updates(oms, account.id, broker))
+    oms.tasks.spawn(_watch_redis(oms))
     return oms
 
 
@@ -136,17 +136,6 @@ def _feed_factory(accounts: list[AccountConfig]):
     return lambda instruments, mode: Feed.dhan(s["feed_ws_url"], s["client_id"], token, instruments, mode=mode)
 
 
-async def _cancel_until_done(tasks: list[asyncio.Task], every_s: float = 0.1) -> None:
-    """Cancel until every task has ended. Once is not always enough: on Python 3.11 a cancel
-    that lands as redis-py's `wait_for(writer.drain())` completes is swallowed (cpython
-    gh-86296); `stop`'s timeout bounds the rounds."""
-    pending = {t for t in tasks if not t.done()}
-    while pending:
-        for task in pending:
-            task.cancel()
-        _, pending = await asyncio.wait(pending, timeout=every_s)
-
-
 async def _consume_updates(oms: OMS, account_id: str, broker: Broker) -> None:
     """Order updates from one broker connection drive transitions, fills and positions."""
     async for seen in broker.order_updates():
@@ -175,7 +164,7 @@ async def stop(oms: OMS, timeout_s: float = 10.0) -> None:
     if oms.stopped:
         return
     oms.stopped = True
-    steps = [("engine tasks", _cancel_until_done(list(oms._tasks))),
+    steps = [("engine tasks", oms.tasks.cancel_all()),
              ("feeds", asyncio.gather(*(f.close() for f in oms.feeds), return_exceptions=True)),
              ("broker connections", asyncio.gather(*(b.close() for a in oms.accounts.values()
                                                      for b in a.brokers.values()), return_exceptions=True)),

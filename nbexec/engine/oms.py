@@ -38,6 +38,7 @@ from .fanout import FanOut
 from .journal import SignalJournal
 from .routing import choose, record_failure, record_success
 from .sizing import size_for, target_delta
+from .tasks import BackgroundTasks
 from .updates import Move, plan_update
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ class OMS:
         self.redis_ok = True
         self.stopped = False
         self._recent: dict[Fingerprint, RecentSignal] = {}   # newest signal per (account, symbol, side, qty)
-        self._tasks: set[asyncio.Task] = set()
+        self.tasks = BackgroundTasks("engine", log)
         self._cancel_on_ack: set[str] = set()
         self._answers: dict[str, asyncio.Future] = {}     # order id -> place answer still awaited
         self._written: dict[str, int] = {}                # order id -> monotonic ns its bytes left
@@ -149,7 +150,7 @@ class OMS:
         for order, _ in recorded:
             self._remember(order, fanout)
         self.fanouts[signal_id] = fanout
-        self._spawn(self._complete(fanout, recorded, answers))
+        self.tasks.spawn(self._complete(fanout, recorded, answers))
         return fanout
 
     async def signal(self, symbol: str, side: Side | str, qty: int | None = None, **kwargs: Any) -> FanOut:
@@ -256,7 +257,7 @@ class OMS:
         """The request may have reached the broker: UNKNOWN, resolved by tag (never blindly resent)."""
         current = await self._mark_sent(self.orders[order_id])
         current = await self._move(current, S.UNKNOWN, reject_reason=str(exc))
-        self._spawn(self._resolve_unknown(current))
+        self.tasks.spawn(self._resolve_unknown(current))
 
     async def _fail_over(self, account: Account, order: Order, exc: Exception) -> asyncio.Future | None:
         """The request provably never left: send it on the next healthy route, or reject it."""
@@ -344,7 +345,7 @@ class OMS:
                     and order.status not in (S.PENDING_SEND, S.SENT):
                 self._cancel_on_ack.discard(order.order_id)
                 if order.status not in TERMINAL:
-                    self._spawn(self._cancel_one(order))
+                    self.tasks.spawn(self._cancel_one(order))
         fanout = fanout or self.fanouts.get(order.signal_id)
         if fanout is not None:
             fanout.update(order)
@@ -508,15 +509,3 @@ class OMS:
                          "realised_pnl": p.realised_pnl, "last_price": tick.last_price if tick else None,
                          "unrealised_pnl": p.unrealised_pnl(tick.last_price) if tick else None})
         return pd.DataFrame(rows)
-
-    # -- tasks --------------------------------------------------------------------------------
-    def _spawn(self, coro) -> asyncio.Task:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("engine task failed", exc_info=task.exception())

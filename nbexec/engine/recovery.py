@@ -91,7 +91,7 @@ async def _finish_signal(oms: OMS, signal_id: str, spec: dict, report: RecoveryR
             sent, answer = oms._write(account, order.transition(S.PENDING_SEND))
             await oms.store.create(sent, SENT_PATH if sent.status is S.SENT else SENT_PATH[:2])
             oms._remember(sent)
-            oms._spawn(oms._follow(sent, answer))
+            oms.tasks.spawn(oms._follow(sent, answer))
             report.sent.append(order.order_id)
     oms.journal.done(signal_id)
 
@@ -123,7 +123,7 @@ async def _reconcile_open(oms: OMS, order: Order, report: RecoveryReport) -> Non
         if moved.status in (S.UNKNOWN, S.PENDING_SEND):
             sent = await oms._move(moved.evolve(route=moved.route or account.routes[0].name), S.SENT,
                                    ts_sent=time.monotonic_ns())
-            oms._spawn(oms._follow(sent, oms._send(account, sent)))
+            oms.tasks.spawn(oms._follow(sent, oms._send(account, sent)))
             report.sent.append(order.order_id)
         return
     now = await oms.apply_broker_order(order.account, seen)

@@ -14,6 +14,7 @@ from typing import Any, Coroutine
 
 import ipywidgets as w
 
+from ..engine.tasks import BackgroundTasks
 from .session import session
 from .throttle import Every, Throttle
 
@@ -25,7 +26,7 @@ class LiveWidget:
 
     def __init__(self) -> None:
         self._timers: list[Every | Throttle] = []
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks = BackgroundTasks("widget", log)
         self.closed = False
         session().attach(self)
 
@@ -41,29 +42,19 @@ class LiveWidget:
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task:
         """Schedule work from a widget callback (which must not wait for it)."""
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("widget task failed", exc_info=task.exception())
+        return self._tasks.spawn(coro)
 
     def close(self) -> None:
         """Stop updating (the widget keeps showing its last state). Idempotent."""
         self.closed = True
         for timer in self._timers:
             timer.close()
-        for task in list(self._tasks):
-            task.cancel()
+        self._tasks.cancel()
         session().detach(self)
 
     async def aclose(self) -> None:
-        tasks = list(self._tasks)
         self.close()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._tasks.cancel_all()
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)

@@ -11,51 +11,22 @@ from __future__ import annotations
 
 import pytest
 
+from nbexec.bench.kernel_responsiveness import MEASURE_RATE, START, STREAM
+
 pytestmark = pytest.mark.slow
 
-TICK_RATE_HZ = 4000
 REQUIRED_TICKS_PER_S = 10_000
 CELL_BOUND_S = 1.0
-
-SETUP = f"""
-%load_ext nbexec
-import asyncio, time
-from nbexec.engine.config import EngineConfig, PaperConfig
-from nbexec.notebook import sync
-oms = sync.start(EngineConfig(paper=PaperConfig(tick_rate={TICK_RATE_HZ})))
-received = [0]
-"""
-
-STREAM = """
-feed = %oms subscribe {symbols}
-feed.on_tick(lambda batch: received.__setitem__(0, received[0] + len(batch)))
-"""
-
-BACKGROUND_ORDERS = """
-async def keep_trading():
-    for n in range(10_000):
-        oms.fire("NSE:INFY", "BUY" if n % 2 else "SELL", 1 + n % 7)
-        await asyncio.sleep(0.1)
-trading = asyncio.ensure_future(keep_trading())
-"""
-
-MEASURE = """
-count0, t0 = received[0], time.monotonic()
-await asyncio.sleep(3)
-rate = (received[0] - count0) / (time.monotonic() - t0)
-"""
 
 CELLS = ("1 + 1", "feed.df.tail(5)", "oms.orders_df().shape", "feed.bars('1s').tail(3)",
          "%oms positions", "%oms status", "sum(range(100_000))", "oms.latency_df()")
 
 
 def test_cells_complete_within_a_second_while_ticks_stream_and_the_blotter_is_live(kernel):
-    kernel.run(SETUP)
+    kernel.run(START)
     symbols = " ".join(f'"{s}"' if " " in s else s for s in kernel.value("sorted(oms.instruments)"))
-    kernel.run(STREAM.format(symbols=symbols))
-    kernel.run("desk = %oms blotter\ndesk")
-    kernel.run(BACKGROUND_ORDERS)
-    kernel.run(MEASURE)
+    kernel.run(STREAM.format(symbols=symbols))  # full mode, the desk live, orders firing every 0.1 s
+    kernel.run(MEASURE_RATE.format(seconds=3))
     rate = kernel.value("rate")
     print(f"ticks delivered to the kernel: {rate:,.0f}/s")
     assert rate >= REQUIRED_TICKS_PER_S
