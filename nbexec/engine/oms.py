@@ -80,7 +80,7 @@ class OMS:
              accounts: str | Sequence[str] = "all", order_type: str = "MARKET", price: float | None = None,
              trigger_price: float | None = None, max_slippage_bps: float | None = None,
              product: str = "MIS", validity: str = "DAY", signal_id: str | None = None,
-             targets: dict[str, int] | None = None) -> FanOut:
+             targets: dict[str, tuple[Side, int]] | None = None) -> FanOut:
         """Size, check and write one signal's orders now; returns before any answer.
 
         Safe to call from a tick callback. `signal_id` makes the signal idempotent: the same id
