@@ -87,17 +87,17 @@ class OMS:
         never yields a second order for an account, here, after a restart or from another kernel.
         """
         t_signal = time.monotonic_ns()
+        instrument = self.instrument(symbol)  # bad input is named first, whatever the engine's state
+        side = Side(side.upper() if isinstance(side, str) else side)
+        chosen = select_accounts(self.accounts, accounts)
         if self.killed:
             raise RiskRejected("kill_switch", "the kill switch is on: no new orders (%oms unkill)")
         if not self.redis_ok:
             raise StoreUnavailable("Redis is unreachable: new signals are refused until it is back")
-        instrument = self.instrument(symbol)
-        side = Side(side.upper() if isinstance(side, str) else side)
         signal_id = signal_id or uuid.uuid4().hex[:16]
         if signal_id in self.fanouts:
             return self.fanouts[signal_id]
         limits = self.config.risk if max_slippage_bps is None else replace(self.config.risk, max_slippage_bps=max_slippage_bps)
-        chosen = select_accounts(self.accounts, accounts)
         fanout = FanOut(signal_id, instrument.key, side.value)
         tick = self.last_tick(instrument.key)
         reference = price or (tick.last_price if tick else None)
