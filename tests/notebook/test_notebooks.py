@@ -49,7 +49,8 @@ probe(orders=len(orders), statuses=sorted(set(orders.status)), filled=int(orders
     assert_no_secrets(nb, data_dir)
     assert "nbexec engine started: paper exchange, 5 accounts" in text_of(cell_outputs(nb, "%oms start"))
     assert facts["ticks"] > 10 and {"instrument", "last_price", "bid", "ask"} <= set(facts["tick_columns"])
-    assert facts == {**facts, "orders": 5, "statuses": ["FILLED"], "filled": 50, "fills": 5}
+    assert facts == {**facts, "orders": 5, "statuses": ["FILLED"], "filled": 50}
+    assert facts["fills"] >= 5  # one or more per order: a level can run out mid-order
     assert sorted(facts["positions"]) == [[f"PA000{i}", 10] for i in range(1, 6)]
     assert facts["latency_hops"][:3] == ["signal_to_risk_us", "risk_to_wire_us", "wire_to_ack_us"]
     assert facts["latency_counts"] == [5.0] * 5
