@@ -34,7 +34,7 @@ from nbexec.core.errors import ValidationError
 from nbexec.core.instruments import DHAN_SEGMENT_ENUM
 
 from .dhan_wire import ORDER_TYPE_OUT, PRODUCT_OUT, correlation_of, ist_time, order_status
-from .services import EXCHANGE, UpdateDelivery
+from .services import EXCHANGE, UpdateDelivery, serve_socket
 
 if TYPE_CHECKING:
     from .server import PaperExchange
@@ -350,33 +350,15 @@ async def _disconnect(ws: web.WebSocketResponse, reason: int, linger_s: float = 
 
 
 async def _serve(ws: web.WebSocketResponse, x: "PaperExchange", tasks: list[asyncio.Task],
-                 on_text) -> None:
-    """Read client messages until the client, a background task or the exchange ends it."""
-    closing = asyncio.ensure_future(x.closing.wait())
-    try:
-        while True:
-            receive = asyncio.ensure_future(ws.receive())
-            done, _ = await asyncio.wait({receive, closing, *tasks}, return_when=asyncio.FIRST_COMPLETED)
-            if receive not in done:
-                receive.cancel()
-                break
-            msg = receive.result()
-            if msg.type == WSMsgType.TEXT:
-                reason = await on_text(msg.data)
-                if reason is not None:
-                    await _disconnect(ws, reason)
-                    break
-            elif msg.type == WSMsgType.BINARY:
-                continue  # e.g. the SDK's 83-byte frame after RequestCode 12
-            else:
-                break
-    except (ConnectionError, RuntimeError):
-        pass
-    finally:
-        for t in (*tasks, closing):
-            t.cancel()
-        await asyncio.gather(*tasks, closing, return_exceptions=True)
-        await ws.close()
+                 handle_text) -> None:
+    """`serve_socket` where a text message may answer with a disconnect reason (code 50)."""
+    async def on_text(data: str) -> bool:
+        reason = await handle_text(data)
+        if reason is not None:
+            await _disconnect(ws, reason)
+        return reason is not None
+
+    await serve_socket(ws, x.closing, tasks, on_text)
 
 
 async def market_feed(request: web.Request) -> web.WebSocketResponse:

@@ -15,13 +15,13 @@ import json
 import time
 from typing import TYPE_CHECKING
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from nbexec.brokers.kite.ticks import HEARTBEAT, encode_message, encode_packet
 
 from . import kite_format as fmt
 from .matching import INTERIM, Event
-from .services import EXCHANGE, KITE_PACKET_CACHE, UpdateDelivery
+from .services import EXCHANGE, KITE_PACKET_CACHE, UpdateDelivery, serve_socket
 
 if TYPE_CHECKING:
     from .server import PaperExchange
@@ -184,26 +184,14 @@ async def ticker(request: web.Request) -> web.StreamResponse:
     cache: PacketCache = request.app[KITE_PACKET_CACHE]
     tasks = [asyncio.create_task(_send_ticks(ws, x, session, cache, conn)),
              asyncio.create_task(_send_updates(ws, x, account))]
-    closing = asyncio.create_task(x.closing.wait())
-    try:
-        while True:
-            receive = asyncio.ensure_future(ws.receive())
-            done, _ = await asyncio.wait({receive, closing, *tasks}, return_when=asyncio.FIRST_COMPLETED)
-            if receive not in done:
-                receive.cancel()
-                break
-            msg = receive.result()
-            if msg.type == WSMsgType.TEXT:
-                problem = session.handle(msg.data)
-                if problem:
-                    await ws.send_str(json.dumps({"type": "error", "data": problem}))
-            elif msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
-                break
-    finally:
-        for t in (*tasks, closing):
-            t.cancel()
-        await asyncio.gather(*tasks, closing, return_exceptions=True)
-        await ws.close()
+
+    async def on_text(data: str) -> bool:
+        problem = session.handle(data)
+        if problem:
+            await ws.send_str(json.dumps({"type": "error", "data": problem}))
+        return False
+
+    await serve_socket(ws, x.closing, tasks, on_text)
     return ws
 
 

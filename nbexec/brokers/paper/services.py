@@ -11,9 +11,9 @@ import hashlib
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable
+from typing import Awaitable, Callable
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 from .matching import Event
 
@@ -230,3 +230,32 @@ class UpdateDelivery:
             await asyncio.sleep(delay)
         if not self.ws.closed:
             await self.ws.send_str(text)
+
+
+async def serve_socket(ws: web.WebSocketResponse, closing: asyncio.Event, tasks: list[asyncio.Task],
+                       on_text: Callable[[str], Awaitable[bool]]) -> None:
+    """Read a client's messages until the client, one of the connection's background `tasks`
+    or the exchange (`closing`) ends it; `on_text` returns True to end it. Binary frames from
+    the client are ignored (Dhan's SDK sends one on disconnect). Cancels the tasks and closes
+    the socket on the way out. Both front ends' sockets are served by it."""
+    closed = asyncio.ensure_future(closing.wait())
+    try:
+        while True:
+            receive = asyncio.ensure_future(ws.receive())
+            done, _ = await asyncio.wait({receive, closed, *tasks}, return_when=asyncio.FIRST_COMPLETED)
+            if receive not in done:
+                receive.cancel()
+                break
+            msg = receive.result()
+            if msg.type == WSMsgType.TEXT:
+                if await on_text(msg.data):
+                    break
+            elif msg.type != WSMsgType.BINARY:
+                break
+    except (ConnectionError, RuntimeError):
+        pass  # the peer went away mid-message
+    finally:
+        for t in (*tasks, closed):
+            t.cancel()
+        await asyncio.gather(*tasks, closed, return_exceptions=True)
+        await ws.close()
