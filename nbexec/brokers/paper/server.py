@@ -26,6 +26,7 @@ from typing import Iterable
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
+from .arrival import StampedSocket, listening_socket
 from .faults import Faults, FaultSpec
 from .matching import Engine
 from .services import EXCHANGE, ORDER_RECORD, RECV_NS, Hub, PaperAccount, RateLimiter, Recorder, make_accounts
@@ -39,12 +40,12 @@ _MUTATING = frozenset({"POST", "PUT", "DELETE"})
 
 
 class _StampingHandler(RequestHandler):
-    """aiohttp's connection protocol, noting when the first bytes of a request arrive.
+    """aiohttp's connection protocol, noting when the first bytes of a request arrived.
 
-    That moment, in `data_received`, is when the request reached the exchange: before the
-    body is parsed and before the handlers of requests that arrived with it have run (a
-    middleware stamp would include the exchange's own processing of the 49 orders before
-    the 50th). Clients here send one request per connection at a time (no pipelining).
+    The stamp is the kernel's, of the packet those bytes came in (`arrival.py`): neither
+    the body's parsing nor the exchange's handling of the requests that came before it (the
+    other 49 orders of a fan-out) is billed to the client. Clients here send one request per
+    connection at a time (no pipelining).
     """
 
     __slots__ = ("arrived_ns",)
@@ -55,7 +56,7 @@ class _StampingHandler(RequestHandler):
 
     def data_received(self, data: bytes) -> None:
         if data and self.arrived_ns is None:  # aiohttp also calls this with b"" after a request
-            self.arrived_ns = time.monotonic_ns()
+            self.arrived_ns = StampedSocket.last_arrival_ns   # of the read that brought `data`
         super().data_received(data)
 
 
@@ -170,9 +171,9 @@ class PaperExchange:
         self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         self._runner.server.__class__ = _StampingServer  # same layout, stamping connections
-        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # the real port when 0 was asked
+        listener = listening_socket(self.host, self.port)
+        self.port = listener.getsockname()[1]  # the real port when 0 was asked
+        await web.SockSite(self._runner, listener).start()
         if self.tick_rate > 0:
             self._tick_task = asyncio.create_task(self._tick_loop(), name="paper-ticks")
         log.info("paper exchange listening on %s:%d", self.host, self.port)
