@@ -19,13 +19,13 @@ import ssl
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any, TypeVar
 
-from nbexec.core.errors import ConfigError
+from nbexec.core.errors import BrokerError, ConfigError
 
-from .retry import Operation, RateLimiter, RetryPolicy, call_with_retry
+from .retry import Operation, RateLimiter, RetryPolicy, call_with_retry, next_delay
 from .settings import Endpoint
 from .transport import ConnectionPool
 from .types import BrokerAck
-from .wire import RequestTemplate, Response
+from .wire import RequestTemplate, Response, TransportError
 
 T = TypeVar("T")
 
@@ -126,14 +126,73 @@ class OrderChannel:
         `OutcomeUnknown` (place / modify that may have landed) or a `TransportError`.
         `on_write` is called each time the request's bytes are written: cancelling the future
         before the first call withdraws a request that never left.
+
+        The common case (token and idle connection free) costs no coroutine and no task: the
+        bytes are written here and the answer is decoded in a callback of the response's
+        future. Anything else (waiting for a token or a connection, a retry) runs in a task.
         """
+        conn = self.pool.checkout_idle()
+        if conn is not None:
+            if self.limiter.try_acquire():
+                try:
+                    response = self.pool.dispatch(conn, template.render(body, path_suffix), self.timeout, on_write)
+                except TransportError:
+                    pass   # died while idle, never written: the slow path takes it from the top
+                else:
+                    return self._answer(response, operation, template, body, path_suffix, decode, on_write)
+            else:
+                self.pool.checkin(conn)
         return start_eagerly(self._send(operation, template, body, path_suffix, decode, on_write))
+
+    def _answer(self, response: asyncio.Future[Response], operation: Operation, template: RequestTemplate,
+                body: bytes, path_suffix: bytes, decode: Callable[[Response], BrokerAck],
+                on_write: Callable[[], object] | None) -> asyncio.Future[BrokerAck]:
+        """The decoded answer of a request written by `submit`; a retry the policy allows
+        continues in a task (after its delay) and settles the same future."""
+        answer: asyncio.Future[BrokerAck] = response.get_loop().create_future()
+
+        def settle(done: asyncio.Future[Response]) -> None:
+            if answer.done():
+                return
+            try:
+                answer.set_result(decode(done.result()))
+            except BrokerError as error:
+                try:
+                    delay = next_delay(operation, error, 1, self.policy)
+                except BaseException as final:
+                    answer.set_exception(final)
+                    return
+                retry = asyncio.ensure_future(self._send(operation, template, body, path_suffix, decode,
+                                                         on_write, attempt=1, delay=delay))
+                answer.add_done_callback(lambda a: retry.cancel() if a.cancelled() else None)
+                retry.add_done_callback(lambda r: _copy_outcome(r, answer))
+            except asyncio.CancelledError:
+                answer.cancel()
+            except BaseException as exc:   # noqa: BLE001 - the caller gets it from the future
+                answer.set_exception(exc)
+
+        response.add_done_callback(settle)
+        answer.add_done_callback(lambda a: response.cancel() if a.cancelled() else None)
+        return answer
 
     async def _send(self, operation: Operation, template: RequestTemplate, body: bytes,
                     path_suffix: bytes, decode: Callable[[Response], BrokerAck],
-                    on_write: Callable[[], object] | None) -> BrokerAck:
+                    on_write: Callable[[], object] | None, attempt: int = 0, delay: float = 0.0) -> BrokerAck:
         async def once() -> BrokerAck:
             response = await self.pool.request(template, body, path_suffix=path_suffix,
                                                timeout=self.timeout, on_write=on_write)
             return decode(response)
-        return await call_with_retry(operation, once, self.policy, limiter=self.limiter)
+        if delay:
+            await asyncio.sleep(delay)
+        return await call_with_retry(operation, once, self.policy, limiter=self.limiter, attempt=attempt)
+
+
+def _copy_outcome(source: asyncio.Future[T], target: asyncio.Future[T]) -> None:
+    if target.done():
+        return
+    if source.cancelled():
+        target.cancel()
+    elif source.exception() is not None:
+        target.set_exception(source.exception())
+    else:
+        target.set_result(source.result())

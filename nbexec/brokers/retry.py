@@ -225,16 +225,31 @@ def limiters(preset: dict[str, RateLimit], **kwargs) -> dict[str, RateLimiter]:
 # One jitter source for every call: seeding a Random per order costs more than the order's write.
 _JITTER = random.Random()
 
+def next_delay(operation: Operation, error: BrokerError, attempt: int, policy: RetryPolicy,
+               rng: random.Random | None = None) -> float:
+    """Seconds to wait before attempt `attempt + 1`, after attempt `attempt` failed with `error`.
+
+    Raises instead when there is no next attempt: `error` itself on FAIL, `OutcomeUnknown` when
+    a place or modify may have landed. The one rule for every caller (`call_with_retry` and
+    the order channel's callback path).
+    """
+    decision = policy.decide(operation, error, attempt, rng or _JITTER)
+    if decision.verdict is Verdict.UNKNOWN:
+        raise OutcomeUnknown(operation, error) from error
+    if decision.verdict is Verdict.FAIL:
+        raise error
+    return decision.delay_s
+
+
 async def call_with_retry(operation: Operation, send: Callable[[], Awaitable[T]], policy: RetryPolicy,
                           *, limiter: RateLimiter | None = None, rng: random.Random | None = None,
-                          sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> T:
+                          sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, attempt: int = 0) -> T:
     """Call `send()` until it succeeds or the policy says stop.
 
     Raises the last error on FAIL, and `OutcomeUnknown` (from the error) when a place or modify
-    may have landed. `limiter.acquire()` is awaited before every attempt.
+    may have landed. `limiter.acquire()` is awaited before every attempt. `attempt`: how many
+    attempts were already made (by a caller that made the first one itself).
     """
-    rng = rng or _JITTER
-    attempt = 0
     while True:
         attempt += 1
         if limiter is not None:
@@ -242,9 +257,5 @@ async def call_with_retry(operation: Operation, send: Callable[[], Awaitable[T]]
         try:
             return await send()
         except BrokerError as error:
-            decision = policy.decide(operation, error, attempt, rng)
-            if decision.verdict is Verdict.UNKNOWN:
-                raise OutcomeUnknown(operation, error) from error
-            if decision.verdict is Verdict.FAIL:
-                raise
-        await sleep(decision.delay_s)
+            delay = next_delay(operation, error, attempt, policy, rng)
+        await sleep(delay)

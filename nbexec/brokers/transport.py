@@ -246,6 +246,25 @@ class ConnectionPool:
         if timeout is None:
             timeout = self.request_timeout
         conn = self._checkout_idle() or await self._checkout(timeout)
+        return await self.dispatch(conn, data, timeout, on_write)
+
+    def checkout_idle(self) -> _Connection | None:
+        """An idle warm connection, now, checked out for one `dispatch` (or handed back with
+        `checkin`); None when none is idle."""
+        return self._checkout_idle()
+
+    def checkin(self, conn: _Connection) -> None:
+        """Hand back a connection checked out and not used."""
+        self._checkin(conn)
+
+    def dispatch(self, conn: _Connection, data: bytes, timeout: float,
+                 on_write: Callable[[], object] | None = None) -> asyncio.Future[Response]:
+        """Write `data` on the checked-out `conn` now; the future of its response (no task, no await).
+
+        The connection comes back to the pool when the response is framed; a timeout, a loss
+        or cancelling the future drops it (its state is unknown). Raises `ConnectionLost`
+        (never written) if `conn` died while idle.
+        """
         try:
             waiter = conn.send(data)
         except ConnectionLost:
@@ -254,16 +273,16 @@ class ConnectionPool:
         if on_write is not None:
             on_write()
         timer = conn.loop.call_later(timeout, conn.expire, waiter, timeout)
-        try:
-            response = await waiter
-        except BaseException:   # timeout, loss, bad bytes, or the caller cancelled us
+        waiter.add_done_callback(lambda done: self._settle(conn, timer, done))
+        return waiter
+
+    def _settle(self, conn: _Connection, timer: asyncio.TimerHandle, waiter: asyncio.Future[Response]) -> None:
+        timer.cancel()
+        if waiter.cancelled() or waiter.exception() is not None:   # timeout, loss, bad bytes, cancelled
             self._busy.discard(conn)
             conn.abort()
-            raise
-        finally:
-            timer.cancel()
-        self._checkin(conn)
-        return response
+        else:
+            self._checkin(conn)
 
     def _checkout_idle(self) -> _Connection | None:
         idle = self._idle

@@ -5,6 +5,7 @@ Both adapters, against the real paper exchange over real sockets.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 
 import pytest
@@ -89,6 +90,8 @@ async def test_a_place_refused_before_the_write_is_sent_again_and_booked_once(ki
     try:
         o = order(quantity=1)
         pending = broker.send_place(o)     # first attempt: connection refused
+        while not pool.outcomes:           # (its connect runs in a task of its own)
+            await asyncio.sleep(0.005)
         await x.start()                    # the exchange comes up; the retry gets through
         ack = await pending
         assert pool.outcomes[0] == ConnectFailed.__name__ and pool.outcomes[-1] in ("200", "202")
