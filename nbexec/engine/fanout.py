@@ -37,15 +37,22 @@ class FanOut:
         loop = asyncio.get_running_loop()
         self._answered, self._done = loop.create_future(), loop.create_future()
         self.recorded = asyncio.Event()           # every order is in Redis
+        self._unanswered = self._open = 0         # orders without the broker's answer / not final
 
     def update(self, order: Order) -> None:
+        """Take a newer state of one of the orders (older versions are ignored). O(1): it runs
+        for every order of a fan-out while it is written, and for every update after."""
         current = self.orders.get(order.account)
-        if current is None or order.version >= current.version:
-            self.orders[order.account] = order
-        states = [o.status for o in self.orders.values()]
-        if all(s in _ANSWERED for s in states) and not self._answered.done():
+        if current is not None and order.version < current.version:
+            return
+        self.orders[order.account] = order
+        was_unanswered = current is not None and current.status not in _ANSWERED
+        was_open = current is not None and current.status not in TERMINAL
+        self._unanswered += (order.status not in _ANSWERED) - was_unanswered
+        self._open += (order.status not in TERMINAL) - was_open
+        if not self._unanswered and not self._answered.done():
             self._answered.set_result(self)
-        if all(s in TERMINAL for s in states) and not self._done.done():
+        if not self._open and not self._done.done():
             self._done.set_result(self)
 
     def __await__(self):

@@ -102,13 +102,15 @@ class OMS:
         tick = self.last_tick(instrument.key)
         reference = price or (tick.last_price if tick else None)
         wall = time.time_ns()
-        # One validated prototype per signal; each account's order is a cheap re-addressed copy.
+        # One validated prototype per signal; each account's order is one unvalidated copy of it
+        # (its tag, quantity and side are made here, its price and type by risk).
         prototype = Order(order_id=make_tag(signal_id, "*"), signal_id=signal_id, account="*",
                           instrument=instrument.key, side=side, quantity=1, order_type=order_type,
                           price=price or 0.0, trigger_price=trigger_price or 0.0, product=product,
                           validity=validity, created_at_ns=wall, ts_signal=t_signal)
-        markets: dict[Side, object] = {}      # market-level risk verdict per side, shared by all accounts
-        sizes: dict[int, object] = {}         # sizing per distinct rule
+        market = _Market(tick)
+        verdicts: dict[Side, object] = {}     # market-level risk verdict per side, shared by all accounts
+        sizes: dict[tuple, object] = {}       # sizing per distinct (rule, capital)
         planned: list[tuple[Account, Order]] = []
         rejected: list[Order] = []
         for account in chosen:
@@ -117,26 +119,32 @@ class OMS:
                     continue
                 side_for, quantity = targets[account.id]
             else:
-                sized = sizes.get(id(account.sizing))
+                key = (account.sizing, account.capital)
+                sized = sizes.get(key)
                 if sized is None:
-                    sized = sizes[id(account.sizing)] = size_for(account.sizing, qty, instrument, reference, account.capital)
+                    sized = sizes[key] = size_for(account.sizing, qty, instrument, reference, account.capital)
                 if sized.skipped:
                     fanout.skipped[account.id] = sized.skipped_reason
                     continue
                 side_for, quantity = side, sized.quantity
-            order = prototype.for_account(account.id, make_tag(signal_id, account.id), quantity, side_for)
-            request = OrderRequest(signal_id, account.id, instrument, side_for, quantity, order.order_type, order.price)
-            context = self._risk_context(request, tick, wall)
-            market = markets.get(side_for) or markets.setdefault(side_for, price_for_market(request, limits, context))
-            decision = evaluate(request, limits, context, market)
+            request = OrderRequest(signal_id, account.id, instrument, side_for, quantity, prototype.order_type,
+                                   prototype.price)
+            seen = fingerprint(request)
+            context = self._risk_context(account.id, instrument.key, seen, market, wall)
+            verdict = verdicts.get(side_for) or verdicts.setdefault(side_for, price_for_market(request, limits, context))
+            decision = evaluate(request, limits, context, verdict)
+            order = prototype.evolve(account=account.id, order_id=make_tag(signal_id, account.id),
+                                     quantity=quantity, side=side_for)
             if not decision.accepted:
                 rejected.append(order.transition(S.RISK_REJECTED, reject_reason=f"{decision.rejection.check}: "
                                                                               f"{decision.rejection.reason}"))
                 continue
-            self._recent[fingerprint(request)] = RecentSignal(signal_id, fingerprint(request), wall)
-            if decision.order_type is not order.order_type or decision.price != order.price:
-                order = order.evolve(order_type=decision.order_type, price=decision.price)
-            planned.append((account, order.transition(S.PENDING_SEND, ts_risk_passed=time.monotonic_ns())))
+            self._recent[seen] = RecentSignal(signal_id, seen, wall)
+            route = choose(account.routes, t_signal).route.name
+            planned.append((account, order.evolve(
+                order_type=decision.order_type, price=decision.price, route=route,
+                broker=account.brokers[route].name, status=S.PENDING_SEND, version=order.version + 1,
+                ts_risk_passed=time.monotonic_ns())))
         # The journal line goes first: a kill from here on still finishes this signal exactly once.
         self.journal.begin(signal_id, {
             "common": {"instrument": instrument.key, "trigger_price": trigger_price or 0.0, "product": product,
@@ -182,12 +190,12 @@ class OMS:
         return answer
 
     def _write(self, account: Account, order: Order) -> tuple[Order, asyncio.Future]:
-        """Route and write one order: SENT if its bytes left now, else still PENDING_SEND."""
-        choice = choose(account.routes, time.monotonic_ns())
-        order = order.evolve(route=choice.route.name, broker=account.brokers[choice.route.name].name)
+        """Write one routed order: SENT if its bytes left now, else still PENDING_SEND."""
         answer = self._send(account, order)
         written = self._written.get(order.order_id)
-        return (order.transition(S.SENT, ts_sent=written) if written else order), answer
+        if written:   # NEW -> PENDING_SEND -> SENT was checked when the path was recorded (SENT_PATH)
+            order = order.evolve(status=S.SENT, version=order.version + 1, ts_sent=written)
+        return order, answer
 
     async def _complete(self, fanout: FanOut, recorded: list[tuple[Order, Sequence[S]]],
                         answers: dict[str, asyncio.Future]) -> None:
@@ -460,15 +468,17 @@ class OMS:
     def position(self, account: str, instrument: str) -> Position:
         return self.positions.get((account, instrument)) or Position(account, instrument)
 
-    def _risk_context(self, request: OrderRequest, tick, now_ns: int) -> RiskContext:
-        position = self.position(request.account, request.instrument.key)
-        last = tick.last_price if tick else None
-        pnl = position.realised_pnl + (position.unrealised_pnl(last) if last else 0.0)
-        seen = self._recent.get(fingerprint(request))
-        return RiskContext(now_ns=now_ns, last_price=last, bid=(tick.bid or None) if tick else None,
-                           ask=(tick.ask or None) if tick else None, last_tick_ns=tick.received_ns if tick else None,
-                           position=position.quantity, pnl=pnl, killed=self.killed,
-                           recent_signals=(seen,) if seen else ())
+    def _risk_context(self, account: str, instrument: str, seen: Fingerprint, market: "_Market",
+                      now_ns: int) -> RiskContext:
+        position = self.positions.get((account, instrument))
+        recent = self._recent.get(seen)
+        if position is None:
+            quantity, pnl = 0, 0.0
+        else:
+            last = market.last_price
+            quantity, pnl = position.quantity, position.realised_pnl + (position.unrealised_pnl(last) if last else 0.0)
+        return RiskContext(now_ns, market.last_price, market.bid, market.ask, market.tick_ns, quantity, pnl,
+                           self.killed, (recent,) if recent else ())
 
     @staticmethod
     def _route(account: Account, name: str):
@@ -509,3 +519,16 @@ class OMS:
                          "realised_pnl": p.realised_pnl, "last_price": tick.last_price if tick else None,
                          "unrealised_pnl": p.unrealised_pnl(tick.last_price) if tick else None})
         return pd.DataFrame(rows)
+
+
+class _Market:
+    """The last tick's figures risk reads, taken once per signal (not once per account)."""
+
+    __slots__ = ("last_price", "bid", "ask", "tick_ns")
+
+    def __init__(self, tick) -> None:
+        if tick is None:
+            self.last_price = self.bid = self.ask = self.tick_ns = None
+        else:
+            self.last_price, self.bid, self.ask = tick.last_price, tick.bid or None, tick.ask or None
+            self.tick_ns = tick.received_ns
