@@ -11,6 +11,7 @@ tasks. Redis unreachable = fail closed: new signals are refused until it is back
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 import uuid
@@ -85,8 +86,23 @@ class OMS:
 
         Safe to call from a tick callback. `signal_id` makes the signal idempotent: the same id
         never yields a second order for an account, here, after a restart or from another kernel.
+
+        Python's cyclic garbage collector is held off until the last byte is written: a
+        collection triggered by the orders' own allocations costs 1-2 ms here (more than the
+        whole fan-out's writes), and it runs right after instead.
         """
         t_signal = time.monotonic_ns()
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._fire(t_signal, symbol, side, qty, accounts, order_type, price, trigger_price,
+                              max_slippage_bps, product, validity, signal_id, targets)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _fire(self, t_signal, symbol, side, qty, accounts, order_type, price, trigger_price, max_slippage_bps,
+              product, validity, signal_id, targets) -> FanOut:
         instrument = self.instrument(symbol)  # bad input is named first, whatever the engine's state
         side = Side(side.upper() if isinstance(side, str) else side)
         chosen = select_accounts(self.accounts, accounts)

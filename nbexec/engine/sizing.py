@@ -80,12 +80,18 @@ def size_for(rule: SizingRule, signal_qty: int, instrument: Instrument,
     if not isinstance(signal_qty, int) or isinstance(signal_qty, bool) or signal_qty <= 0:
         raise ValidationError("signal_qty", signal_qty, "must be a positive whole number")
     lot = instrument.lot_size
+    if rule.kind is not SizingKind.CAPITAL_SHARE and float(rule.value).is_integer():
+        # Whole multipliers and fixed sizes (the usual rules) in integers: exact, and no
+        # Decimal work on the order path.
+        units = int(rule.value) * (signal_qty if rule.kind is SizingKind.MULTIPLIER else 1)
+        if units >= lot:
+            return Sized(units // lot * lot)
+        why = (f"multiplier {rule.value} x {signal_qty} = {units}" if rule.kind is SizingKind.MULTIPLIER
+               else f"fixed {units}")
+        return Sized(0, f"{why} buys 0 lots of {lot}")
     if rule.kind is SizingKind.MULTIPLIER:
         units = signal_qty * _exact(rule.value)
         why = f"multiplier {rule.value} x {signal_qty} = {units.normalize():f}"
-    elif rule.kind is SizingKind.FIXED:
-        units = _exact(rule.value)
-        why = f"fixed {int(rule.value)}"
     else:
         share = f"capital share {(_exact(rule.value) * 100).normalize():f}%"
         if not capital or capital <= 0:
