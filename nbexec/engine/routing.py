@@ -148,16 +148,20 @@ def choose(routes: Sequence[Route], now_ns: int) -> RouteChoice:
     probe. Raises `NoRoute` when no route can take an order."""
     if not routes:
         raise NoRoute("no routes configured")
-    if len(routes) == 1 and routes[0].breaker.opened_at_ns is None:   # the common case: one closed route
-        return RouteChoice(routes[0], routes, now_ns, False)
-    ready = [r for r in routes if r.breaker.can_admit(now_ns)]
-    if not ready:
+    best, best_rank = None, None
+    for route in routes:   # one pass, no sorting: this runs once per order on the order path
+        if route.breaker.opened_at_ns is not None and not route.breaker.can_admit(now_ns):
+            continue
+        mean = route.latency.mean_ns
+        rank = (mean is None, mean or 0.0, route.preference)
+        if best is None or rank < best_rank:
+            best, best_rank = route, rank
+    if best is None:
         states = "; ".join(f"{r.name}: {_health(r, now_ns)}" for r in routes)
         raise NoRoute(f"no route can take an order: {states}")
-    best = ready[0] if len(ready) == 1 else min(
-        ready, key=lambda r: (r.latency.mean_ns is None, r.latency.mean_ns or 0.0, r.preference))
-    probe = best.breaker.state(now_ns) is BreakerState.HALF_OPEN
-    best.breaker.admit(now_ns)
+    probe = best.breaker.opened_at_ns is not None   # admissible and not closed: half-open
+    if probe:
+        best.breaker.admit(now_ns)
     return RouteChoice(best, routes, now_ns, probe)
 
 

@@ -67,16 +67,17 @@ class KiteRequests:
     def place_body(self, order: Order) -> bytes:
         """The form body of `POST /orders/regular` for `order` (tagged with `order.tag`)."""
         check_prices(order)
-        head = (self._instrument(order.instrument), order.side.value, order.quantity, order.product.value)
-        kind = order.order_type
+        # `_value_`, not `.value`: the enum property costs a microsecond or two per read here.
+        head = (self._instrument(order.instrument), order.side._value_, order.quantity, order.product._value_)
+        kind, validity = order.order_type, order.validity._value_
         if kind is OrderType.MARKET:
-            args = head + (order.validity.value, order.tag, self.market_protection)
+            args = head + (validity, order.tag, self.market_protection)
         elif kind is OrderType.LIMIT:
-            args = head + (order.price, order.validity.value, order.tag)
+            args = head + (order.price, validity, order.tag)
         elif kind is OrderType.SL:
-            args = head + (order.price, order.trigger_price, order.validity.value, order.tag)
+            args = head + (order.price, order.trigger_price, validity, order.tag)
         else:
-            args = head + (order.trigger_price, order.validity.value, order.tag, self.market_protection)
+            args = head + (order.trigger_price, validity, order.tag, self.market_protection)
         return (PLACE_PATTERNS[kind] % args).encode("ascii")
 
     def modify_body(self, order: Order, changed: frozenset[str] | set[str]) -> bytes:
