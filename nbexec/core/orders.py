@@ -9,6 +9,7 @@ instead of sending a second one.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from dataclasses import asdict, dataclass, fields, replace
 from enum import Enum
@@ -126,6 +127,10 @@ class Order:
                 object.__setattr__(self, name, _enum(cls, name, value))
         if not self.account:
             raise ValidationError("account", self.account, "must not be empty")
+        for name in ("price", "trigger_price"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and 0 <= value < math.inf):
+                raise ValidationError(name, value, "must be a finite, non-negative number")
         if not isinstance(self.quantity, int) or isinstance(self.quantity, bool) or self.quantity <= 0:
             raise ValidationError("quantity", self.quantity, "must be a positive whole number")
         if self.order_type in (OrderType.LIMIT, OrderType.SL) and not self.price > 0:

@@ -166,10 +166,12 @@ class OMS:
             "common": {"instrument": instrument.key, "trigger_price": trigger_price or 0.0, "product": product,
                        "validity": validity, "created_at_ns": wall, "ts_signal": t_signal},
             "orders": [[o.account, o.side.value, o.quantity, o.order_type.value, o.price] for _, o in planned]})
+        sent = [self._send(account, order) for account, order in planned]   # the wire: nothing else in this loop
         answers: dict[str, asyncio.Future] = {}
         recorded: list[tuple[Order, Sequence[S]]] = [(o, REJECTED_PATH) for o in rejected]
-        for account, order in planned:
-            order, answers[order.order_id] = self._write(account, order)
+        for (_, order), answer in zip(planned, sent):
+            answers[order.order_id] = answer
+            order = self._as_written(order)
             recorded.append((order, SENT_PATH if order.status is S.SENT else PENDING_PATH))
         for order, _ in recorded:
             self._remember(order, fanout)
@@ -205,13 +207,11 @@ class OMS:
         self._answers[order_id] = answer
         return answer
 
-    def _write(self, account: Account, order: Order) -> tuple[Order, asyncio.Future]:
-        """Write one routed order: SENT if its bytes left now, else still PENDING_SEND."""
-        answer = self._send(account, order)
+    def _as_written(self, order: Order) -> Order:
+        """SENT if `order`'s bytes have left (NEW -> PENDING_SEND -> SENT is checked when the
+        path is recorded), else the PENDING_SEND order unchanged."""
         written = self._written.get(order.order_id)
-        if written:   # NEW -> PENDING_SEND -> SENT was checked when the path was recorded (SENT_PATH)
-            order = order.evolve(status=S.SENT, version=order.version + 1, ts_sent=written)
-        return order, answer
+        return order.evolve(status=S.SENT, version=order.version + 1, ts_sent=written) if written else order
 
     async def _complete(self, fanout: FanOut, recorded: list[tuple[Order, Sequence[S]]],
                         answers: dict[str, asyncio.Future]) -> None:

@@ -21,6 +21,7 @@ from ..core.errors import BrokerError, NbexecError, OrderNotFound
 from ..core.orders import Order, make_tag
 from ..core.states import OrderStatus
 from .oms import OMS, SENT_PATH
+from .routing import choose
 
 S = OrderStatus
 
@@ -88,7 +89,10 @@ async def _finish_signal(oms: OMS, signal_id: str, spec: dict, report: RecoveryR
             await oms.apply_broker_order(account_id, seen)
             report.adopted.append(order.order_id)
         else:
-            sent, answer = oms._write(account, order.transition(S.PENDING_SEND))
+            route = choose(account.routes, time.monotonic_ns()).route.name
+            pending = order.transition(S.PENDING_SEND, route=route, broker=account.brokers[route].name)
+            answer = oms._send(account, pending)
+            sent = oms._as_written(pending)
             await oms.store.create(sent, SENT_PATH if sent.status is S.SENT else SENT_PATH[:2])
             oms._remember(sent)
             oms.tasks.spawn(oms._follow(sent, answer))

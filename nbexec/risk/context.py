@@ -6,16 +6,18 @@ so a decision can be replayed from them exactly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from ..core.instruments import Instrument
 from ..core.orders import OrderType, Side
 
 
-@dataclass(frozen=True, slots=True)
-class OrderRequest:
-    """One account's sized order for one signal, before it has an order id or a route."""
+class OrderRequest(NamedTuple):
+    """One account's sized order for one signal, before it has an order id or a route.
+
+    A NamedTuple (like `RiskContext`): one is built per account on the order path, and a
+    tuple is built in C where a frozen dataclass sets each field through Python.
+    """
 
     signal_id: str
     account: str
@@ -51,8 +53,7 @@ class RecentSignal(NamedTuple):
     seen_at_ns: int  # monotonic ns
 
 
-@dataclass(frozen=True, slots=True)
-class RiskContext:
+class RiskContext(NamedTuple):
     """The account and market as the engine sees them at `now_ns` (monotonic ns)."""
 
     now_ns: int

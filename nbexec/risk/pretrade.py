@@ -18,7 +18,6 @@ Pure and deterministic: the same request, limits and context always give the sam
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Callable
 
 from .checks import (daily_loss, duplicate_signal, kill_switch, max_order_value, max_position, max_quantity,
@@ -56,5 +55,5 @@ def evaluate(request: OrderRequest, limits: RiskLimits, context: RiskContext,
     market = market or price_for_market(request, limits, context)
     if not market.accepted or limits.max_order_value is None:
         return market
-    priced = replace(request, order_type=market.order_type, price=market.price)
+    priced = request._replace(order_type=market.order_type, price=market.price)
     return Decision(market.order_type, market.price, max_order_value(priced, limits, context))

@@ -8,7 +8,6 @@ towards the inside of the band, so it is never beyond it.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from decimal import Decimal
 
 from ..core.errors import ValidationError
@@ -94,4 +93,4 @@ def protect(request: OrderRequest, limits: RiskLimits, context: RiskContext) -> 
         return request
     price = protect_market_order(request.instrument, request.side, context.last_price,
                                  limits.max_slippage_bps, bid=context.bid, ask=context.ask)
-    return replace(request, order_type=OrderType.LIMIT, price=price)
+    return request._replace(order_type=OrderType.LIMIT, price=price)

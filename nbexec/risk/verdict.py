@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..core.errors import RiskRejected
 from ..core.orders import OrderType
@@ -20,8 +21,7 @@ class Rejection:
         return RiskRejected(self.check, self.reason)
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     """The verdict on one order. When accepted, `order_type` and `price` are what goes on the
     wire: a protected MARKET order leaves as a LIMIT at its protected price. When rejected,
     they are the order as it stood when the check refused it, for the record."""
