@@ -43,7 +43,7 @@ class _Connection(asyncio.Protocol):
     """One socket, one `ResponseReader`, at most one waiting request."""
 
     __slots__ = ("pool", "loop", "transport", "reader", "waiter", "t_written", "idle_since",
-                 "closed", "retired", "lost")
+                 "closed", "retired", "lost", "timeout", "deadline")
 
     def __init__(self, pool: ConnectionPool, loop: asyncio.AbstractEventLoop) -> None:
         self.pool, self.loop = pool, loop
@@ -52,6 +52,7 @@ class _Connection(asyncio.Protocol):
         self.waiter: asyncio.Future[Response] | None = None
         self.t_written = 0
         self.idle_since = 0.0
+        self.timeout = self.deadline = 0.0   # of the request in flight (loop time)
         self.closed = False
         self.retired = False      # closed on purpose by the pool: needs no replacement
         self.lost: asyncio.Future[None] = loop.create_future()
@@ -169,6 +170,7 @@ class ConnectionPool:
         self._waiters: deque[asyncio.Future[_Connection]] = deque()
         self._closed = False
         self._maintainer: asyncio.Task | None = None
+        self._deadlines: asyncio.TimerHandle | None = None   # see `_watch`
         self._refiller: asyncio.Task | None = None
         self._opened_total = self._lost_total = 0
 
@@ -204,7 +206,7 @@ class ConnectionPool:
         if self._closed:
             return
         self._closed = True
-        for task in (self._maintainer, self._refiller):
+        for task in (self._maintainer, self._refiller, self._deadlines):
             if task is not None:
                 task.cancel()
         while self._waiters:
@@ -272,12 +274,35 @@ class ConnectionPool:
             raise
         if on_write is not None:
             on_write()
-        timer = conn.loop.call_later(timeout, conn.expire, waiter, timeout)
-        waiter.add_done_callback(lambda done: self._settle(conn, timer, done))
+        conn.timeout = timeout
+        conn.deadline = deadline = conn.loop.time() + timeout
+        if self._deadlines is None or deadline < self._deadlines.when():
+            self._watch(conn.loop, deadline)
+        waiter.add_done_callback(lambda done: self._settle(conn, done))
         return waiter
 
-    def _settle(self, conn: _Connection, timer: asyncio.TimerHandle, waiter: asyncio.Future[Response]) -> None:
-        timer.cancel()
+    def _watch(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+        """One timer per pool for all requests in flight, due at the earliest deadline: a
+        fan-out of 50 requests arms it once instead of making and cancelling 50 timers."""
+        if self._deadlines is not None:
+            self._deadlines.cancel()
+        self._deadlines = loop.call_at(deadline, self._expire_due, loop)
+
+    def _expire_due(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._deadlines = None
+        now, earliest = loop.time(), None
+        for conn in list(self._busy):
+            waiter = conn.waiter
+            if waiter is None or waiter.done():
+                continue
+            if conn.deadline <= now:
+                conn.expire(waiter, conn.timeout)
+            elif earliest is None or conn.deadline < earliest:
+                earliest = conn.deadline
+        if earliest is not None:
+            self._watch(loop, earliest)
+
+    def _settle(self, conn: _Connection, waiter: asyncio.Future[Response]) -> None:
         if waiter.cancelled() or waiter.exception() is not None:   # timeout, loss, bad bytes, cancelled
             self._busy.discard(conn)
             conn.abort()
