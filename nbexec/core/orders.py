@@ -76,6 +76,9 @@ def validate_tag(tag: str) -> str:
 
 
 def _enum(cls: type[Enum], field: str, value: object) -> Enum:
+    member = cls._value2member_map_.get(value) if isinstance(value, str) else None
+    if member is not None:   # the exact value, as the engine passes it: no Enum call
+        return member
     try:
         return cls(value.upper() if isinstance(value, str) else value)
     except ValueError:

@@ -37,5 +37,8 @@ def select_accounts(accounts: Mapping[str, Account], spec: str | Sequence[str]) 
         raise ValidationError("accounts", unknown, f"no such account or group (accounts: "
                                                    f"{', '.join(list(accounts)[:5])}{'...' if len(accounts) > 5 else ''}; "
                                                    f"groups: {', '.join(groups) or 'none'})")
+    if len(spec) == 1:   # one account: no scan of the whole book (a strategy's usual call)
+        (name,) = spec
+        return [accounts[name]]
     chosen = set(spec)
     return [a for a in accounts.values() if a.id in chosen]
