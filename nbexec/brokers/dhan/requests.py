@@ -19,7 +19,6 @@ from nbexec.core.catalog import Catalog
 from nbexec.core.errors import ValidationError
 from nbexec.core.orders import Order, OrderType, Product
 
-from ..order_fields import check_prices
 from ..settings import Endpoint
 from .config import DhanConfig
 
@@ -66,7 +65,6 @@ class DhanRequests:
 
     def place_body(self, order: Order) -> bytes:
         """The JSON body of `POST /orders` for `order` (correlationId = `order.tag`)."""
-        check_prices(order)
         kind = order.order_type
         return (self._pattern % (
             order.tag, order.side.value, self._instrument(order.instrument), PRODUCT[order.product],

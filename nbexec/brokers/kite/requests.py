@@ -20,7 +20,6 @@ from nbexec.core.instruments import parse_instrument_key
 from nbexec.core.orders import Order, OrderType
 from nbexec.core.secrets import Secret
 
-from ..order_fields import check_prices
 from ..settings import Endpoint
 from .config import KiteConfig
 
@@ -66,7 +65,6 @@ class KiteRequests:
 
     def place_body(self, order: Order) -> bytes:
         """The form body of `POST /orders/regular` for `order` (tagged with `order.tag`)."""
-        check_prices(order)
         # `_value_`, not `.value`: the enum property costs a microsecond or two per read here.
         head = (self._instrument(order.instrument), order.side._value_, order.quantity, order.product._value_)
         kind, validity = order.order_type, order.validity._value_
