@@ -1,7 +1,8 @@
 """wire_to_wire_1 / wire_to_wire_50: a tick leaves the exchange -> a strategy reacts -> its orders arrive.
 
-Both ends are stamped by the exchange with `time.monotonic_ns()` (frame `send_ns` just before
-the write; request `recv_ns` before the body is parsed), so neither client times itself. The
+Both ends are stamped by the exchange on the `time.monotonic_ns()` clock (frame `send_ns` just
+before the write; request `recv_ns` when the kernel received its first bytes, so the exchange's
+handling of earlier orders is not counted), so neither client times itself. The
 market is stepped by hand (tick rate 0, from a process of its own: `stepper`): each trial arms
 a strategy "on the next INFY tick, buy for these accounts", steps once, and matches the frame
 sent on that strategy's own feed connection with its orders' requests (by tag). For 50

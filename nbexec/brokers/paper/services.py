@@ -17,8 +17,8 @@ from aiohttp import WSMsgType, web
 
 from .matching import Event
 
-# Keys front ends use: `request.app[EXCHANGE]`, `request[RECV_NS]` (monotonic ns stamp taken on
-# arrival, before the body is read), `request.get(ORDER_RECORD)` (the recorder's dict of an
+# Keys front ends use: `request.app[EXCHANGE]`, `request[RECV_NS]` (monotonic ns: the kernel's
+# receive stamp of the request's first bytes, see arrival.py), `request.get(ORDER_RECORD)` (the recorder's dict of an
 # order request: fill in account / order_id / tag / status).
 EXCHANGE = web.AppKey("exchange", object)
 RECV_NS = web.RequestKey("recv_ns", int)
@@ -123,8 +123,8 @@ class RateLimiter:
 class Recorder:
     """What the exchange saw and sent, with `time.monotonic_ns()` stamps, for tests and benches.
 
-    Order requests are stamped on arrival, before the body is read (see server's middleware);
-    tick frames are stamped just before the write. Both logs are bounded (oldest dropped).
+    Order requests are stamped with the kernel's receive time of their first bytes (see
+    arrival.py); tick frames are stamped just before the write. Both logs are bounded (oldest dropped).
     """
 
     def __init__(self, maxlen: int = 200_000) -> None:
