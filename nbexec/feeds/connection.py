@@ -1,13 +1,14 @@
 """One market-data WebSocket kept open: reconnect with backoff and jitter, drop a silent socket.
 
-Both broker clients (`kite_ticker`, `dhan_feed`) run on this; they only say what the URL is,
-what to send on open and what to do with a message. Runs as one task on the event loop that
-called `start()` (in Jupyter: the kernel's loop); every callback runs on that loop, in the read
-loop, and must not block.
+Both broker clients (`kite_ticker`, `dhan_feed`) and Dhan's order-update socket run on this;
+they only say what the URL is, what to send on open and what to do with a message. Runs as
+one task on the event loop that called `start()` (in Jupyter: the kernel's loop); the socket
+itself is `websocket.WebSocket`, which calls `on_message` inside the read that brought the
+message (no reader task in between: that hop is latency on every tick).
 
 Credentials ride in the URL's query string (both brokers), so the URL is built at connect
 time only, never stored, logged or put in an exception: logs show `scheme://host/path`, and
-websockets' own logger (which logs the request line at DEBUG) goes through `RedactingLogger`.
+the socket's own logger (which logs the request line at DEBUG) goes through `RedactingLogger`.
 """
 
 from __future__ import annotations
@@ -21,17 +22,15 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
-
 from nbexec.brokers.retry import backoff_delay
 from nbexec.core.errors import (AuthError, BrokerError, BrokerUnavailable, ConfigError, NbexecError,
                                 ValidationError)
 from nbexec.core.secrets import Secret
 
-log = logging.getLogger(__name__)
+from .websocket import Message, WebSocket, open_websocket
+from .wire import HandshakeRefused
 
-Message = str | bytes
+log = logging.getLogger(__name__)
 
 
 def redact(text: str, secrets: Iterable[Secret]) -> str:
@@ -73,19 +72,28 @@ class RedactingLogger(logging.LoggerAdapter):
 class ReconnectPolicy:
     """How hard to try. Delays grow from `base_s` to `cap_s` with full jitter and go back to
     the start once a connection has delivered a message. `watchdog_s`: drop the socket after
-    that long without any message (None = rely on WebSocket pings alone)."""
+    that long with nothing received at all (messages, heartbeats, server pings, pongs; None =
+    rely on pings alone). `ping_interval_s`: ping the server that often (None = never) and drop the
+    socket when its pong takes longer than `ping_timeout_s`."""
 
     base_s: float = 0.25
     cap_s: float = 30.0
     watchdog_s: float | None = 5.0
     open_timeout_s: float = 10.0
     close_timeout_s: float = 1.0
+    ping_interval_s: float | None = 20.0
+    ping_timeout_s: float = 20.0
 
     def __post_init__(self) -> None:
         if not 0 < self.base_s <= self.cap_s:
             raise ValidationError("base_s", self.base_s, f"must be positive and at most cap_s {self.cap_s}")
-        if self.watchdog_s is not None and self.watchdog_s <= 0:
-            raise ValidationError("watchdog_s", self.watchdog_s, "must be positive (or None)")
+        for name in ("watchdog_s", "ping_interval_s"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValidationError(name, value, "must be positive (or None)")
+        for name in ("open_timeout_s", "close_timeout_s", "ping_timeout_s"):
+            if getattr(self, name) <= 0:
+                raise ValidationError(name, getattr(self, name), "must be positive")
 
 
 class FeedConnection:
@@ -112,13 +120,10 @@ class FeedConnection:
         self._on_open, self._on_message, self._on_lost = on_open, on_message, on_lost
         self._headers = headers or {}
         self._rng = rng or random.Random()
-        self._logger = RedactingLogger(logging.getLogger(f"websockets.client.{name}"), secrets)
-        self._ws: ClientConnection | None = None
+        self._logger = RedactingLogger(logging.getLogger(f"nbexec.feeds.websocket.{name}"), secrets)
+        self._ws: WebSocket | None = None
         self._task: asyncio.Task | None = None
-        self._sends: set[asyncio.Task] = set()
-        self._send_lock = asyncio.Lock()
         self._connected = asyncio.Event()
-        self._last_rx = 0.0
         self._watch: asyncio.TimerHandle | None = None
         self.failure: NbexecError | None = None
         self.connects = 0          # successful opens, the first one included
@@ -133,11 +138,11 @@ class FeedConnection:
                                                                 name=f"nbexec-feed-{self.name}")
 
     async def close(self) -> None:
-        """Close the socket and end every task this connection started; idempotent."""
-        tasks = [t for t in (self._task, *self._sends) if t is not None and not t.done()]
-        for task in tasks:
+        """Close the socket (close handshake) and end the connection's task; idempotent."""
+        task = self._task
+        if task is not None and not task.done():
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(task, return_exceptions=True)
         self._task = None
 
     @property
@@ -163,42 +168,34 @@ class FeedConnection:
 
     # -- sending --------------------------------------------------------------------------
     def send_soon(self, messages: list[Message]) -> None:
-        """Send now if connected (in order, after earlier sends); else `on_open` covers it.
+        """Send now, in order, if connected; else `on_open` covers it on the next connection.
 
-        Sync, so safe from a widget callback on the loop.
+        Sync (a socket write, no task), so safe from a widget callback on the loop.
         """
-        if messages and self._ws is not None:
-            task = asyncio.get_running_loop().create_task(self._send(self._ws, messages))
-            self._sends.add(task)
-            task.add_done_callback(self._sends.discard)
-
-    async def _send(self, ws: ClientConnection, messages: list[Message]) -> None:
-        async with self._send_lock:
-            try:
-                for message in messages:
-                    await ws.send(message)
-            except ConnectionClosed:
-                pass   # the next connection resends every subscription on open
+        if self._ws is not None:
+            for message in messages:
+                self._ws.send(message)
 
     # -- the loop -------------------------------------------------------------------------
     async def _run(self) -> None:
         attempt = 0
+        policy = self.policy
         while True:
             try:
-                ws = await connect(self._url(), additional_headers=self._headers,
-                                   open_timeout=self.policy.open_timeout_s,
-                                   close_timeout=self.policy.close_timeout_s,
-                                   max_size=None, compression=None, logger=self._logger)
-            except InvalidStatus as exc:
-                status = exc.response.status_code
-                if status in (401, 403):
-                    self._fail(AuthError(f"{self.name}: handshake refused with HTTP {status} "
+                ws = await open_websocket(self._url(), self._on_message, self._on_error,
+                                          headers=self._headers, open_timeout_s=policy.open_timeout_s,
+                                          ping_interval_s=policy.ping_interval_s,
+                                          ping_timeout_s=policy.ping_timeout_s,
+                                          close_timeout_s=policy.close_timeout_s, logger=self._logger)
+            except HandshakeRefused as exc:
+                if exc.status in (401, 403):
+                    self._fail(AuthError(f"{self.name}: handshake refused with HTTP {exc.status} "
                                          "(check the api key / client id and access token)",
-                                         broker=self.broker, status=status))
+                                         broker=self.broker, status=exc.status))
                     return
-                log.warning("%s: handshake refused with HTTP %d", self.name, status)
-            except InvalidURI:
-                self._fail(ConfigError(f"{self.name}: not a WebSocket URL: {self.public_url}"))
+                log.warning("%s: handshake refused with HTTP %d", self.name, exc.status)
+            except ConfigError as exc:
+                self._fail(ConfigError(f"{self.name}: {exc} ({self.public_url})"))
                 return
             except Exception as exc:   # refused, reset, timed out, bad handshake: try again
                 log.warning("%s: cannot connect to %s: %s", self.name, self.public_url,
@@ -210,38 +207,24 @@ class FeedConnection:
                     return
                 self._on_lost()
             attempt += 1
-            delay = backoff_delay(attempt, base_s=self.policy.base_s, cap_s=self.policy.cap_s,
-                                  rng=self._rng)
+            delay = backoff_delay(attempt, base_s=policy.base_s, cap_s=policy.cap_s, rng=self._rng)
             log.info("%s: reconnecting in %.2f s (attempt %d)", self.name, delay, attempt)
             await asyncio.sleep(delay)
 
-    async def _session(self, ws: ClientConnection) -> bool:
+    async def _session(self, ws: WebSocket) -> bool:
         """Serve one open connection until it ends; True when it delivered any message."""
-        loop = asyncio.get_running_loop()
-        got_message = False
         self._ws = ws
         try:
-            await self._send(ws, self._on_open())
+            for message in self._on_open():
+                ws.send(message)
             self.connects += 1
             self._connected.set()
             log.info("%s: connected to %s (connection %d)", self.name, self.public_url, self.connects)
-            self._last_rx = loop.time()
             self._arm_watchdog(ws)
-            while True:
-                data = await ws.recv()
-                self._last_rx = loop.time()
-                got_message = True
-                try:
-                    self._on_message(data, time.time_ns())
-                except BrokerError as exc:
-                    self._fail(exc)
-                    return got_message
-                except Exception:
-                    log.exception("%s: message skipped", self.name)
-        except ConnectionClosed as exc:
-            log.warning("%s: connection lost (close code %s)", self.name,
-                        exc.rcvd.code if exc.rcvd else "none")
-            return got_message
+            await ws.wait_closed()
+            if self.failure is None:
+                log.warning("%s: connection lost (close code %s)", self.name, ws.close_code or "none")
+            return ws.messages > 0
         finally:
             self._ws = None
             self._connected.clear()
@@ -250,7 +233,15 @@ class FeedConnection:
                 self._watch = None
             await ws.close()
 
-    def _arm_watchdog(self, ws: ClientConnection) -> None:
+    def _on_error(self, exc: Exception) -> bool:
+        """What `on_message` raised (called inside its except block); True closes the socket."""
+        if isinstance(exc, BrokerError):
+            self._fail(exc)
+            return True
+        log.exception("%s: message skipped", self.name)
+        return False
+
+    def _arm_watchdog(self, ws: WebSocket) -> None:
         """One timer per connection, re-armed only when it fires: a tick costs one store."""
         limit = self.policy.watchdog_s
         if limit is None:
@@ -258,15 +249,15 @@ class FeedConnection:
         loop = asyncio.get_running_loop()
 
         def check() -> None:
-            idle = loop.time() - self._last_rx
+            idle = time.monotonic() - ws.heard   # the socket stamps reads with time.monotonic()
             if idle < limit:
-                self._watch = loop.call_at(self._last_rx + limit, check)
+                self._watch = loop.call_later(limit - idle, check)
                 return
             self.watchdog_drops += 1
-            log.warning("%s: no message for %.1f s, dropping the connection", self.name, idle)
-            ws.transport.abort()   # recv() then raises ConnectionClosedError
+            log.warning("%s: nothing received for %.1f s, dropping the connection", self.name, idle)
+            ws.abort()
 
-        self._watch = loop.call_at(self._last_rx + limit, check)
+        self._watch = loop.call_later(limit, check)
 
     def _fail(self, error: NbexecError) -> None:
         self.failure = error

@@ -40,8 +40,9 @@ _FINAL_REASONS = {804: "too many instruments on this connection",
                   805: "too many connections for this client id (this one was the oldest)"}
 
 # The Dhan feed sends nothing while subscribed instruments do not trade, and proves liveness
-# with pings instead (every 10 s; websockets answers them and pings the server too). So the
-# silence watchdog defaults to the server's own 40 s pong timeout, not Kite's 5 s.
+# with pings instead (every 10 s; the socket answers them, and they feed the watchdog; it
+# pings the server too). So the silence watchdog defaults to the server's own 40 s pong
+# timeout, not Kite's 5 s: only a server silent through several of its own pings is dropped.
 DEFAULT_POLICY = ReconnectPolicy(watchdog_s=40.0)
 
 Key = tuple[str, int]   # (ExchangeSegment name, security id)

@@ -18,12 +18,12 @@ async def wait_until(condition: Callable[[], bool], timeout: float = 15.0, what:
 
 
 def feed_tasks() -> list[asyncio.Task]:
-    """Pending tasks running code of nbexec.feeds or websockets (the exchange's are not)."""
+    """Pending tasks running code of nbexec.feeds (the exchange's are not)."""
     out = []
     for task in asyncio.all_tasks():
         code = getattr(task.get_coro(), "cr_code", None)
         filename = code.co_filename if code else ""
-        if not task.done() and ("nbexec/feeds" in filename or "/websockets/" in filename):
+        if not task.done() and "nbexec/feeds" in filename:
             out.append(task)
     return out
 

@@ -107,7 +107,7 @@ async def test_a_refused_token_stops_the_client_with_an_auth_error_that_shows_no
             await client.wait_connected(10)
         assert info.value.status == 403
         assert token not in str(info.value) and token not in repr(client)
-        assert "> GET /kite/ws?" in caplog.text          # websockets logged the request line ...
+        assert "> GET /kite/ws?" in caplog.text          # the socket logged the request line ...
         assert token not in caplog.text                   # ... with the token masked
         assert client.connection.connects == 0
     finally:

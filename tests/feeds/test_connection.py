@@ -1,0 +1,88 @@
+"""FeedConnection's own promises over real loopback sockets: liveness, keepalive, send order."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from aiohttp import web
+
+from nbexec.core.errors import ConfigError
+from nbexec.core.secrets import Secret
+from nbexec.feeds.connection import FeedConnection, ReconnectPolicy
+from nbexec.feeds.wire import FIN, OP_TEXT
+
+from .helpers import feed_tasks, wait_until
+from .ws_servers import aiohttp_server, raw_server, read_frame
+
+
+def connection(url: str, policy: ReconnectPolicy, on_open=lambda: []) -> FeedConnection:
+    return FeedConnection("test-feed", lambda: url, broker="test", secrets=[Secret("t")], on_open=on_open,
+                          on_message=lambda data, received_ns: None, policy=policy)
+
+
+async def test_server_pings_alone_keep_a_quiet_connection_open():
+    # Dhan proves liveness with pings while nothing trades: they must feed the watchdog.
+    async def handler(ws: web.WebSocketResponse) -> None:
+        await ws.receive()
+
+    async with aiohttp_server(handler, heartbeat=0.05) as url:
+        conn = connection(url, ReconnectPolicy(base_s=0.05, watchdog_s=0.3, ping_interval_s=None))
+        conn.start()
+        try:
+            await conn.wait_connected(5)
+            await asyncio.sleep(1.0)
+            assert conn.watchdog_drops == 0 and conn.connects == 1
+        finally:
+            await conn.close()
+
+
+async def test_a_server_that_stops_answering_pings_is_dropped_and_reconnected():
+    async def script(reader, writer) -> None:
+        while True:
+            await read_frame(reader)   # reads our pings, never answers
+
+    async with raw_server(script) as url:
+        conn = connection(url, ReconnectPolicy(base_s=0.05, cap_s=0.1, watchdog_s=None,
+                                               ping_interval_s=0.05, ping_timeout_s=0.1))
+        conn.start()
+        try:
+            await wait_until(lambda: conn.connects >= 2, timeout=5, what="a reconnect after the pong timeout")
+        finally:
+            await conn.close()
+    assert feed_tasks() == []
+
+
+async def test_subscriptions_go_out_first_and_later_sends_follow_in_call_order():
+    seen: list[bytes] = []
+
+    async def script(reader, writer) -> None:
+        while True:
+            head, payload, _ = await read_frame(reader)
+            if head == FIN | OP_TEXT:
+                seen.append(payload)
+
+    async with raw_server(script) as url:
+        conn = connection(url, ReconnectPolicy(base_s=0.05), on_open=lambda: ["sub-1", "sub-2"])
+        conn.send_soon(["before-open"])   # not connected: on_open covers it, nothing queued
+        conn.start()
+        try:
+            await conn.wait_connected(5)
+            conn.send_soon(["a", "b"])
+            conn.send_soon(["c"])
+            await wait_until(lambda: len(seen) == 5)
+        finally:
+            await conn.close()
+    assert seen == [b"sub-1", b"sub-2", b"a", b"b", b"c"]
+
+
+async def test_a_url_that_is_not_a_websocket_stops_the_connection_with_a_config_error_showing_no_token():
+    conn = connection("https://127.0.0.1:9/feed?token=SECRET", ReconnectPolicy())
+    conn.start()
+    try:
+        with pytest.raises(ConfigError) as info:
+            await conn.wait_connected(5)
+        assert "SECRET" not in str(info.value) and "https://127.0.0.1:9/feed" in str(info.value)
+        assert conn.connects == 0
+    finally:
+        await conn.close()

@@ -1,0 +1,300 @@
+"""The client WebSocket shell over real loopback sockets: delivery, pings, closing, violations."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import time
+
+import pytest
+from aiohttp import WSMsgType, web
+
+from nbexec.feeds.websocket import WebSocket, open_websocket
+from nbexec.feeds.wire import (FIN, OP_BINARY, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT,
+                               HandshakeRefused, ProtocolViolation, parse_close)
+
+from tests.brokers.test_transport import self_signed_cert
+
+from .helpers import wait_until
+from .ws_servers import aiohttp_server, frame, raw_server, read_frame
+
+LOG = logging.getLogger("tests.feeds.websocket")
+
+
+class Inbox:
+    """Collects what the socket delivers; `fail_on` makes the callback raise on that message."""
+
+    def __init__(self, fail_on: object = None, close_on_error: bool = False) -> None:
+        self.messages: list[str | bytes] = []
+        self.stamps: list[int] = []
+        self.errors: list[Exception] = []
+        self.fail_on, self.close_on_error = fail_on, close_on_error
+
+    def on_message(self, message: str | bytes, received_ns: int) -> None:
+        if message == self.fail_on:
+            raise RuntimeError("strategy bug")
+        self.messages.append(message)
+        self.stamps.append(received_ns)
+
+    def on_error(self, exc: Exception) -> bool:
+        self.errors.append(exc)
+        return self.close_on_error
+
+
+async def connect(url: str, inbox: Inbox, **kw) -> WebSocket:
+    kw.setdefault("open_timeout_s", 5.0)
+    return await open_websocket(url, inbox.on_message, inbox.on_error, logger=LOG, **kw)
+
+
+async def test_messages_arrive_in_order_text_as_str_binary_as_bytes_stamped_at_the_read():
+    async def handler(ws: web.WebSocketResponse) -> None:
+        await ws.send_str("a")
+        await ws.send_bytes(b"\x01\x02")
+        await ws.send_str("ünï")
+        await ws.receive()
+
+    inbox = Inbox()
+    before = time.time_ns()
+    async with aiohttp_server(handler) as url:
+        ws = await connect(url, inbox)
+        await wait_until(lambda: len(inbox.messages) == 3)
+        await ws.close()
+    assert inbox.messages == ["a", b"\x01\x02", "ünï"]
+    assert before <= inbox.stamps[0] <= inbox.stamps[-1] <= time.time_ns()
+
+
+async def test_client_frames_are_masked_each_with_a_fresh_key():
+    seen: list[tuple[int, bytes, bytes | None]] = []
+
+    async def script(reader, writer) -> None:
+        seen.append(await read_frame(reader))
+        seen.append(await read_frame(reader))
+
+    async with raw_server(script) as url:
+        ws = await connect(url, Inbox())
+        assert ws.send('{"a":"subscribe","v":[408065]}') and ws.send(b"\x00\x01")
+        await wait_until(lambda: len(seen) == 2)
+        await ws.close()
+    (head1, text, key1), (head2, data, key2) = seen
+    assert (head1, text) == (FIN | OP_TEXT, b'{"a":"subscribe","v":[408065]}')
+    assert (head2, data) == (FIN | OP_BINARY, b"\x00\x01")
+    assert key1 is not None and key2 is not None and key1 != key2
+
+
+async def test_a_fragmented_message_is_delivered_whole_and_a_ping_between_fragments_is_answered():
+    pongs: list[tuple[int, bytes, bytes | None]] = []
+
+    async def script(reader, writer) -> None:
+        writer.write(frame(OP_TEXT, b"hel", fin=False) + frame(OP_PING, b"beat")
+                     + frame(OP_CONTINUATION, b"lo ", fin=False) + frame(OP_CONTINUATION, b"world"))
+        pongs.append(await read_frame(reader))
+        await reader.read()
+
+    inbox = Inbox()
+    async with raw_server(script) as url:
+        ws = await connect(url, inbox)
+        await wait_until(lambda: inbox.messages and pongs)
+        await ws.close()
+    assert inbox.messages == ["hello world"]
+    assert pongs[0][:2] == (FIN | OP_PONG, b"beat")
+
+
+async def test_a_message_split_across_many_reads_arrives_whole_and_in_order():
+    big = bytes(range(256)) * 800   # 200 KB, far more than one read
+
+    async def script(reader, writer) -> None:
+        data = frame(OP_BINARY, big) + frame(OP_BINARY, b"after")
+        for i in range(0, len(data), 7_000):
+            writer.write(data[i:i + 7_000])
+            await writer.drain()
+            await asyncio.sleep(0.001)
+        await reader.read()
+
+    inbox = Inbox()
+    async with raw_server(script) as url:
+        ws = await connect(url, inbox)
+        await wait_until(lambda: len(inbox.messages) == 2)
+        await ws.close()
+    assert inbox.messages == [big, b"after"]
+
+
+async def test_server_pings_get_pongs_with_the_same_payload():
+    pong = asyncio.get_running_loop().create_future()
+
+    async def handler(ws: web.WebSocketResponse) -> None:
+        await ws.ping(b"are you there")
+        msg = await ws.receive()
+        pong.set_result((msg.type, msg.data))
+        await ws.receive()
+
+    async with aiohttp_server(handler, autoping=False) as url:
+        ws = await connect(url, Inbox())
+        assert await asyncio.wait_for(pong, 5) == (WSMsgType.PONG, b"are you there")
+        await ws.close()
+
+
+async def test_a_server_that_never_answers_the_clients_pings_is_dropped():
+    pings: list[int] = []
+
+    async def script(reader, writer) -> None:
+        while True:
+            head, _, _ = await read_frame(reader)
+            pings.append(head)
+
+    async with raw_server(script) as url:
+        ws = await connect(url, Inbox(), ping_interval_s=0.05, ping_timeout_s=0.1)
+        await asyncio.wait_for(ws.wait_closed(), 5)
+    assert pings and pings[0] == FIN | OP_PING
+
+
+async def test_a_server_that_answers_pings_stays_connected():
+    async def handler(ws: web.WebSocketResponse) -> None:
+        await ws.receive()
+
+    async with aiohttp_server(handler) as url:   # autoping: answers every ping
+        ws = await connect(url, Inbox(), ping_interval_s=0.02, ping_timeout_s=0.1)
+        await asyncio.sleep(0.5)
+        assert not ws.closed.done()
+        await ws.close()
+
+
+async def test_closing_is_a_handshake_the_server_sees_with_code_1000():
+    received = asyncio.get_running_loop().create_future()
+
+    async def handler(ws: web.WebSocketResponse) -> None:
+        msg = await ws.receive()
+        received.set_result((msg.type, msg.data))
+
+    async with aiohttp_server(handler) as url:
+        ws = await connect(url, Inbox())
+        await asyncio.wait_for(ws.close(), 5)
+        assert await asyncio.wait_for(received, 5) == (WSMsgType.CLOSE, 1000)
+    assert ws.closed.done() and not ws.send("late")
+
+
+async def test_a_close_from_the_server_is_answered_and_its_code_kept():
+    answered = asyncio.get_running_loop().create_future()
+
+    async def handler(ws: web.WebSocketResponse) -> None:
+        answered.set_result(await ws.close(code=4001, message=b"maintenance"))
+
+    async with aiohttp_server(handler) as url:
+        ws = await connect(url, Inbox())
+        await asyncio.wait_for(ws.wait_closed(), 5)
+        assert await asyncio.wait_for(answered, 5) is True   # aiohttp got our close frame
+    assert ws.close_code == 4001
+
+
+async def test_a_masked_server_frame_closes_the_socket_with_1002():
+    closes: list[tuple[int, bytes, bytes | None]] = []
+
+    async def script(reader, writer) -> None:
+        writer.write(frame(OP_BINARY, b"tick", masked_with=b"abcd"))
+        closes.append(await read_frame(reader))
+
+    inbox = Inbox()
+    async with raw_server(script) as url:
+        ws = await connect(url, inbox)
+        await asyncio.wait_for(ws.wait_closed(), 5)
+    assert closes[0][0] == FIN | OP_CLOSE and parse_close(closes[0][1])[0] == 1002
+    assert inbox.messages == []
+
+
+async def test_a_text_message_that_is_not_utf8_closes_the_socket_with_1007():
+    closes: list[tuple[int, bytes, bytes | None]] = []
+
+    async def script(reader, writer) -> None:
+        writer.write(frame(OP_TEXT, b"\xff\xfe"))
+        closes.append(await read_frame(reader))
+
+    async with raw_server(script) as url:
+        ws = await connect(url, Inbox())
+        await asyncio.wait_for(ws.wait_closed(), 5)
+    assert parse_close(closes[0][1])[0] == 1007
+
+
+async def test_a_callback_error_goes_to_on_error_and_delivery_goes_on():
+    async def script(reader, writer) -> None:
+        writer.write(frame(OP_TEXT, b"one") + frame(OP_TEXT, b"bad") + frame(OP_TEXT, b"three"))
+        await reader.read()
+
+    inbox = Inbox(fail_on="bad")
+    async with raw_server(script) as url:
+        ws = await connect(url, inbox)
+        await wait_until(lambda: len(inbox.messages) == 2)
+        await ws.close()
+    assert inbox.messages == ["one", "three"] and isinstance(inbox.errors[0], RuntimeError)
+
+
+async def test_an_error_that_asks_to_close_stops_delivery_and_closes_with_1000():
+    closes: list[tuple[int, bytes, bytes | None]] = []
+
+    async def script(reader, writer) -> None:
+        writer.write(frame(OP_TEXT, b"one") + frame(OP_TEXT, b"bad") + frame(OP_TEXT, b"three"))
+        closes.append(await read_frame(reader))
+        writer.write(frame(OP_CLOSE, closes[0][1]))
+
+    inbox = Inbox(fail_on="bad", close_on_error=True)
+    async with raw_server(script) as url:
+        ws = await connect(url, inbox)
+        await asyncio.wait_for(ws.wait_closed(), 5)
+    assert inbox.messages == ["one"]
+    assert parse_close(closes[0][1])[0] == 1000
+
+
+async def test_a_refused_handshake_raises_with_the_status():
+    def forbidden(key: str) -> bytes:
+        return b"HTTP/1.1 403 Forbidden\r\nContent-Length: 6\r\n\r\ndenied"
+
+    async def script(reader, writer) -> None:
+        await reader.read()
+
+    async with raw_server(script, answer=forbidden) as url:
+        with pytest.raises(HandshakeRefused) as info:
+            await connect(url, Inbox())
+    assert info.value.status == 403
+
+
+async def test_a_101_that_does_not_accept_our_key_is_refused():
+    def wrong(key: str) -> bytes:
+        return (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Accept: bm90IHRoZSBrZXk=\r\n\r\n")
+
+    async def script(reader, writer) -> None:
+        await reader.read()
+
+    async with raw_server(script, answer=wrong) as url:
+        with pytest.raises(ProtocolViolation, match="Accept"):
+            await connect(url, Inbox())
+
+
+async def test_a_server_that_never_answers_the_handshake_times_the_open_out():
+    async def script(reader, writer) -> None:
+        await reader.read()
+
+    async with raw_server(script, answer=lambda key: b"") as url:
+        started = time.monotonic()
+        with pytest.raises(asyncio.TimeoutError):
+            await connect(url, Inbox(), open_timeout_s=0.2)
+    assert time.monotonic() - started < 2
+
+
+async def test_wss_urls_go_over_tls_verified_against_the_default_trust_store(tmp_path, monkeypatch):
+    cert_file, key_file = self_signed_cert(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert_file, key_file)
+
+    async def handler(ws: web.WebSocketResponse) -> None:
+        await ws.send_str(await ws.receive_str())
+        await ws.receive()
+
+    inbox = Inbox()
+    async with aiohttp_server(handler, tls=server_tls) as url:
+        with pytest.raises(ssl.SSLCertVerificationError):   # not trusted yet
+            await connect(url, inbox)
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))   # what a user with a private CA sets
+        ws = await connect(url, inbox)
+        ws.send("over tls")
+        await wait_until(lambda: inbox.messages == ["over tls"])
+        await ws.close()
