@@ -120,7 +120,7 @@ class OMS:
         wall = time.time_ns()
         # One validated prototype per signal; each account's order is one unvalidated copy of it
         # (its tag, quantity and side are made here, its price and type by risk).
-        prototype = Order(order_id=make_tag(signal_id, "*"), signal_id=signal_id, account="*",
+        prototype = Order(order_id="prototype", signal_id=signal_id, account="*",
                           instrument=instrument.key, side=side, quantity=1, order_type=order_type,
                           price=price or 0.0, trigger_price=trigger_price or 0.0, product=product,
                           validity=validity, created_at_ns=wall, ts_signal=t_signal)
