@@ -16,8 +16,6 @@ import random
 from collections.abc import Callable, Sequence
 from urllib.parse import urlencode
 
-import numpy as np
-
 from nbexec.brokers.kite.ticks import decode_message
 from nbexec.core.instruments import Instrument
 from nbexec.core.secrets import Secret
@@ -83,8 +81,7 @@ class KiteTickerClient(FeedClient):
     def _unsubscribe_messages(self, by_mode: dict[str, list]) -> list[Message]:
         return unsubscribe_messages([t for tokens in by_mode.values() for t in tokens])
 
-    def _decode(self, data: bytes) -> np.ndarray:
-        return decode_message(data)
+    _decode = staticmethod(decode_message)   # no wrapper frame: this runs on every tick
 
     def _on_text(self, text: str) -> None:
         try:

@@ -14,6 +14,7 @@ default 100k). Pure NumPy, no I/O; not thread-safe (the feed calls it from one a
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable
 
 import numpy as np
@@ -41,6 +42,10 @@ def _ring_dtype() -> np.dtype:
 RING_DTYPE = _ring_dtype()
 _RING_WORDS = RING_DTYPE.itemsize // 8
 _NO_SLOTS = np.empty(0, np.intp)
+_TICK_SIZE, _RING_SIZE = TICK_DTYPE.itemsize, RING_DTYPE.itemsize
+_KEY = struct.Struct("=IB")                                   # token, segment: a row's first bytes
+_TAIL = struct.Struct("=q?")                                  # received_ns, gap
+assert RING_DTYPE.fields["received_ns"][1] == _TICK_SIZE and RING_DTYPE.fields["gap"][1] == _TICK_SIZE + 8
 
 
 def tick_keys(tokens: np.ndarray, segments: np.ndarray) -> np.ndarray:
@@ -64,20 +69,26 @@ class TickRings:
         self._row_of: dict[int, int] = {}           # tick key -> row
         self._keys = np.empty(0, np.uint64)         # sorted, for searchsorted
         self._rows = np.empty(0, np.intp)           # row of each sorted key
-        self._written = np.zeros(0, np.int64)       # ticks ever appended per row
-        self._gap_pending = np.zeros(0, bool)
-        self._use(np.zeros((0, self.capacity), RING_DTYPE))
+        self._use(np.zeros((0, self.capacity), RING_DTYPE), np.zeros(0, np.int64), np.zeros(0, bool))
         self.add(ids)
 
-    def _use(self, buf: np.ndarray) -> None:
-        """Adopt `buf` and the flat views that appends write through (made once, not per append)."""
+    def _use(self, buf: np.ndarray, written: np.ndarray, gap_pending: np.ndarray) -> None:
+        """Adopt `buf` and the per-row counters, with the views that appends write through
+        (made once, not per append)."""
         self._buf = buf
+        self._written = written             # ticks ever appended per row
+        self._gap_pending = gap_pending
         slots = buf.reshape(-1)
         # A tick is copied as its 8-byte words (core/ticks.py: a row is WORDS_PER_TICK words):
         # a 2-D word assignment runs a tight inner loop, unlike a per-item structured copy.
         self._tick_words = slots.view(np.int64).reshape(-1, _RING_WORDS)[:, :WORDS_PER_TICK]
         self._received = slots["received_ns"]
         self._gap = slots["gap"]
+        # The same memory as plain buffers, for the one-tick append: memoryview and struct
+        # reads and writes touch no NumPy code, which matters when every tick arrives cold.
+        self._bytes = memoryview(slots.view(np.uint8))
+        self._written_at = memoryview(written)
+        self._gap_pending_at = memoryview(gap_pending)
 
     # -- instruments ----------------------------------------------------------------------
     @property
@@ -94,14 +105,13 @@ class TickRings:
         filled = int(min(self._written.max(initial=0), self.capacity))
         buf = np.zeros((old_rows + len(new), self.capacity), RING_DTYPE)
         buf[:old_rows, :filled] = self._buf[:, :filled]   # touch only pages already in use
-        self._use(buf)
+        self._use(buf, np.concatenate((self._written, np.zeros(len(new), np.int64))),
+                  np.concatenate((self._gap_pending, np.zeros(len(new), bool))))
         self._ids += new
         keys = tick_keys(np.array([t for t, _ in self._ids]), np.array([s for _, s in self._ids]))
         self._row_of = {int(key): row for row, key in enumerate(keys)}
         self._rows = np.argsort(keys, kind="stable")
         self._keys = keys[self._rows]
-        self._written = np.concatenate((self._written, np.zeros(len(new), np.int64)))
-        self._gap_pending = np.concatenate((self._gap_pending, np.zeros(len(new), bool)))
 
     def _row(self, tick_id: TickId) -> int:
         row = self._row_of.get((int(tick_id[0]) << 8) | int(tick_id[1]))
@@ -110,7 +120,7 @@ class TickRings:
         return row
 
     # -- writing --------------------------------------------------------------------------
-    def append(self, ticks: np.ndarray, received_ns: int) -> np.ndarray:
+    def append(self, ticks: np.ndarray, received_ns: int) -> np.ndarray | list[int]:
         """Store a decoded batch (`TICK_DTYPE`, any mix of instruments); returns its slots.
 
         Ticks keep their order within each instrument; an instrument with a gap pending gets
@@ -149,21 +159,25 @@ class TickRings:
         self._written += counts
         return flat
 
-    def _append_one(self, ticks: np.ndarray, received_ns: int) -> np.ndarray:
-        """`append` of a one-tick batch with scalars: Dhan sends one packet per message, and
-        a dozen NumPy calls on 1-element arrays cost several times the tick itself."""
-        row = self._row_of.get((int(ticks["token"][0]) << 8) | int(ticks["segment"][0]))
+    def _append_one(self, ticks: np.ndarray, received_ns: int) -> list[int]:
+        """`append` of a one-tick batch through plain buffers: Dhan sends one packet per
+        message, Kite one frame per instrument that traded, and a dozen NumPy calls on
+        1-element arrays cost several times the tick itself (more when cold)."""
+        tick = ticks.tobytes()
+        token, segment = _KEY.unpack_from(tick)
+        row = self._row_of.get(token << 8 | segment)
         if row is None:
-            return _NO_SLOTS
-        slot = row * self.capacity + int(self._written[row]) % self.capacity
-        self._tick_words[slot] = ticks.view(np.int64)   # the one row's words
-        self._received[slot] = received_ns
-        self._gap[slot] = self._gap_pending[row]
-        self._gap_pending[row] = False
-        self._written[row] += 1
-        return np.array([slot], np.intp)
+            return []
+        written = self._written_at[row]
+        slot = row * self.capacity + written % self.capacity
+        at = slot * _RING_SIZE
+        self._bytes[at:at + _TICK_SIZE] = tick
+        _TAIL.pack_into(self._bytes, at + _TICK_SIZE, received_ns, self._gap_pending_at[row])
+        self._gap_pending_at[row] = False
+        self._written_at[row] = written + 1
+        return [slot]
 
-    def take(self, slots: np.ndarray) -> np.ndarray:
+    def take(self, slots: np.ndarray | list[int]) -> np.ndarray:
         """Copies of the rows in `slots` (as returned by `append`)."""
         return self._buf.reshape(-1)[slots]
 

@@ -153,3 +153,27 @@ def test_one_tick_batches_follow_the_same_rules():
     rings.append(batch([A], [6]), received_ns=6)
     assert rings.ticks(A)[["last_price", "gap"]].tolist() == [(3.0, False), (6.0, True)]
     assert rings.count(A) == 4 and rings.last(B)["received_ns"] == 5
+
+
+def test_one_tick_appends_write_the_same_rows_as_one_batch_append():
+    ticks = batch([A, B, A], [1.5, 2.5, 3.5])
+    ticks["volume"], ticks["mode"] = [10, 20, 30], 3
+    ticks["bid_price"][:, 4] = [7.25, 8.5, 9.75]
+    ticks["ask_orders"][:, 0] = [1, 2, 3]
+    one, whole = TickRings([A, B], capacity=4), TickRings([A, B], capacity=4)
+    one.mark_gap()
+    whole.mark_gap()
+    for i in range(len(ticks)):
+        one.append(ticks[i:i + 1], received_ns=100)
+    whole.append(ticks, received_ns=100)
+    for key in (A, B):
+        assert all(np.array_equal(one.ticks(key)[name], whole.ticks(key)[name]) for name in RING_DTYPE.names)
+
+
+def test_one_tick_appends_reach_instruments_added_later():
+    rings = TickRings([A], capacity=4)
+    rings.append(batch([A], [1]), received_ns=1)
+    rings.add([B])
+    rings.append(batch([B], [2]), received_ns=2)
+    rings.append(batch([A], [3]), received_ns=3)
+    assert rings.ticks(A)["last_price"].tolist() == [1, 3] and rings.ticks(B)["last_price"].tolist() == [2]
