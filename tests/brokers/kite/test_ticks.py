@@ -349,3 +349,14 @@ def test_message_of_only_unknown_packets_decodes_to_no_ticks(official):
     message = encode_message([b"\x01" * 12, b"\x02" * 20])
     assert official._parse_binary(message) == []
     assert len(decode_message(message)) == 0
+
+
+@PROPERTY
+@given(packets())
+def test_a_lone_packet_decodes_like_the_same_packet_in_a_longer_message(packet):
+    """A one-packet message takes the `struct` path; two packets take the vectorised one."""
+    token, quote, mode, _ = packet
+    wire = encode_packet(token, quote, mode)
+    lone, pair = decode_message(encode_message([wire])), decode_message(encode_message([wire, wire]))
+    assert len(lone) == 1 and len(pair) == 2
+    assert lone[0] == pair[0] and lone[0] == pair[1]
