@@ -52,9 +52,10 @@ class NextTickStrategy:
         self.fired.clear()
 
     def on_tick(self, ticks: np.ndarray) -> None:
+        entered = time.monotonic_ns()   # first: the check below is the strategy's, not the feed's
         if self.accounts is None or not (ticks["token"] == self.token).any():
             return
-        self.t_callback = time.monotonic_ns()
+        self.t_callback = entered
         accounts, self.accounts = self.accounts, None
         self.fanout = self.oms.fire(SYMBOL, "BUY", 1, accounts=accounts, order_type="LIMIT", price=self.price,
                                     signal_id=uuid.uuid4().hex[:16])
