@@ -115,8 +115,8 @@ class OMS:
             return self.fanouts[signal_id]
         limits = self.config.risk if max_slippage_bps is None else replace(self.config.risk, max_slippage_bps=max_slippage_bps)
         fanout = FanOut(signal_id, instrument.key, side.value)
-        tick = self.last_tick(instrument.key)
-        reference = price or (tick.last_price if tick else None)
+        quote = self.last_quote(instrument.key)
+        reference = price or (quote.last_price if quote else None)
         wall = time.time_ns()
         # One validated prototype per signal; each account's order is one unvalidated copy of it
         # (its tag, quantity and side are made here, its price and type by risk).
@@ -124,7 +124,7 @@ class OMS:
                           instrument=instrument.key, side=side, quantity=1, order_type=order_type,
                           price=price or 0.0, trigger_price=trigger_price or 0.0, product=product,
                           validity=validity, created_at_ns=wall, ts_signal=t_signal)
-        market = _Market(tick)
+        market = _Market(quote)
         verdicts: dict[Side, object] = {}     # market-level risk verdict per side, shared by all accounts
         sizes: dict[tuple, object] = {}       # sizing per distinct (rule, capital)
         planned: list[tuple[Account, Order]] = []
@@ -474,11 +474,19 @@ class OMS:
         return feed
 
     def last_tick(self, symbol: str):
+        """The newest tick of `symbol` (a `Tick`) from the newest feed that has one, or None."""
+        return self._newest(symbol, lambda feed: feed.last(symbol))
+
+    def last_quote(self, symbol: str):
+        """`last_tick`'s prices and arrival only (a `LastQuote`): what the order path reads."""
+        return self._newest(symbol, lambda feed: feed.quote(symbol))
+
+    def _newest(self, symbol: str, read):
         for feed in reversed(self.feeds):
             if symbol in feed.instruments:
-                tick = feed.last(symbol)
-                if tick is not None:
-                    return tick
+                found = read(feed)
+                if found is not None:
+                    return found
         return None
 
     def position(self, account: str, instrument: str) -> Position:
@@ -542,9 +550,9 @@ class _Market:
 
     __slots__ = ("last_price", "bid", "ask", "tick_ns")
 
-    def __init__(self, tick) -> None:
-        if tick is None:
+    def __init__(self, quote) -> None:
+        if quote is None:
             self.last_price = self.bid = self.ask = self.tick_ns = None
         else:
-            self.last_price, self.bid, self.ask = tick.last_price, tick.bid or None, tick.ask or None
-            self.tick_ns = tick.received_ns
+            self.last_price, self.bid, self.ask = quote.last_price, quote.bid or None, quote.ask or None
+            self.tick_ns = quote.received_ns

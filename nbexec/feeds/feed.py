@@ -33,7 +33,7 @@ from .client import FeedClient
 from .connection import ReconnectPolicy
 from .dhan_feed import DhanFeedClient
 from .kite_ticker import KiteTickerClient
-from .ring import DEFAULT_CAPACITY, TickRings
+from .ring import DEFAULT_CAPACITY, LastQuote, TickRings
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +171,11 @@ class Feed:
         """The instrument's newest tick, or None before its first."""
         row = self.rings.last(self._ids[self._instrument(symbol).key])
         return None if row is None else self._record(row)
+
+    def quote(self, symbol: str) -> LastQuote | None:
+        """The newest tick's last price, best bid and ask and arrival time, or None before the
+        first: `last` without building a `Tick` (the order path reads this per signal)."""
+        return self.rings.quote(self._ids[self._instrument(symbol).key])
 
     def _record(self, row: np.void) -> Tick:
         name = self.names.get((int(row["token"]), int(row["segment"])), str(row["token"]))

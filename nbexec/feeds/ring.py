@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -46,6 +47,22 @@ _TICK_SIZE, _RING_SIZE = TICK_DTYPE.itemsize, RING_DTYPE.itemsize
 _KEY = struct.Struct("=IB")                                   # token, segment: a row's first bytes
 _TAIL = struct.Struct("=q?")                                  # received_ns, gap
 assert RING_DTYPE.fields["received_ns"][1] == _TICK_SIZE and RING_DTYPE.fields["gap"][1] == _TICK_SIZE + 8
+# last_price .. ask_price[4] are 16 consecutive doubles: last, average, OHLC, 5 bids, 5 asks
+_PRICES_AT = RING_DTYPE.fields["last_price"][1]
+_PRICES = struct.Struct("=16d")
+_BID, _ASK = 6, 11
+assert RING_DTYPE.fields["bid_price"][1] == _PRICES_AT + 8 * _BID
+assert RING_DTYPE.fields["ask_price"][1] == _PRICES_AT + 8 * _ASK
+_RECEIVED = struct.Struct("=q")
+
+
+class LastQuote(NamedTuple):
+    """The newest tick's prices an order is checked against (0.0 = not in this tick's mode)."""
+
+    last_price: float
+    bid: float
+    ask: float
+    received_ns: int      # wall clock, time.time_ns(), when its message arrived
 
 
 def tick_keys(tokens: np.ndarray, segments: np.ndarray) -> np.ndarray:
@@ -212,6 +229,17 @@ class TickRings:
         row = self._row(tick_id)
         written = int(self._written[row])
         return self._buf[row, (written - 1) % self.capacity].copy() if written else None
+
+    def quote(self, tick_id: TickId) -> LastQuote | None:
+        """The newest tick's last price, best bid and ask and arrival, read straight from the
+        ring (no record copied): what every signal reads on the order path."""
+        row = self._row(tick_id)
+        written = self._written_at[row]
+        if not written:
+            return None
+        at = (row * self.capacity + (written - 1) % self.capacity) * _RING_SIZE
+        prices = _PRICES.unpack_from(self._bytes, at + _PRICES_AT)
+        return LastQuote(prices[0], prices[_BID], prices[_ASK], _RECEIVED.unpack_from(self._bytes, at + _TICK_SIZE)[0])
 
     def _chronological(self, row: int, last: int | None) -> np.ndarray:
         written, cap = int(self._written[row]), self.capacity

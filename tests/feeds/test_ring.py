@@ -91,6 +91,25 @@ def test_last_is_the_newest_tick_or_none():
     assert rings.last(A)["last_price"] == 3
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([A, B]), st.floats(0.05, 1e6), st.floats(0, 1e6), st.floats(0, 1e6)),
+                min_size=1, max_size=30), st.integers(1, 4), st.booleans())
+def test_quote_reads_the_newest_ticks_prices_and_arrival(ticks, capacity, one_at_a_time):
+    rings = TickRings([A, B], capacity=capacity)
+    assert rings.quote(A) is None
+    for n, (ident, last, bid, ask) in enumerate(ticks):
+        one = batch([ident], [last])
+        one["bid_price"][0, 0], one["ask_price"][0, 0], one["bid_price"][0, 1] = bid, ask, bid - 1
+        rings.append(one if one_at_a_time else np.concatenate([one, batch([C], [9.0])]), received_ns=100 + n)
+    for ident in (A, B):
+        newest = rings.last(ident)
+        if newest is None:
+            assert rings.quote(ident) is None
+        else:
+            assert rings.quote(ident) == (newest["last_price"], newest["bid_price"][0], newest["ask_price"][0],
+                                          newest["received_ns"])
+
+
 def test_take_returns_the_rows_an_append_wrote():
     rings = TickRings([A, B], capacity=4)
     rings.mark_gap()
