@@ -16,7 +16,7 @@ from nbexec.brokers.retry import OutcomeUnknown, RetryPolicy
 from nbexec.brokers.transport import ConnectionPool
 from nbexec.brokers.wire import ConnectFailed, RequestTimedOut, TransportError
 from nbexec.core.states import OrderStatus
-from tests.brokers.adapter_helpers import book_orders, make_broker, order, requests_with_tag
+from tests.brokers.adapter_helpers import book_orders, make_broker, order, requests_with_tag, wait_until
 from tests.fixtures.paper import make_paper_exchange  # noqa: F401
 
 BROKERS = ["kite", "dhan"]
@@ -103,3 +103,26 @@ async def test_a_place_refused_before_the_write_is_sent_again_and_booked_once(ki
         await broker.close()
         await pool.close()
         await x.close()
+
+
+@pytest.mark.parametrize("kind", BROKERS)
+async def test_a_place_refused_with_429_on_its_first_write_is_sent_again_and_booked_once(kind, make_paper_exchange):
+    x = await make_paper_exchange(tick_rate=0, rate_limits=False)
+    broker = make_broker(kind, x, policy=RetryPolicy(max_attempts=5, base_s=0.05, cap_s=0.05,
+                                                     rate_limited_floor_s=0.05))
+    await broker.start()
+    try:
+        x.set_faults("429=1")
+        before = x.recorder.request_seq
+        o = order(quantity=1)
+        pending = broker.send_place(o)     # written now, on an idle warm connection
+        await wait_until(lambda: x.recorder.request_seq > before, what="the first attempt to arrive")
+        await asyncio.sleep(0.01)          # ... and be answered 429
+        x.set_faults("")                   # the retry after the backoff gets through
+        ack = await pending
+        [booked] = book_orders(x, tag=o.tag)
+        assert booked.order_id == ack.broker_order_id
+        assert x.recorder.request_seq - before >= 2
+        assert len(requests_with_tag(x, o.tag)) == 1   # only the processed attempt carries the tag
+    finally:
+        await broker.close()
