@@ -165,7 +165,8 @@ class OMS:
         self.journal.begin(signal_id, {
             "common": {"instrument": instrument.key, "trigger_price": trigger_price or 0.0, "product": product,
                        "validity": validity, "created_at_ns": wall, "ts_signal": t_signal},
-            "orders": [[o.account, o.side.value, o.quantity, o.order_type.value, o.price] for _, o in planned]})
+            # `_value_`: the enum `.value` property costs ~1.5 us a read here, twice per order
+            "orders": [[o.account, o.side._value_, o.quantity, o.order_type._value_, o.price] for _, o in planned]})
         sent = [self._send(account, order) for account, order in planned]   # the wire: nothing else in this loop
         answers: dict[str, asyncio.Future] = {}
         recorded: list[tuple[Order, Sequence[S]]] = [(o, REJECTED_PATH) for o in rejected]
