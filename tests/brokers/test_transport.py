@@ -14,6 +14,8 @@ from nbexec.brokers.transport import (ConnectFailed, ConnectionLost, ConnectionP
 from nbexec.core.errors import BrokerUnavailable
 from nbexec.core.secrets import Secret
 
+from tests.fixtures.tls import self_signed_cert
+
 
 class OrderServer:
     """A loopback aiohttp app that echoes each order and names the connection it came on."""
@@ -358,32 +360,6 @@ async def test_error_messages_name_host_and_fate():
 async def test_template_credentials_never_show_in_pool_or_template_repr(pool):
     t = RequestTemplate("POST", "/orders", "h", headers={"Authorization": Secret("token key:SECRET")})
     assert "SECRET" not in repr(t) and "SECRET" not in repr(pool)
-
-
-def self_signed_cert(tmp_path):
-    """A throwaway certificate for 127.0.0.1 (the real brokers are HTTPS only)."""
-    import datetime
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(1).not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .sign(key, hashes.SHA256()))
-    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_file, key_file
 
 
 async def test_requests_go_over_tls_when_given_an_ssl_context(tmp_path):

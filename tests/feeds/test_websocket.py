@@ -14,7 +14,7 @@ from nbexec.feeds.websocket import WebSocket, open_websocket
 from nbexec.feeds.wire import (FIN, OP_BINARY, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT,
                                HandshakeRefused, ProtocolViolation, parse_close)
 
-from tests.brokers.test_transport import self_signed_cert
+from tests.fixtures.tls import self_signed_cert
 
 from .helpers import wait_until
 from .ws_servers import aiohttp_server, frame, raw_server, read_frame
