@@ -1,13 +1,15 @@
 """The engine against the paper exchange over real sockets: fan-out, faults, kill switch."""
 
 import asyncio
+import gc
 from collections import Counter
 
 import pytest
 
+from nbexec.core.errors import ValidationError
 from nbexec.core.orders import make_tag
 from nbexec.core.states import TERMINAL, OrderStatus
-from nbexec.engine.sizing import SizingRule
+from nbexec.engine.sizing import SizingRule, size_for
 from nbexec.risk.limits import RiskLimits
 from tests.fixtures.engine import admin
 
@@ -88,3 +90,32 @@ async def test_the_kill_switch_withdraws_unsent_orders_and_cancels_open_ones(eng
                 assert [o["status"] for o in at_exchange] == ["CANCELLED"]
     with pytest.raises(Exception, match="kill switch"):
         oms.fire("NSE:INFY", "BUY", 1)
+
+
+async def test_accounts_sharing_one_capital_share_rule_are_each_sized_by_their_own_capital(engine_factory):
+    oms = await engine_factory(accounts=3)
+    rule = SizingRule.from_config({"capital_share": 0.1})   # one rule object, three capitals
+    for account, capital in zip(oms.accounts.values(), (100_000.0, 200_000.0, 400_000.0)):
+        account.sizing, account.capital = rule, capital
+    await oms.subscribe("NSE:INFY")
+    price = oms.last_quote("NSE:INFY").last_price
+    fanout = oms.fire("NSE:INFY", "BUY", 1, order_type="LIMIT", price=price)
+    await fanout
+    instrument = oms.instrument("NSE:INFY")
+    assert {a: o.quantity for a, o in fanout.orders.items()} == {
+        a.id: size_for(rule, 1, instrument, price, a.capital).quantity for a in oms.accounts.values()}
+    assert len({o.quantity for o in fanout.orders.values()}) == 3
+
+
+async def test_fire_leaves_the_garbage_collector_as_it_found_it(engine_factory):
+    oms = await engine_factory(accounts=2)
+    with pytest.raises(ValidationError):
+        oms.fire("NSE:NOSUCH", "BUY", 1)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with pytest.raises(ValidationError):
+            oms.fire("NSE:NOSUCH", "BUY", 1)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
