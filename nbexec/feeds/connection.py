@@ -27,8 +27,7 @@ from nbexec.core.errors import (AuthError, BrokerError, BrokerUnavailable, Confi
                                 ValidationError)
 from nbexec.core.secrets import Secret
 
-from .websocket import Message, WebSocket, open_websocket
-from .wire import HandshakeRefused
+from .websocket import HandshakeRefused, Message, WebSocket, open_websocket
 
 log = logging.getLogger(__name__)
 

@@ -1,11 +1,14 @@
-"""One client WebSocket on a bare asyncio Protocol: each message is handed over inside
-`data_received`, on the read that brought it.
+"""One client WebSocket: the websockets library's Sans-I/O protocol in a bare asyncio Protocol,
+so each message is handed over inside `data_received`, on the read that brought it.
 
-Why not the websockets library here: between the socket read and the caller it runs a
-generator parser, an event list, an assembler and a `recv()` future that wakes a reader task
-on the next loop iteration. On this machine (a Python call ~200 ns, every trial cold) that
-was ~80 us of a ~450 us frame-to-callback; here a tick frame costs a few byte reads and one
-slice before the owner's callback runs. The codec is `wire.py` (sans-I/O); this is the shell.
+Why this split: RFC 6455 (handshake, masking, frame parsing, fragmentation order, close
+codes, pong and close echo) is `websockets.client.ClientProtocol`, a well-kept state machine
+with no sockets, rather than a codec of our own. Its parser is what a tick frame pays for
+that: ~10 us hot per 188-byte frame here (a hand-written one took ~1.6 us), ~20-30 us at p50
+of `nbexec bench wire_to_wire_1`, where every frame arrives cold. The library's own asyncio
+client would add an assembler and a `recv()` future that wakes a reader task on the next
+loop iteration: ~80 us more per frame. So the I/O is ours: bytes go into the protocol and
+messages come out to the owner in the same callback, with no task hop.
 
 Guarantees, all on the loop that opened the socket:
 * `on_message(message, received_ns)` gets every text (str) and binary (bytes) message in
@@ -17,7 +20,9 @@ Guarantees, all on the loop that opened the socket:
 * Server pings are answered at once; a ping goes out every `ping_interval_s` and a pong must
   come back within `ping_timeout_s`, or the socket is dropped.
 * Closing (either side) is the RFC 6455 handshake, bounded by `close_timeout_s`: then the
-  socket is aborted. `closed` resolves once the TCP connection is gone, whatever ended it.
+  socket is aborted. A server breaking the protocol gets a close frame with the RFC's code
+  (1002, 1007) and the connection is closed at once. `closed` resolves once the TCP
+  connection is gone, whatever ended it.
 """
 
 from __future__ import annotations
@@ -27,19 +32,34 @@ import logging
 import ssl
 import time
 from collections.abc import Callable, Mapping
+from urllib.parse import urlsplit
 
-from .wire import (CLOSE_INVALID_DATA, CLOSE_NORMAL, FIN, OP_BINARY, OP_CLOSE, OP_CONTINUATION,
-                   OP_PING, OP_PONG, OP_TEXT, HandshakeReader, ProtocolViolation, check_control,
-                   client_key, close_payload, encode_frame, endpoint, handshake_request,
-                   next_frame, parse_close)
+from websockets.client import ClientProtocol
+from websockets.exceptions import InvalidMessage, InvalidStatus, InvalidURI
+from websockets.frames import BINARY, CLOSE, CONT, PONG, TEXT, CloseCode, Frame
+from websockets.http11 import Request
+from websockets.protocol import CLOSED, CONNECTING, OPEN
+from websockets.uri import WebSocketURI, parse_uri
+
+from nbexec.core.errors import ConfigError, NbexecError
 
 Message = str | bytes
 OnMessage = Callable[[Message, int], object]
 OnError = Callable[[Exception], bool]   # True: close the socket
 
-_CONNECTING, _OPEN, _CLOSING, _CLOSED = "connecting", "open", "closing", "closed"
-_BINARY_MESSAGE = FIN | OP_BINARY      # a whole binary message in one frame: every tick frame
 _time_ns, _monotonic = time.time_ns, time.monotonic
+
+
+class ProtocolViolation(NbexecError):
+    """The server broke RFC 6455 in its answer to the opening handshake."""
+
+
+class HandshakeRefused(NbexecError):
+    """The server answered the opening handshake with another status than 101."""
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+        super().__init__(f"handshake refused with HTTP {status}")
 
 
 def _discard(message: Message, received_ns: int) -> None:
@@ -49,53 +69,63 @@ def _discard(message: Message, received_ns: int) -> None:
 class WebSocket(asyncio.Protocol):
     """A client WebSocket; open one with `open_websocket`."""
 
-    def __init__(self, on_message: OnMessage, on_error: OnError, key: str, *,
-                 ping_interval_s: float | None, ping_timeout_s: float, close_timeout_s: float,
-                 logger: logging.Logger | logging.LoggerAdapter) -> None:
+    def __init__(self, protocol: ClientProtocol, request: Request, on_message: OnMessage,
+                 on_error: OnError, *, ping_interval_s: float | None, ping_timeout_s: float,
+                 close_timeout_s: float, logger: logging.Logger | logging.LoggerAdapter) -> None:
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
-        self.state = _CONNECTING
         self.opened: asyncio.Future[None] = self.loop.create_future()
         self.closed: asyncio.Future[None] = self.loop.create_future()
-        self.close_code: int | None = None   # the server's, once its close frame arrived
         self.messages = 0                    # delivered so far
         self.heard = _monotonic()            # time.monotonic() of the last read (any bytes)
+        self._protocol, self._request = protocol, request
         self._deliver, self._on_error = on_message, on_error
-        self._handshake = HandshakeReader(key)
-        self._buffer = bytearray()           # the start of a frame still arriving
-        self._need = 0                       # ... and how many bytes it has in all (0: unknown)
-        self._fragments: list[bytes] = []
-        self._fragments_opcode = OP_BINARY
+        self._handshaking = True
+        self._stopped = False                # delivery is over: closing or closed
+        self._fragments: list[bytes | bytearray] = []
+        self._fragments_opcode = BINARY
         self._ping_interval, self._ping_timeout = ping_interval_s, ping_timeout_s
         self._close_timeout = close_timeout_s
         self._awaiting_pong = False
         self._timer: asyncio.TimerHandle | None = None
         self._log = logger
 
+    @property
+    def close_code(self) -> int | None:
+        """The code of the server's close frame, once it arrived (1005: it carried none)."""
+        received = self._protocol.close_rcvd
+        return received.code if received is not None else None
+
     # -- what the owner calls ------------------------------------------------------------
     def send(self, message: Message) -> bool:
         """Write one message now; False (and nothing sent) when the socket is not open."""
-        if self.state is not _OPEN:
+        protocol = self._protocol
+        if protocol.state is not OPEN:
             return False
         if isinstance(message, str):
-            self.transport.write(encode_frame(OP_TEXT, message.encode("utf-8")))
+            protocol.send_text(message.encode("utf-8"))
         else:
-            self.transport.write(encode_frame(OP_BINARY, bytes(message)))
+            protocol.send_binary(message)
+        self._flush()
         return True
 
-    async def close(self, code: int = CLOSE_NORMAL) -> None:
+    async def close(self, code: int = CloseCode.NORMAL_CLOSURE) -> None:
         """Close handshake, then wait until the connection is gone (at most `close_timeout_s`).
         Idempotent; safe while connecting."""
         self.start_closing(code)
         await asyncio.shield(self.closed)
 
-    def start_closing(self, code: int = CLOSE_NORMAL) -> None:
-        """Send a close frame and stop delivering messages; sync, so safe in a callback."""
-        if self.state is _OPEN:
-            self.transport.write(encode_frame(OP_CLOSE, close_payload(code)))
-            self._closing()
-        elif self.state is _CONNECTING:
+    def start_closing(self, code: int = CloseCode.NORMAL_CLOSURE) -> None:
+        """Send a close frame (unless one went already) and stop delivering messages; sync,
+        so safe in a callback."""
+        state = self._protocol.state
+        if state is CONNECTING:
             self.abort()
+        elif state is not CLOSED:
+            if state is OPEN:
+                self._protocol.send_close(code)
+                self._flush()
+            self._closing()
 
     def abort(self) -> None:
         """Drop the connection at once (no close handshake)."""
@@ -108,132 +138,131 @@ class WebSocket(asyncio.Protocol):
     # -- asyncio callbacks ---------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self._protocol.send_request(self._request)   # logs the target at DEBUG: a redacting logger
+        self._flush()
 
     def data_received(self, data: bytes) -> None:
         self.heard = _monotonic()
-        if self._buffer:
-            self._buffer += data
-            if len(self._buffer) < self._need:
-                return
-            data = bytes(self._buffer)
-            self._buffer.clear()
-        elif self.state is _CONNECTING:
-            data = self._handshake_data(data)
-            if not data:
-                return
         received_ns = _time_ns()
-        deliver, pos, size = self._deliver, 0, len(data)
-        try:
-            while pos < size:
-                frame = next_frame(data, pos)
-                if frame is None or frame[2] > size:   # the rest is still on its way
-                    self._buffer += data[pos:]
-                    self._need = frame[2] - pos if frame is not None else 0
-                    return
-                head, start, pos = frame
-                if head == _BINARY_MESSAGE:
-                    message: Message | None = data[start:pos]
-                else:
-                    message = self._frame(head, data[start:pos])
-                    if message is None:
-                        deliver = self._deliver
-                        continue
-                self.messages += 1
-                try:
-                    deliver(message, received_ns)
-                except Exception as exc:
-                    if self._on_error(exc):
-                        self.start_closing()
-                        deliver = self._deliver
-        except ProtocolViolation as exc:
-            self._log.warning("protocol error, closing: %s", exc)
-            self.start_closing(exc.close_code)
-            self.transport.close()   # once the close frame is out: no handshake with this peer
-
-    def eof_received(self) -> None:
-        return None   # close our side too; connection_lost follows
+        protocol = self._protocol
+        protocol.receive_data(data)
+        events = protocol.events_received()
+        if self._handshaking and not self._handshake_done(events):
+            return
+        deliver = self._deliver
+        for frame in events:
+            if frame.opcode is BINARY and frame.fin:   # a whole binary message: every tick frame
+                message: Message | None = bytes(frame.data)
+            else:
+                message = self._frame(frame)
+                if message is None:
+                    deliver = self._deliver
+                    continue
+            self.messages += 1
+            try:
+                deliver(message, received_ns)
+            except Exception as exc:
+                if self._on_error(exc):
+                    self.start_closing()
+                    deliver = self._deliver
+        self._flush()   # pongs and the close echo, queued by the protocol
+        if protocol.parser_exc is not None and not self.transport.is_closing():
+            self._violated(str(protocol.parser_exc))   # its close frame went out just above
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.state = _CLOSED
-        self._deliver = _discard
+        self._protocol.receive_eof()   # idempotent; the protocol's state becomes CLOSED
+        self._stopped, self._deliver = True, _discard
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         if not self.opened.done():
-            self._fail_open(ConnectionError("connection closed during the handshake"))
+            failure = self._protocol.handshake_exc   # e.g. a refusal whose body ran to EOF
+            self._fail_open(_handshake_error(failure) if failure is not None
+                            else ConnectionError("connection closed during the handshake"))
         if not self.closed.done():
             self.closed.set_result(None)
 
     # -- the rest of the protocol --------------------------------------------------------
-    def _handshake_data(self, data: bytes) -> bytes:
-        """Feed the handshake answer; once it is complete, the bytes after it (frames)."""
-        try:
-            rest = self._handshake.feed(data)
-        except Exception as exc:   # HandshakeRefused, ProtocolViolation
-            self._fail_open(exc)
+    def _handshake_done(self, events: list) -> bool:
+        """True once the server accepted the handshake (its response is dropped from `events`,
+        which then holds the first frames, often none)."""
+        failure = self._protocol.handshake_exc
+        if failure is not None:
+            self._fail_open(_handshake_error(failure))
             self.abort()
-            return b""
-        if rest is None:
-            return b""
-        self.state = _OPEN
-        self.opened.set_result(None)
+            return False
+        if self._protocol.state is CONNECTING:   # the answer is still on its way
+            return False
+        del events[0]
+        self._handshaking = False
+        if not self.opened.done():   # else the opener gave up (timed out) and aborts
+            self.opened.set_result(None)
         if self._ping_interval is not None:
             self._timer = self.loop.call_later(self._ping_interval, self._ping)
-        return rest
+        return True
 
     def _fail_open(self, exc: Exception) -> None:
+        if self.opened.done():   # open, or the opener gave up (timed out)
+            return
         self.opened.set_exception(exc)
         self.opened.exception()   # retrieved: the opener may be gone already (timed out)
 
-    def _frame(self, head: int, payload: bytes) -> Message | None:
-        """Anything but a whole binary message: the message it completes, if any."""
-        opcode = check_control(head, len(payload))
-        if opcode == OP_PING:
-            if self.state is _OPEN:
-                self.transport.write(encode_frame(OP_PONG, payload))
-            return None
-        if opcode == OP_PONG:
-            self._awaiting_pong = False
-            return None
-        if opcode == OP_CLOSE:
-            self._close_received(payload)
-            return None
-        if opcode == OP_CONTINUATION:
-            if not self._fragments:
-                raise ProtocolViolation("a continuation frame with no message to continue")
+    def _frame(self, frame: Frame) -> Message | None:
+        """Anything but a whole binary message: the message it completes, if any. The protocol
+        has checked the fragments' order, answered pings and echoed a close frame."""
+        opcode, payload = frame.opcode, frame.data
+        if opcode is TEXT or opcode is BINARY:
+            if not frame.fin:
+                self._fragments, self._fragments_opcode = [payload], opcode
+                return None
+        elif opcode is CONT:
             self._fragments.append(payload)
-            if not head & FIN:
+            if not frame.fin:
                 return None
             payload, opcode = b"".join(self._fragments), self._fragments_opcode
             self._fragments = []
-        elif self._fragments:
-            raise ProtocolViolation("a new message began inside a fragmented one")
-        elif not head & FIN:
-            self._fragments, self._fragments_opcode = [payload], opcode
+        else:
+            if opcode is PONG:
+                self._awaiting_pong = False
+            elif opcode is CLOSE:
+                self._closing()
             return None
-        if opcode == OP_TEXT:
+        if opcode is TEXT:
             try:
                 return payload.decode("utf-8")
             except UnicodeDecodeError:
-                raise ProtocolViolation("a text message that is not UTF-8", CLOSE_INVALID_DATA) from None
-        return payload
+                reason = "a text message that is not UTF-8"
+                self._protocol.fail(CloseCode.INVALID_DATA, reason)
+                self._violated(reason)
+                return None
+        return bytes(payload)
 
-    def _close_received(self, payload: bytes) -> None:
-        self.close_code, _ = parse_close(payload)
-        if self.state is _OPEN:   # the server begins: echo its code, then it closes the TCP side
-            self.transport.write(encode_frame(OP_CLOSE, payload[:2]))
-            self._closing()
+    def _violated(self, reason: str) -> None:
+        """The server broke the protocol, which has queued its close frame: send it, stop
+        delivering and close the connection (no closing handshake with this peer)."""
+        self._log.warning("protocol error, closing: %s", reason)
+        self._flush()
+        self._closing()
+        self.transport.close()
 
     def _closing(self) -> None:
-        self.state = _CLOSING
-        self._deliver = _discard
+        """Stop delivering and bound the closing handshake; idempotent."""
+        if self._stopped:
+            return
+        self._stopped, self._deliver = True, _discard
         if self._timer is not None:
             self._timer.cancel()
         self._timer = self.loop.call_later(self._close_timeout, self.abort)
 
+    def _flush(self) -> None:
+        writes = self._protocol.data_to_send()
+        if writes:
+            self.transport.writelines(writes)
+
     def _ping(self) -> None:
         self._awaiting_pong = True
-        self.transport.write(encode_frame(OP_PING, b"nbexec"))
+        self._protocol.send_ping(b"nbexec")
+        self._flush()
         self._timer = self.loop.call_later(self._ping_timeout, self._pong_due)
 
     def _pong_due(self) -> None:
@@ -242,6 +271,26 @@ class WebSocket(asyncio.Protocol):
             self.abort()
             return
         self._timer = self.loop.call_later(max(0.0, self._ping_interval - self._ping_timeout), self._ping)
+
+
+def _handshake_error(exc: Exception) -> Exception:
+    """The protocol's handshake failure as the error the opener sees."""
+    if isinstance(exc, InvalidStatus):
+        return HandshakeRefused(exc.response.status_code)
+    if isinstance(exc, InvalidMessage) and isinstance(exc.__cause__, EOFError):
+        return ConnectionError("connection closed during the handshake")
+    return ProtocolViolation(f"invalid handshake response: {exc}")
+
+
+def parse_url(url: str) -> WebSocketURI:
+    """`websockets.uri.parse_uri`, raising `ConfigError` that never quotes the URL (it may
+    hold a token) for another scheme or a missing host."""
+    try:
+        return parse_uri(url)
+    except InvalidURI as exc:
+        raise ConfigError(f"WebSocket URL: {exc.msg}, got scheme {urlsplit(url).scheme!r}") from None
+    except ValueError:
+        raise ConfigError("WebSocket URL: malformed host or port") from None
 
 
 async def open_websocket(url: str, on_message: OnMessage, on_error: OnError, *,
@@ -256,26 +305,30 @@ async def open_websocket(url: str, on_message: OnMessage, on_error: OnError, *,
     `OSError` when the connection cannot be made. `url` may hold credentials: it is only
     ever logged through `logger` (a redacting one) and never put in an exception.
     """
-    where = endpoint(url)
-    key = client_key()
+    where = parse_url(url)
+    # No extensions (the brokers' binary ticks gain nothing from permessage-deflate and
+    # would pay CPU per tick) and no size limit: a broker's message is bounded by what was
+    # subscribed, and a cap would only turn a big subscription into a reconnect loop.
+    protocol = ClientProtocol(where, max_size=None, logger=logger)
+    request = protocol.connect()
+    request.headers["User-Agent"] = "nbexec"
+    for name, value in headers.items():
+        request.headers[name] = value
     loop = asyncio.get_running_loop()
 
-    def protocol() -> WebSocket:
-        return WebSocket(on_message, on_error, key, ping_interval_s=ping_interval_s,
+    def make() -> WebSocket:
+        return WebSocket(protocol, request, on_message, on_error, ping_interval_s=ping_interval_s,
                          ping_timeout_s=ping_timeout_s, close_timeout_s=close_timeout_s, logger=logger)
 
     async def handshake() -> WebSocket:
         context = ssl.create_default_context() if where.secure else None
-        _, ws = await loop.create_connection(protocol, where.host, where.port, ssl=context,
+        _, ws = await loop.create_connection(make, where.host, where.port, ssl=context,
                                              server_hostname=where.host if context else None)
         try:
-            logger.debug("> GET %s HTTP/1.1", where.target)
-            ws.transport.write(handshake_request(where, key, headers))
             await ws.opened
         except BaseException:
             ws.abort()
             raise
-        logger.debug("< HTTP/1.1 101 Switching Protocols")
         return ws
 
     return await asyncio.wait_for(handshake(), open_timeout_s)

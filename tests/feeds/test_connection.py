@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 from aiohttp import web
@@ -10,14 +11,13 @@ from aiohttp import web
 from nbexec.core.errors import ConfigError
 from nbexec.core.secrets import Secret
 from nbexec.feeds.connection import FeedConnection, ReconnectPolicy
-from nbexec.feeds.wire import FIN, OP_TEXT
 
 from .helpers import feed_tasks, wait_until
-from .ws_servers import aiohttp_server, raw_server, read_frame
+from .ws_servers import FIN, OP_TEXT, aiohttp_server, raw_server, read_frame
 
 
-def connection(url: str, policy: ReconnectPolicy, on_open=lambda: []) -> FeedConnection:
-    return FeedConnection("test-feed", lambda: url, broker="test", secrets=[Secret("t")], on_open=on_open,
+def connection(url: str, policy: ReconnectPolicy, on_open=lambda: [], token: str = "t") -> FeedConnection:
+    return FeedConnection("test-feed", lambda: url, broker="test", secrets=[Secret(token)], on_open=on_open,
                           on_message=lambda data, received_ns: None, policy=policy)
 
 
@@ -86,3 +86,20 @@ async def test_a_url_that_is_not_a_websocket_stops_the_connection_with_a_config_
         assert conn.connects == 0
     finally:
         await conn.close()
+
+
+async def test_the_sockets_debug_log_shows_the_request_line_with_the_token_masked(caplog):
+    async def script(reader, writer) -> None:
+        await reader.read()
+
+    caplog.set_level(logging.DEBUG, logger="nbexec.feeds.websocket.test-feed")
+    async with raw_server(script) as url:
+        conn = connection(url.replace("token=t", "token=SECRET123"), ReconnectPolicy(base_s=0.05),
+                          token="SECRET123")
+        conn.start()
+        try:
+            await conn.wait_connected(5)
+        finally:
+            await conn.close()
+    assert "> GET /raw?token=*** HTTP/1.1" in caplog.messages
+    assert not any("SECRET123" in record.getMessage() for record in caplog.records)

@@ -1,23 +1,24 @@
-"""The client WebSocket shell over real loopback sockets: delivery, pings, closing, violations."""
+"""The client WebSocket over real loopback sockets: handshake, delivery, pings, closing, violations."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import ssl
 import time
 
 import pytest
 from aiohttp import WSMsgType, web
 
-from nbexec.feeds.websocket import WebSocket, open_websocket
-from nbexec.feeds.wire import (FIN, OP_BINARY, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT,
-                               HandshakeRefused, ProtocolViolation, parse_close)
+from nbexec.core.errors import ConfigError, NbexecError
+from nbexec.feeds.websocket import HandshakeRefused, ProtocolViolation, WebSocket, open_websocket, parse_url
 
 from tests.fixtures.tls import self_signed_cert
 
 from .helpers import wait_until
-from .ws_servers import aiohttp_server, frame, raw_server, read_frame
+from .ws_servers import (FIN, OP_BINARY, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT,
+                         aiohttp_server, close_code, frame, raw_server, read_frame, switching)
 
 LOG = logging.getLogger("tests.feeds.websocket")
 
@@ -82,6 +83,41 @@ async def test_client_frames_are_masked_each_with_a_fresh_key():
     assert key1 is not None and key2 is not None and key1 != key2
 
 
+async def test_the_request_carries_the_target_and_query_the_given_headers_and_version_13():
+    requests: list[str] = []
+
+    async def script(reader, writer) -> None:
+        await reader.read()
+
+    async with raw_server(script, requests=requests) as url:
+        ws = await connect(url, Inbox(), headers={"X-Kite-Version": "3"})
+        await ws.close()
+    line, *headers = requests[0].rstrip("\r\n").split("\r\n")
+    port = url.split(":")[2].split("/")[0]
+    assert line == "GET /raw?token=t HTTP/1.1"
+    assert {f"Host: 127.0.0.1:{port}", "Upgrade: websocket", "Connection: Upgrade",
+            "Sec-WebSocket-Version: 13", "X-Kite-Version: 3", "User-Agent: nbexec"} <= set(headers)
+    assert not any(h.lower().startswith(("sec-websocket-extensions", "sec-websocket-protocol")) for h in headers)
+
+
+async def test_client_frames_carry_the_length_in_7_16_or_64_bits():
+    sizes = (125, 126, 65535, 65536)
+    seen: list[tuple[int, bytes, bytes | None]] = []
+
+    async def script(reader, writer) -> None:
+        for _ in sizes:
+            seen.append(await read_frame(reader))
+
+    payloads = [bytes(range(256)) * (n // 256) + bytes(n % 256) for n in sizes]
+    async with raw_server(script) as url:
+        ws = await connect(url, Inbox())
+        for payload in payloads:
+            assert ws.send(payload)
+        await wait_until(lambda: len(seen) == len(sizes))
+        await ws.close()
+    assert [(head, data) for head, data, _ in seen] == [(FIN | OP_BINARY, p) for p in payloads]
+
+
 async def test_a_fragmented_message_is_delivered_whole_and_a_ping_between_fragments_is_answered():
     pongs: list[tuple[int, bytes, bytes | None]] = []
 
@@ -117,6 +153,20 @@ async def test_a_message_split_across_many_reads_arrives_whole_and_in_order():
         await wait_until(lambda: len(inbox.messages) == 2)
         await ws.close()
     assert inbox.messages == [big, b"after"]
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536])
+async def test_a_server_frame_is_delivered_whatever_its_length(size):
+    async def script(reader, writer) -> None:
+        writer.write(frame(OP_BINARY, b"x" * size) + frame(OP_BINARY, b"next"))
+        await reader.read()
+
+    inbox = Inbox()
+    async with raw_server(script) as url:
+        ws = await connect(url, inbox)
+        await wait_until(lambda: len(inbox.messages) == 2)
+        await ws.close()
+    assert inbox.messages == [b"x" * size, b"next"]
 
 
 async def test_server_pings_get_pongs_with_the_same_payload():
@@ -197,7 +247,7 @@ async def test_a_masked_server_frame_closes_the_socket_with_1002():
     async with raw_server(script) as url:
         ws = await connect(url, inbox)
         await asyncio.wait_for(ws.wait_closed(), 5)
-    assert closes[0][0] == FIN | OP_CLOSE and parse_close(closes[0][1])[0] == 1002
+    assert closes[0][0] == FIN | OP_CLOSE and close_code(closes[0][1]) == 1002
     assert inbox.messages == []
 
 
@@ -211,7 +261,32 @@ async def test_a_text_message_that_is_not_utf8_closes_the_socket_with_1007():
     async with raw_server(script) as url:
         ws = await connect(url, Inbox())
         await asyncio.wait_for(ws.wait_closed(), 5)
-    assert parse_close(closes[0][1])[0] == 1007
+    assert close_code(closes[0][1]) == 1007
+
+
+@pytest.mark.parametrize("violation", [
+    bytes([FIN | 0x40 | OP_BINARY, 1, 0]),                                   # a reserved bit
+    bytes([FIN | 0x3, 0]),                                                    # an unknown opcode
+    frame(OP_PING, b"beat", fin=False),                                       # a fragmented control frame
+    frame(OP_PING, b"x" * 126),                                               # a control frame over 125 bytes
+    frame(OP_CONTINUATION, b"orphan"),                                        # nothing to continue
+    frame(OP_TEXT, b"hel", fin=False) + frame(OP_TEXT, b"lo"),               # a new message inside one
+    frame(OP_CLOSE, b"\x03"),                                                # a close payload of one byte
+], ids=["reserved-bit", "unknown-opcode", "fragmented-ping", "long-ping", "orphan-continuation",
+        "message-inside-fragments", "one-byte-close"])
+async def test_a_frame_rfc_6455_forbids_closes_the_socket_with_1002_after_the_messages_before_it(violation):
+    closes: list[tuple[int, bytes, bytes | None]] = []
+
+    async def script(reader, writer) -> None:
+        writer.write(frame(OP_TEXT, b"before") + violation + frame(OP_TEXT, b"after"))
+        closes.append(await read_frame(reader))
+
+    inbox = Inbox()
+    async with raw_server(script) as url:
+        ws = await connect(url, inbox)
+        await asyncio.wait_for(ws.wait_closed(), 5)
+    assert closes[0][0] == FIN | OP_CLOSE and close_code(closes[0][1]) == 1002
+    assert inbox.messages == ["before"]
 
 
 async def test_a_callback_error_goes_to_on_error_and_delivery_goes_on():
@@ -240,7 +315,7 @@ async def test_an_error_that_asks_to_close_stops_delivery_and_closes_with_1000()
         ws = await connect(url, inbox)
         await asyncio.wait_for(ws.wait_closed(), 5)
     assert inbox.messages == ["one"]
-    assert parse_close(closes[0][1])[0] == 1000
+    assert close_code(closes[0][1]) == 1000
 
 
 async def test_a_refused_handshake_raises_with_the_status():
@@ -256,6 +331,36 @@ async def test_a_refused_handshake_raises_with_the_status():
     assert info.value.status == 403
 
 
+async def test_a_refusal_without_a_length_is_read_to_its_end_and_raised_with_the_status():
+    async def script(reader, writer) -> None:
+        writer.write(b"denied")   # the body runs until the server closes
+
+    async with raw_server(script, answer=lambda key: b"HTTP/1.1 401 Unauthorized\r\n\r\n") as url:
+        with pytest.raises(HandshakeRefused) as info:
+            await connect(url, Inbox())
+    assert info.value.status == 401 and isinstance(info.value, NbexecError)
+
+
+async def test_a_101_in_pieces_is_read_and_the_frames_after_it_in_the_same_read_are_delivered():
+    requests: list[str] = []
+
+    async def script(reader, writer) -> None:
+        key = re.search(r"Sec-WebSocket-Key: (\S+)", requests[0]).group(1)
+        data = switching(key) + frame(OP_BINARY, b"first tick")
+        for piece in (data[:10], data[10:40], data[40:]):
+            writer.write(piece)
+            await writer.drain()
+            await asyncio.sleep(0.01)
+        await reader.read()
+
+    inbox = Inbox()
+    async with raw_server(script, answer=lambda key: b"", requests=requests) as url:
+        ws = await connect(url, inbox)
+        await wait_until(lambda: inbox.messages)
+        await ws.close()
+    assert inbox.messages == [b"first tick"]
+
+
 async def test_a_101_that_does_not_accept_our_key_is_refused():
     def wrong(key: str) -> bytes:
         return (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -266,6 +371,25 @@ async def test_a_101_that_does_not_accept_our_key_is_refused():
 
     async with raw_server(script, answer=wrong) as url:
         with pytest.raises(ProtocolViolation, match="Accept"):
+            await connect(url, Inbox())
+
+
+async def test_a_101_choosing_an_extension_not_offered_is_refused():
+    async def script(reader, writer) -> None:
+        await reader.read()
+
+    extension = "Sec-WebSocket-Extensions: permessage-deflate\r\n"
+    async with raw_server(script, answer=lambda key: switching(key, extension)) as url:
+        with pytest.raises(ProtocolViolation, match="extension"):
+            await connect(url, Inbox())
+
+
+async def test_a_server_that_hangs_up_during_the_handshake_is_a_connection_error():
+    async def script(reader, writer) -> None:
+        return None   # closes without answering
+
+    async with raw_server(script, answer=lambda key: b"") as url:
+        with pytest.raises(ConnectionError, match="during the handshake"):
             await connect(url, Inbox())
 
 
@@ -298,3 +422,21 @@ async def test_wss_urls_go_over_tls_verified_against_the_default_trust_store(tmp
         ws.send("over tls")
         await wait_until(lambda: inbox.messages == ["over tls"])
         await ws.close()
+
+
+def test_a_url_that_is_not_ws_is_a_config_error_that_does_not_quote_it():
+    with pytest.raises(ConfigError) as info:
+        parse_url("https://h/feed?token=SECRET")
+    assert "SECRET" not in str(info.value) and "https" in str(info.value)
+
+
+def test_a_malformed_port_is_a_config_error_that_does_not_quote_the_url():
+    with pytest.raises(ConfigError) as info:
+        parse_url("wss://h:port/feed?token=SECRET")
+    assert "SECRET" not in str(info.value) and "port" in str(info.value)
+
+
+def test_a_url_gives_the_host_the_scheme_default_port_and_the_target_with_its_query():
+    where = parse_url("wss://api-feed.dhan.co?version=2&token=t")
+    assert (where.secure, where.host, where.port, where.resource_name) == (True, "api-feed.dhan.co", 443,
+                                                                           "/?version=2&token=t")

@@ -3,12 +3,15 @@
 `aiohttp_server`: a standard peer (aiohttp's server side), for pings, pongs and close
 handshakes as a well-behaved server does them. `raw_server`: asyncio streams that answer the
 handshake and then write whatever frames a test scripts (fragments, a masked frame, a message
-split across reads), and read the client's frames as they are on the wire.
+split across reads), and read the client's frames as they are on the wire. The framing here
+is written out by hand, independent of the client's library, so the two check each other.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import re
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -16,7 +19,8 @@ from contextlib import asynccontextmanager
 
 from aiohttp import web
 
-from nbexec.feeds.wire import FIN, accept_key, mask
+OP_CONTINUATION, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+FIN = 0x80
 
 Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -45,11 +49,16 @@ async def aiohttp_server(handler: Callable[[web.WebSocketResponse], Awaitable[No
 
 
 @asynccontextmanager
-async def raw_server(script: Script, answer: Callable[[str], bytes] | None = None) -> AsyncIterator[str]:
-    """Answer each handshake (with `answer(key)` if given), then run `script(reader, writer)`."""
+async def raw_server(script: Script, answer: Callable[[str], bytes] | None = None,
+                     requests: list[str] | None = None) -> AsyncIterator[str]:
+    """Answer each handshake (with `answer(key)` if given), then run `script(reader, writer)`;
+    each handshake request's head goes to `requests`."""
+    requests = requests if requests is not None else []
+
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             head = (await reader.readuntil(b"\r\n\r\n")).decode()
+            requests.append(head)
             key = re.search(r"Sec-WebSocket-Key: (\S+)", head).group(1)
             writer.write(answer(key) if answer else switching(key))
             await script(reader, writer)
@@ -67,9 +76,26 @@ async def raw_server(script: Script, answer: Callable[[str], bytes] | None = Non
         await server.wait_closed()
 
 
-def switching(key: str) -> bytes:
+def accept_key(key: str) -> str:
+    """The Sec-WebSocket-Accept answering `key` (RFC 6455 4.2.2)."""
+    digest = hashlib.sha1(key.encode("ascii") + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def switching(key: str, extra: str = "") -> bytes:
+    """A 101 accepting `key`; `extra` is more header lines, each ending in CRLF."""
     return (f"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Accept: {accept_key(key)}\r\n\r\n").encode()
+            f"Sec-WebSocket-Accept: {accept_key(key)}\r\n{extra}\r\n").encode()
+
+
+def mask(payload: bytes, key: bytes) -> bytes:
+    """`payload` XOR the 4-byte `key` repeated (RFC 6455 5.3)."""
+    return bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+def close_code(payload: bytes) -> int:
+    """The status code a close frame's payload carries."""
+    return int.from_bytes(payload[:2], "big")
 
 
 def frame(opcode: int, payload: bytes, *, fin: bool = True, masked_with: bytes | None = None) -> bytes:
