@@ -5,9 +5,10 @@ On every (re)connect the client logs in with
 pushes `{"Type":"order_alert","Data":{...}}` per change of the account's orders. Keeping the
 socket open (backoff with jitter, secret-redacting logs) is `feeds.connection.FeedConnection`'s
 job, shared with the market feeds. The server is silent while nothing happens, so there is
-no silence watchdog: websockets' own pings detect a dead peer. Updates missed while
-disconnected are recovered by reconciliation against the order book. Runs on the loop that
-calls `start()`; the message callback only parses and queues.
+no silence watchdog: the socket's keepalive detects a dead peer (a ping every 20 s, its pong
+due within 20 s: the `ReconnectPolicy` defaults). Updates missed while disconnected are
+recovered by reconciliation against the order book. Runs on the loop that calls `start()`;
+the message callback only parses and queues.
 """
 
 from __future__ import annotations
