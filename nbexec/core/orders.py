@@ -90,7 +90,9 @@ class Order:
     """One order for one account. Immutable: every change is a new version via `transition`.
 
     Dict-backed (no slots) on purpose: a transition copies the instance dict, which is the
-    cheapest copy Python has; the fan-out makes several per account.
+    cheapest copy Python has; the fan-out makes several per account. The copies keep
+    CPython's key-sharing instance dicts (see `evolve`): ~630 bytes per held order here
+    (`nbexec bench memory`), ~960 with a dict of its own.
     """
 
     order_id: str
@@ -175,7 +177,9 @@ class Order:
         """A copy with `changes`, NOT re-validated: for values the engine derived itself (a risk
         decision's price, a route) on the order path, where validation already happened once."""
         new = object.__new__(Order)
-        object.__setattr__(new, "__dict__", {**self.__dict__, **changes})
+        fields = new.__dict__   # filled in place, in field order: it stays a key-sharing dict
+        fields.update(self.__dict__)   # (280 bytes, where a dict of its own takes 832)
+        fields.update(changes)
         return new
 
 
