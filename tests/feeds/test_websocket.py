@@ -136,6 +136,16 @@ async def test_a_fragmented_message_is_delivered_whole_and_a_ping_between_fragme
     assert pongs[0][:2] == (FIN | OP_PONG, b"beat")
 
 
+async def two_messages(script) -> list:
+    """The first two messages a raw server running `script` sends."""
+    inbox = Inbox()
+    async with raw_server(script) as url:
+        ws = await connect(url, inbox)
+        await wait_until(lambda: len(inbox.messages) == 2)
+        await ws.close()
+    return inbox.messages
+
+
 async def test_a_message_split_across_many_reads_arrives_whole_and_in_order():
     big = bytes(range(256)) * 800   # 200 KB, far more than one read
 
@@ -147,12 +157,7 @@ async def test_a_message_split_across_many_reads_arrives_whole_and_in_order():
             await asyncio.sleep(0.001)
         await reader.read()
 
-    inbox = Inbox()
-    async with raw_server(script) as url:
-        ws = await connect(url, inbox)
-        await wait_until(lambda: len(inbox.messages) == 2)
-        await ws.close()
-    assert inbox.messages == [big, b"after"]
+    assert await two_messages(script) == [big, b"after"]
 
 
 @pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536])
@@ -161,12 +166,7 @@ async def test_a_server_frame_is_delivered_whatever_its_length(size):
         writer.write(frame(OP_BINARY, b"x" * size) + frame(OP_BINARY, b"next"))
         await reader.read()
 
-    inbox = Inbox()
-    async with raw_server(script) as url:
-        ws = await connect(url, inbox)
-        await wait_until(lambda: len(inbox.messages) == 2)
-        await ws.close()
-    assert inbox.messages == [b"x" * size, b"next"]
+    assert await two_messages(script) == [b"x" * size, b"next"]
 
 
 async def test_server_pings_get_pongs_with_the_same_payload():
