@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import numbers
 import re
 from dataclasses import asdict, dataclass, fields, replace
 from enum import Enum
@@ -134,8 +135,10 @@ class Order:
             raise ValidationError("account", self.account, "must not be empty")
         for name in ("price", "trigger_price"):
             value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and 0 <= value < math.inf):
+            if not (isinstance(value, numbers.Real) and 0 <= value < math.inf):   # NumPy numbers too
                 raise ValidationError(name, value, "must be a finite, non-negative number")
+            if type(value) is not float:   # a NumPy scalar's repr is "np.float64(...)": not for the wire
+                object.__setattr__(self, name, float(value))
         if not isinstance(self.quantity, int) or isinstance(self.quantity, bool) or self.quantity <= 0:
             raise ValidationError("quantity", self.quantity, "must be a positive whole number")
         if self.order_type in (OrderType.LIMIT, OrderType.SL) and not self.price > 0:

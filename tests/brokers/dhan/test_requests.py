@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from nbexec.brokers.dhan.config import DhanConfig
@@ -87,3 +88,10 @@ def test_bad_input_names_the_field(build, field):
     with pytest.raises(ValidationError) as err:
         build(requests())
     assert err.value.field == field
+
+
+def test_numpy_prices_go_out_as_plain_numbers():
+    """A price taken from a DataFrame is a NumPy scalar, whose repr is `np.float64(...)`."""
+    body = json.loads(requests().place_body(order(order_type="SL", price=np.float64(1500.5),
+                                                  trigger_price=np.int64(1499))))
+    assert (body["price"], body["triggerPrice"]) == (1500.5, 1499.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
+import numpy as np
 import pytest
 
 from nbexec.brokers.kite.config import KiteConfig
@@ -80,3 +81,10 @@ def test_bad_input_names_the_field(build, field):
     with pytest.raises(ValidationError) as err:
         build(requests())
     assert err.value.field == field
+
+
+def test_numpy_prices_go_out_as_plain_numbers():
+    """A price taken from a DataFrame is a NumPy scalar, whose repr is `np.float64(...)`."""
+    body = requests().place_body(order(order_type="SL", price=np.float64(1500.5), trigger_price=np.int64(1499)))
+    fields = dict(parse_qsl(body.decode()))
+    assert (fields["price"], fields["trigger_price"]) == ("1500.5", "1499.0")
