@@ -37,7 +37,7 @@ from .accounts import Account, select_accounts
 from .config import EngineConfig
 from .fanout import FanOut
 from .journal import SignalJournal
-from .routing import choose, record_failure, record_success
+from .routing import NoRoute, choose, record_failure, record_success
 from .sizing import size_for, target_delta
 from .tasks import BackgroundTasks
 from .updates import Move, plan_update
@@ -155,8 +155,12 @@ class OMS:
                 rejected.append(order.transition(S.RISK_REJECTED, reject_reason=f"{decision.rejection.check}: "
                                                                               f"{decision.rejection.reason}"))
                 continue
+            try:
+                route = choose(account.routes, t_signal).route.name
+            except NoRoute as exc:   # every route of this account is open: refused here, not sent
+                rejected.append(order.transition(S.RISK_REJECTED, reject_reason=f"no_route: {exc}"))
+                continue
             self._recent[seen] = RecentSignal(signal_id, seen, wall)
-            route = choose(account.routes, t_signal).route.name
             planned.append((account, order.evolve(
                 order_type=decision.order_type, price=decision.price, route=route,
                 broker=account.brokers[route].name, status=S.PENDING_SEND, version=order.version + 1,

@@ -2,6 +2,7 @@
 
 import asyncio
 import gc
+import time
 from collections import Counter
 
 import pytest
@@ -119,3 +120,18 @@ async def test_fire_leaves_the_garbage_collector_as_it_found_it(engine_factory):
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+async def test_an_account_whose_every_route_is_open_is_refused_alone(engine_factory):
+    oms = await engine_factory(accounts=3)
+    await oms.subscribe("NSE:INFY")
+    blocked = list(oms.accounts.values())[1]
+    for route in blocked.routes:
+        for _ in range(route.breaker.failure_threshold):
+            route.breaker.record_failure(time.monotonic_ns())
+    fanout = oms.fire("NSE:INFY", "BUY", 1)
+    await fanout
+    assert fanout.orders[blocked.id].status is S.RISK_REJECTED
+    assert fanout.orders[blocked.id].reject_reason.startswith("no_route: ")
+    others = [o for a, o in fanout.orders.items() if a != blocked.id]
+    assert len(others) == 2 and all(o.status is not S.RISK_REJECTED for o in others)
