@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable
 from dataclasses import replace
 
 from nbexec.brokers.dhan.adapter import DhanBroker
@@ -16,6 +15,7 @@ from nbexec.core.catalog import Catalog
 from nbexec.brokers.types import BrokerAck
 from nbexec.core.orders import Order
 from nbexec.core.states import OrderStatus
+from tests.fixtures.waiting import wait_until  # noqa: F401  (the adapters' tests import it from here)
 
 _tags = itertools.count(1)
 
@@ -68,13 +68,6 @@ def requests_with_tag(x: PaperExchange, tag: str) -> list[dict]:
     return [r for r in x.recorder.requests if r.get("tag") == tag]
 
 
-async def wait_until(condition: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
-        await asyncio.sleep(0.005)
 
 
 async def next_update(stream, broker_order_id: str, status, timeout: float = 10.0):

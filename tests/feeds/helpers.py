@@ -3,18 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
 
-
-async def wait_until(condition: Callable[[], bool], timeout: float = 15.0, what: str = "") -> None:
-    """Poll `condition` until true; fail (not a timing assert: a generous upper bound) if never."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
-        await asyncio.sleep(0.005)
+from tests.fixtures.waiting import wait_until  # noqa: F401  (the feeds' tests import it from here)
 
 
 def feed_tasks() -> list[asyncio.Task]:

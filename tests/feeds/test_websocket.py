@@ -236,32 +236,30 @@ async def test_a_close_from_the_server_is_answered_and_its_code_kept():
     assert ws.close_code == 4001
 
 
-async def test_a_masked_server_frame_closes_the_socket_with_1002():
+async def closed_after(data: bytes) -> tuple[tuple[int, bytes, bytes | None], list]:
+    """A raw server writes `data`; the close frame our side sends back, and what it delivered."""
     closes: list[tuple[int, bytes, bytes | None]] = []
 
     async def script(reader, writer) -> None:
-        writer.write(frame(OP_BINARY, b"tick", masked_with=b"abcd"))
+        writer.write(data)
         closes.append(await read_frame(reader))
 
     inbox = Inbox()
     async with raw_server(script) as url:
         ws = await connect(url, inbox)
         await asyncio.wait_for(ws.wait_closed(), 5)
-    assert closes[0][0] == FIN | OP_CLOSE and close_code(closes[0][1]) == 1002
-    assert inbox.messages == []
+    return closes[0], inbox.messages
+
+
+async def test_a_masked_server_frame_closes_the_socket_with_1002():
+    close, messages = await closed_after(frame(OP_BINARY, b"tick", masked_with=b"abcd"))
+    assert close[0] == FIN | OP_CLOSE and close_code(close[1]) == 1002
+    assert messages == []
 
 
 async def test_a_text_message_that_is_not_utf8_closes_the_socket_with_1007():
-    closes: list[tuple[int, bytes, bytes | None]] = []
-
-    async def script(reader, writer) -> None:
-        writer.write(frame(OP_TEXT, b"\xff\xfe"))
-        closes.append(await read_frame(reader))
-
-    async with raw_server(script) as url:
-        ws = await connect(url, Inbox())
-        await asyncio.wait_for(ws.wait_closed(), 5)
-    assert close_code(closes[0][1]) == 1007
+    close, _ = await closed_after(frame(OP_TEXT, b"\xff\xfe"))
+    assert close_code(close[1]) == 1007
 
 
 @pytest.mark.parametrize("violation", [
@@ -275,18 +273,9 @@ async def test_a_text_message_that_is_not_utf8_closes_the_socket_with_1007():
 ], ids=["reserved-bit", "unknown-opcode", "fragmented-ping", "long-ping", "orphan-continuation",
         "message-inside-fragments", "one-byte-close"])
 async def test_a_frame_rfc_6455_forbids_closes_the_socket_with_1002_after_the_messages_before_it(violation):
-    closes: list[tuple[int, bytes, bytes | None]] = []
-
-    async def script(reader, writer) -> None:
-        writer.write(frame(OP_TEXT, b"before") + violation + frame(OP_TEXT, b"after"))
-        closes.append(await read_frame(reader))
-
-    inbox = Inbox()
-    async with raw_server(script) as url:
-        ws = await connect(url, inbox)
-        await asyncio.wait_for(ws.wait_closed(), 5)
-    assert closes[0][0] == FIN | OP_CLOSE and close_code(closes[0][1]) == 1002
-    assert inbox.messages == ["before"]
+    close, messages = await closed_after(frame(OP_TEXT, b"before") + violation + frame(OP_TEXT, b"after"))
+    assert close[0] == FIN | OP_CLOSE and close_code(close[1]) == 1002
+    assert messages == ["before"]
 
 
 async def test_a_callback_error_goes_to_on_error_and_delivery_goes_on():
