@@ -49,7 +49,8 @@ def test_five_start_subscribe_stop_cycles_leak_no_task_fd_or_redis_connection(ke
         cycle(kernel, n)
         assert kernel.value("census()") == before, f"after cycle {n + 1}"
         assert redis_clients(data_dir) == 0, f"after cycle {n + 1}"
-    assert kernel.value("sorted(o.status.value for o in fanout.orders.values())") == ["FILLED"] * 5
+    assert kernel.value("sorted(o.status.value for o in fanout.orders.values())") == ["FILLED"] * 5, \
+        kernel.value("sorted({o.reject_reason for o in fanout.orders.values()})")
 
 
 def test_every_cell_can_run_twice(kernel):
