@@ -207,6 +207,15 @@ class Book:
             self._quote = None
         return fills
 
+    def reach(self, side: str) -> float | None:
+        """The price a `side` order must reach to take anything now: the best opposite level
+        that still holds quantity (None when none does). Fills only empty levels, so within a
+        step this only moves away."""
+        for level in self.asks if side == "BUY" else self.bids:
+            if level.quantity > 0:
+                return level.price
+        return None
+
     def record_trade(self, ticks: int, qty: int, now: float) -> None:
         """A fill of a paper order counts in the day's volume and last trade, like any trade."""
         self.ltp_t = ticks
