@@ -76,6 +76,21 @@ def validate_tag(tag: str) -> str:
     return tag
 
 
+def _amount(field: str, value: object) -> float:
+    """A price field as a plain float: finite and not negative (NumPy numbers too)."""
+    if not (isinstance(value, numbers.Real) and 0 <= value < math.inf):
+        raise ValidationError(field, value, "must be a finite, non-negative number")
+    return float(value)
+
+
+def limit_price(order_type: OrderType, price: object) -> float:
+    """`price` as the limit of an `order_type` order: a plain float, above 0 for LIMIT and SL."""
+    price = price if type(price) is float and 0 <= price < math.inf else _amount("price", price)
+    if order_type in (OrderType.LIMIT, OrderType.SL) and not price > 0:
+        raise ValidationError("price", price, f"a {order_type} order needs a positive price")
+    return price
+
+
 def _enum(cls: type[Enum], field: str, value: object) -> Enum:
     member = cls._value2member_map_.get(value) if isinstance(value, str) else None
     if member is not None:   # the exact value, as the engine passes it: no Enum call
@@ -135,14 +150,13 @@ class Order:
             raise ValidationError("account", self.account, "must not be empty")
         for name in ("price", "trigger_price"):
             value = getattr(self, name)
-            if not (isinstance(value, numbers.Real) and 0 <= value < math.inf):   # NumPy numbers too
-                raise ValidationError(name, value, "must be a finite, non-negative number")
             if type(value) is not float:   # a NumPy scalar's repr is "np.float64(...)": not for the wire
-                object.__setattr__(self, name, float(value))
+                object.__setattr__(self, name, _amount(name, value))
+            elif not 0 <= value < math.inf:
+                _amount(name, value)
         if not isinstance(self.quantity, int) or isinstance(self.quantity, bool) or self.quantity <= 0:
             raise ValidationError("quantity", self.quantity, "must be a positive whole number")
-        if self.order_type in (OrderType.LIMIT, OrderType.SL) and not self.price > 0:
-            raise ValidationError("price", self.price, f"a {self.order_type} order needs a positive price")
+        limit_price(self.order_type, self.price)
         if self.order_type in (OrderType.SL, OrderType.SL_M) and not self.trigger_price > 0:
             raise ValidationError("trigger_price", self.trigger_price,
                                   f"a {self.order_type} order needs a positive trigger price")

@@ -15,8 +15,8 @@ import gc
 import logging
 import time
 import uuid
-from dataclasses import replace
-from typing import Any, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Sequence, TypeVar
 
 import pandas as pd
 
@@ -28,7 +28,7 @@ from ..core.errors import (BrokerError, BrokerUnavailable, InvalidTransition, Nb
                            RiskRejected, StaleVersion, StoreUnavailable, ValidationError)
 from ..core.fills import Fill, Position
 from ..core.instruments import Instrument, parse_instrument_key
-from ..core.orders import Order, Side, make_tag
+from ..core.orders import Order, Side, limit_price, make_tag
 from ..core.states import TERMINAL, OrderStatus
 from ..risk.context import Fingerprint, OrderRequest, RecentSignal, RiskContext, fingerprint
 from ..risk.pretrade import evaluate, price_for_market
@@ -44,6 +44,7 @@ from .updates import Move, plan_update
 
 log = logging.getLogger(__name__)
 S = OrderStatus
+T = TypeVar("T")
 SENT_PATH = (S.NEW, S.PENDING_SEND, S.SENT)
 PENDING_PATH = (S.NEW, S.PENDING_SEND)
 REJECTED_PATH = (S.NEW, S.RISK_REJECTED)
@@ -92,43 +93,52 @@ class OMS:
         whole fan-out's writes), and it runs right after instead.
         """
         t_signal = time.monotonic_ns()
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            return self._fire(t_signal, symbol, side, qty, accounts, order_type, price, trigger_price,
-                              max_slippage_bps, product, validity, signal_id, targets)
-        finally:
-            if collecting:
-                gc.enable()
 
-    def _fire(self, t_signal, symbol, side, qty, accounts, order_type, price, trigger_price, max_slippage_bps,
-              product, validity, signal_id, targets) -> FanOut:
+        def fire_now() -> FanOut:
+            plan = self._plan(symbol, side, qty, accounts, order_type, price, trigger_price, max_slippage_bps,
+                              product, validity, signal_id, targets)
+            return self._go(plan, t_signal, None, plan.quote)
+        return _without_gc(fire_now)
+
+    def arm(self, symbol: str, side: Side | str, qty: int | None = None, *,
+            accounts: str | Sequence[str] = "all", order_type: str = "MARKET", price: float | None = None,
+            trigger_price: float | None = None, max_slippage_bps: float | None = None,
+            product: str = "MIS", validity: str = "DAY", signal_id: str | None = None) -> "Armed":
+        """Prepare one signal now and send it later with `armed.fire()`, e.g. in a tick callback.
+
+        Same arguments as `fire`. What does not depend on the market is done here: the
+        arguments are validated, the accounts chosen and sized (a capital share at the price
+        known now) and each order tagged; `armed.fire()` then does the rest as `fire` would at
+        that moment (kill switch, Redis, every risk check against the newest tick and
+        positions, route, journal line, writes), in about two thirds of `fire`'s time.
+        """
+        return Armed(self, _without_gc(lambda: self._plan(
+            symbol, side, qty, accounts, order_type, price, trigger_price, max_slippage_bps, product, validity,
+            signal_id, None)))
+
+    def _fire_armed(self, plan: "_Plan", price: float | None) -> FanOut:
+        t_signal = time.monotonic_ns()
+        return _without_gc(lambda: self._go(plan, t_signal, price, self.last_quote(plan.instrument.key)))
+
+    def _plan(self, symbol, side, qty, accounts, order_type, price, trigger_price, max_slippage_bps,
+              product, validity, signal_id, targets) -> "_Plan":
+        """A signal's market-independent part: validated inputs, accounts sized, orders tagged."""
         instrument = self.instrument(symbol)  # bad input is named first, whatever the engine's state
         side = Side(side.upper() if isinstance(side, str) else side)
         chosen = select_accounts(self.accounts, accounts)
-        if self.killed:
-            raise RiskRejected("kill_switch", "the kill switch is on: no new orders (%oms unkill)")
-        if not self.redis_ok:
-            raise StoreUnavailable("Redis is unreachable: new signals are refused until it is back")
         signal_id = signal_id or uuid.uuid4().hex[:16]
-        if signal_id in self.fanouts:
-            return self.fanouts[signal_id]
         limits = self.config.risk if max_slippage_bps is None else replace(self.config.risk, max_slippage_bps=max_slippage_bps)
         fanout = FanOut(signal_id, instrument.key, side.value)
         quote = self.last_quote(instrument.key)
         reference = price or (quote.last_price if quote else None)
-        wall = time.time_ns()
         # One validated prototype per signal; each account's order is one unvalidated copy of it
         # (its tag, quantity and side are made here, its price and type by risk).
         prototype = Order(order_id="prototype", signal_id=signal_id, account="*",
                           instrument=instrument.key, side=side, quantity=1, order_type=order_type,
                           price=price or 0.0, trigger_price=trigger_price or 0.0, product=product,
-                          validity=validity, created_at_ns=wall, ts_signal=t_signal)
-        market = _Market(quote)
-        verdicts: dict[Side, object] = {}     # market-level risk verdict per side, shared by all accounts
+                          validity=validity)
         sizes: dict[tuple, object] = {}       # sizing per distinct (rule, capital)
-        planned: list[tuple[Account, Order]] = []
-        rejected: list[Order] = []
+        orders: list[tuple[Account, Order]] = []
         for account in chosen:
             if targets is not None:
                 if account.id not in targets:
@@ -143,32 +153,58 @@ class OMS:
                     fanout.skipped[account.id] = sized.skipped_reason
                     continue
                 side_for, quantity = side, sized.quantity
-            request = OrderRequest(signal_id, account.id, instrument, side_for, quantity, prototype.order_type,
-                                   prototype.price)
+            orders.append((account, prototype.evolve(account=account.id, order_id=make_tag(signal_id, account.id),
+                                                     quantity=quantity, side=side_for)))
+        return _Plan(signal_id, instrument, limits, prototype, fanout, orders, quote)
+
+    def _go(self, plan: "_Plan", t_signal: int, price: float | None, quote) -> FanOut:
+        """A planned signal at its trigger: risk against `quote` (the newest `LastQuote`, or None)
+        and the positions now, the journal line, the writes; `price` replaces the planned one."""
+        if self.killed:
+            raise RiskRejected("kill_switch", "the kill switch is on: no new orders (%oms unkill)")
+        if not self.redis_ok:
+            raise StoreUnavailable("Redis is unreachable: new signals are refused until it is back")
+        signal_id, instrument, limits, prototype, fanout = plan.signal_id, plan.instrument, plan.limits, \
+            plan.prototype, plan.fanout
+        if signal_id in self.fanouts:
+            return self.fanouts[signal_id]
+        if price is not None:
+            price = limit_price(prototype.order_type, price)
+        else:
+            price = prototype.price
+        market = _Market(quote)
+        wall = time.time_ns()
+        verdicts: dict[Side, object] = {}     # market-level risk verdict per side, shared by all accounts
+        planned: list[tuple[Account, Order]] = []
+        rejected: list[Order] = []
+        for account, order in plan.orders:
+            request = OrderRequest(signal_id, account.id, instrument, order.side, order.quantity, prototype.order_type,
+                                   price)
             seen = fingerprint(request)
             context = self._risk_context(account.id, instrument.key, seen, market, wall)
-            verdict = verdicts.get(side_for) or verdicts.setdefault(side_for, price_for_market(request, limits, context))
+            verdict = verdicts.get(order.side) or verdicts.setdefault(order.side, price_for_market(request, limits, context))
             decision = evaluate(request, limits, context, verdict)
-            order = prototype.evolve(account=account.id, order_id=make_tag(signal_id, account.id),
-                                     quantity=quantity, side=side_for)
             if not decision.accepted:
                 rejected.append(order.transition(S.RISK_REJECTED, reject_reason=f"{decision.rejection.check}: "
-                                                                              f"{decision.rejection.reason}"))
+                                                                              f"{decision.rejection.reason}",
+                                                 price=price, created_at_ns=wall, ts_signal=t_signal))
                 continue
             try:
                 route = choose(account.routes, t_signal).route.name
             except NoRoute as exc:   # every route of this account is open: refused here, not sent
-                rejected.append(order.transition(S.RISK_REJECTED, reject_reason=f"no_route: {exc}"))
+                rejected.append(order.transition(S.RISK_REJECTED, reject_reason=f"no_route: {exc}", price=price,
+                                                 created_at_ns=wall, ts_signal=t_signal))
                 continue
             self._recent[seen] = RecentSignal(signal_id, seen, wall)
             planned.append((account, order.evolve(
                 order_type=decision.order_type, price=decision.price, route=route,
                 broker=account.brokers[route].name, status=S.PENDING_SEND, version=order.version + 1,
-                ts_risk_passed=time.monotonic_ns())))
+                created_at_ns=wall, ts_signal=t_signal, ts_risk_passed=time.monotonic_ns())))
         # The journal line goes first: a kill from here on still finishes this signal exactly once.
         self.journal.begin(signal_id, {
-            "common": {"instrument": instrument.key, "trigger_price": trigger_price or 0.0, "product": product,
-                       "validity": validity, "created_at_ns": wall, "ts_signal": t_signal},
+            "common": {"instrument": instrument.key, "trigger_price": prototype.trigger_price,
+                       "product": prototype.product._value_, "validity": prototype.validity._value_,
+                       "created_at_ns": wall, "ts_signal": t_signal},
             # `_value_`: the enum `.value` property costs ~1.5 us a read here, twice per order
             "orders": [[o.account, o.side._value_, o.quantity, o.order_type._value_, o.price] for _, o in planned]})
         sent = [self._send(account, order) for account, order in planned]   # the wire: nothing else in this loop
@@ -561,3 +597,59 @@ class _Market:
         else:
             self.last_price, self.bid, self.ask = quote.last_price, quote.bid or None, quote.ask or None
             self.tick_ns = quote.received_ns
+
+
+def _without_gc(run: Callable[[], T]) -> T:
+    """`run()` with Python's cyclic collector held off, then left as it was found: a collection
+    triggered by a fan-out's own allocations costs 1-2 ms here, more than all its writes."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return run()
+    finally:
+        if collecting:
+            gc.enable()
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A signal's market-independent part (`OMS._plan`): what `OMS._go` starts from."""
+
+    signal_id: str
+    instrument: Instrument
+    limits: Any                                # RiskLimits, with the signal's own slippage
+    prototype: Order                           # the validated signal, account "*"
+    fanout: FanOut                             # holds the accounts sizing skipped
+    orders: list[tuple[Account, Order]]        # one tagged, sized NEW order per account to send
+    quote: Any                                 # the newest LastQuote when planned (sizing's price), or None
+
+
+class Armed:
+    """One signal prepared by `oms.arm(...)`, sent by `fire()`; see `OMS.arm`.
+
+    Firing twice sends nothing more: the signal id is the same, so the second call returns
+    the first call's `FanOut`. `fire(price=...)` replaces a LIMIT / SL price given when armed.
+    """
+
+    __slots__ = ("_oms", "_plan")
+
+    def __init__(self, oms: OMS, plan: _Plan) -> None:
+        self._oms, self._plan = oms, plan
+
+    @property
+    def signal_id(self) -> str:
+        return self._plan.signal_id
+
+    @property
+    def accounts(self) -> dict[str, int]:
+        """Account -> signed quantity each order will carry (skipped accounts left out)."""
+        return {o.account: o.quantity * o.side.sign for _, o in self._plan.orders}
+
+    def fire(self, price: float | None = None) -> FanOut:
+        """Send it now (safe in a tick callback); returns as `oms.fire` does."""
+        return self._oms._fire_armed(self._plan, price)
+
+    def __repr__(self) -> str:
+        plan = self._plan
+        return (f"Armed({plan.signal_id}: {plan.prototype.side._value_} {plan.instrument.key} "
+                f"{plan.prototype.order_type._value_}, {len(plan.orders)} orders)")
