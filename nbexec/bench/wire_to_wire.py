@@ -12,10 +12,12 @@ returns: on a busy machine the exchange may run first) -> first arrival; and
 `exchange_between_arrivals` (see `fanout`).
 
 - nbexec: `Feed.on_tick` -> `oms.fire(...)` on the engine's loop.
+- nbexec_armed (one account only): the same signal prepared by `oms.arm(...)` when the trial
+  arms, then `Feed.on_tick` -> `armed.fire()`.
 - official: `KiteTicker.on_ticks` -> `KiteConnect.place_order` per account, in the ticker's
   thread, in its own process (`official_stack`).
 Both feeds stay subscribed to INFY for the whole run, so each trial's tick reaches both; only
-the armed one acts. Trials alternate. One account: trial i uses account i mod 50, so no
+the armed one acts. Trials rotate the stacks. One account: trial i uses account i mod 50, so no
 account nears Kite's 10 orders/s; 50 accounts: paced like `fanout`.
 """
 
@@ -30,6 +32,7 @@ import numpy as np
 
 from ..core.errors import NbexecError
 from ..engine.fanout import FanOut
+from ..engine.oms import Armed
 from .fanout import PACE_S, SYMBOL, between, check_acked, last_written_ns, speedup
 from .official_stack import OfficialStack
 from .paper_session import EngineSession
@@ -38,17 +41,21 @@ from .stats import summary
 
 
 class NextTickStrategy:
-    """On the first INFY tick after `arm(accounts)`, fire one buy for those accounts (in the callback)."""
+    """On the first INFY tick after `arm(accounts)`, fire one buy for those accounts (in the
+    callback); with `ahead`, the buy is prepared by `oms.arm` in `arm` and only fired there."""
 
     def __init__(self, session: EngineSession, token: int, price: float) -> None:
         self.oms, self.token, self.price = session.oms, token, price
         self.accounts: list[str] | None = None
+        self.armed: Armed | None = None
         self.fired = asyncio.Event()
         self.fanout: FanOut | None = None
         self.t_callback = 0
 
-    def arm(self, accounts: list[str]) -> None:
+    def arm(self, accounts: list[str], ahead: bool = False) -> None:
         self.accounts, self.fanout = accounts, None
+        self.armed = self.oms.arm(SYMBOL, "BUY", 1, accounts=accounts, order_type="LIMIT", price=self.price,
+                                  signal_id=uuid.uuid4().hex[:16]) if ahead else None
         self.fired.clear()
 
     def on_tick(self, ticks: np.ndarray) -> None:
@@ -57,8 +64,11 @@ class NextTickStrategy:
             return
         self.t_callback = entered
         accounts, self.accounts = self.accounts, None
-        self.fanout = self.oms.fire(SYMBOL, "BUY", 1, accounts=accounts, order_type="LIMIT", price=self.price,
-                                    signal_id=uuid.uuid4().hex[:16])
+        if self.armed is not None:
+            self.fanout = self.armed.fire()
+        else:
+            self.fanout = self.oms.fire(SYMBOL, "BUY", 1, accounts=accounts, order_type="LIMIT", price=self.price,
+                                        signal_id=uuid.uuid4().hex[:16])
         self.fired.set()
 
 
@@ -85,9 +95,9 @@ class Rig:
     conns: dict[str, int]   # "nbexec" / "official_sdk" -> the exchange's id of its feed connection
 
 
-async def _nbexec(rig: Rig, accounts: list[str]) -> dict[str, int]:
+async def _nbexec(rig: Rig, accounts: list[str], ahead: bool = False) -> dict[str, int]:
     session, strategy, conn = rig.session, rig.strategy, rig.conns["nbexec"]
-    strategy.arm(accounts)
+    strategy.arm(accounts, ahead)
     rig.stepper.step()
     await asyncio.wait_for(strategy.fired.wait(), 10)
     fanout = strategy.fanout
@@ -118,23 +128,26 @@ async def measure(rig: Rig, accounts: int, trials: int) -> dict:
     """`trials` armed ticks per stack for `accounts` accounts each (alternating, same exchange)."""
     session = rig.session
     ids = list(session.oms.accounts)
-    samples: dict[str, dict[str, list[float]]] = {"nbexec": {}, "official_sdk": {}}
+    stacks = ("nbexec", "nbexec_armed", "official_sdk") if accounts == 1 else ("nbexec", "official_sdk")
+    samples: dict[str, dict[str, list[float]]] = {name: {} for name in stacks}
     await session.admin.new_requests()
     await session.admin.new_frames()
     started = time.perf_counter()
     for trial in range(trials):
         chosen = [(trial + i) % len(ids) for i in range(accounts)]
-        for k in range(2):
+        for k in range(len(stacks)):
             if accounts > 1:
                 await asyncio.sleep(PACE_S)
-            if (trial + k) % 2 == 0:
-                name, figures = "nbexec", await _nbexec(rig, [ids[i] for i in chosen])
+            name = stacks[(trial + k) % len(stacks)]
+            if name == "official_sdk":
+                figures = await _official(rig, chosen, trial)
             else:
-                name, figures = "official_sdk", await _official(rig, chosen, trial)
+                figures = await _nbexec(rig, [ids[i] for i in chosen], ahead=name == "nbexec_armed")
             for key, ns in figures.items():
                 samples[name].setdefault(key, []).append(ns / 1e3)
     out: dict = {name: {key: summary(s, "us") for key, s in figures.items()} for name, figures in samples.items()}
-    out["official_over_nbexec"] = speedup(out["official_sdk"]["wire_to_wire"], out["nbexec"]["wire_to_wire"])
+    for name in stacks[:-1]:
+        out[f"official_over_{name}"] = speedup(out["official_sdk"]["wire_to_wire"], out[name]["wire_to_wire"])
     out.update(accounts=accounts, seconds=round(time.perf_counter() - started, 2))
     return out
 
