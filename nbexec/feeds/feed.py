@@ -76,7 +76,7 @@ class Feed:
         self._ids = {key: client.tick_id(i) for key, i in self.instruments.items()}
         self.names = {tick_id: key for key, tick_id in self._ids.items()}
         self.rings = TickRings(self._ids.values(), capacity)
-        self._callbacks: list[TickCallback] = []
+        self._callbacks: tuple[TickCallback, ...] = ()   # replaced, never changed: safe to iterate
         self._queues: set[asyncio.Queue] = set()
         self._queue_size = queue_size
         self._closed = False
@@ -152,11 +152,14 @@ class Feed:
         """Call `callback(ticks)` with every decoded message (a `TICK_DTYPE` array; map
         `(token, segment)` to a name with `feed.names`). Runs on the loop inside the read
         loop: it must not block (schedule work instead). Usable as a decorator."""
-        self._callbacks.append(callback)
+        self._callbacks = (*self._callbacks, callback)
         return callback
 
     def remove_callback(self, callback: TickCallback) -> None:
-        self._callbacks.remove(callback)
+        """Stop calling `callback` (from the next message; a callback may remove itself)."""
+        callbacks = list(self._callbacks)
+        callbacks.remove(callback)
+        self._callbacks = tuple(callbacks)
 
     @property
     def df(self) -> pd.DataFrame:

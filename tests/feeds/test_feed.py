@@ -65,6 +65,20 @@ async def test_callbacks_get_each_decoded_batch_and_a_failing_one_does_not_stop_
     assert names == set(paper_exchange.engine.instruments)
 
 
+async def test_a_callback_removing_itself_leaves_the_others_called_for_that_batch(paper_exchange):
+    once: list[np.ndarray] = []
+    after: list[np.ndarray] = []
+    async with kite_feed(paper_exchange) as feed:
+        def first_only(ticks: np.ndarray) -> None:
+            feed.remove_callback(first_only)
+            once.append(ticks)
+
+        feed.on_tick(first_only)
+        feed.on_tick(after.append)
+        await wait_until(lambda: len(after) >= 3, what="three batches")
+    assert len(once) == 1 and once[0] is after[0]
+
+
 async def test_last_is_the_newest_tick_of_a_symbol(paper_exchange):
     async with kite_feed(paper_exchange, mode="full") as feed:
         await wait_until(lambda: feed.last("nse:infy") is not None)
