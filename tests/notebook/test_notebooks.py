@@ -66,13 +66,16 @@ def test_fanout_sends_one_signal_to_fifty_accounts(data_dir):
     nb, facts = execute_notebook("fanout.ipynb", data_dir, timeout=180, probe="""
 probe(accounts=len(oms.accounts), counts=fanout.counts, table_shape=list(table.shape),
       table_counts=table["count"].tolist(), p50_positive=bool((table["50%"] > 0).all()),
-      short=sorted(set(oms.positions_df().quantity)))
+      covered=covered.counts, covered_signal=covered.signal_id == armed.signal_id,
+      net=sorted(set(oms.positions_df().quantity)))
 """)
     assert_no_secrets(nb, data_dir)
     assert "50 accounts" in text_of(cell_outputs(nb, "%oms start --accounts 50"))
     assert facts["accounts"] == 50 and facts["counts"] == {"FILLED": 50}
     assert facts["table_shape"] == [5, 6] and facts["table_counts"] == [50.0] * 5 and facts["p50_positive"]
-    assert facts["short"] == [-10]
+    assert facts["covered"] == {"FILLED": 50} and facts["covered_signal"]   # the armed buy-back
+    assert facts["net"] == [0]   # sold 10 and bought 10 back in every account
+    assert "NSE:RELIANCE" in text_of(cell_outputs(nb, "%oms positions"))
     assert "first request written" in text_of(cell_outputs(nb, "wire = "))
     histograms = "".join(o.get("data", {}).get("text/html", "") for o in cell_outputs(nb, "%oms latency"))
     assert histograms.count("<svg") == 3 and "n=50" in histograms
