@@ -164,6 +164,7 @@ async def stop(oms: OMS, timeout_s: float = 10.0) -> None:
     if oms.stopped:
         return
     oms.stopped = True
+    oms.busy_poll = False
     steps = [("engine tasks", oms.tasks.cancel_all()),
              ("feeds", asyncio.gather(*(f.close() for f in oms.feeds), return_exceptions=True)),
              ("broker connections", asyncio.gather(*(b.close() for a in oms.accounts.values()

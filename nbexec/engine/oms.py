@@ -34,6 +34,7 @@ from ..risk.context import Fingerprint, OrderRequest, RecentSignal, RiskContext,
 from ..risk.pretrade import evaluate, price_for_market
 from ..store import OrderStore
 from .accounts import Account, select_accounts
+from .busy_poll import BusyPoll
 from .config import EngineConfig
 from .fanout import FanOut
 from .journal import SignalJournal
@@ -76,6 +77,7 @@ class OMS:
         self._answers: dict[str, asyncio.Future] = {}     # order id -> place answer still awaited
         self._written: dict[str, int] = {}                # order id -> monotonic ns its bytes left
         self._withdrawn: set[str] = set()                 # cancelled before their bytes left
+        self._busy_poll = BusyPoll()
 
     # -- the order path -------------------------------------------------------------------
     def fire(self, symbol: str, side: Side | str, qty: int | None = None, *,
@@ -486,6 +488,22 @@ class OMS:
         return f"{self.store.keys.prefix}:kill"
 
     # -- market data and views -------------------------------------------------------------
+    @property
+    def busy_poll(self) -> bool:
+        """True: the loop polls its sockets instead of sleeping, so a tick reaches the
+        strategy sooner and more evenly (see `nbexec.engine.busy_poll`), at the cost of one
+        CPU core held busy. Off by default; `stop()` turns it off."""
+        return self._busy_poll.active
+
+    @busy_poll.setter
+    def busy_poll(self, on: bool) -> None:
+        if on and self.stopped:
+            raise NbexecError("the engine is stopped: busy polling would outlive it")
+        if on:
+            self._busy_poll.on()
+        else:
+            self._busy_poll.off()
+
     def instrument(self, symbol: str) -> Instrument:
         exchange, name = parse_instrument_key(symbol)
         try:

@@ -1,0 +1,54 @@
+"""Busy polling: while on, the loop never waits in `select`; off (and engine stop) undoes it."""
+
+import asyncio
+
+import pytest
+
+from nbexec.core.errors import NbexecError
+from nbexec.engine.busy_poll import BusyPoll
+from nbexec.engine.lifecycle import stop
+
+
+class SelectTimeouts:
+    """Records the timeout of every `select` the running loop makes (a spy, nothing replaced)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.selector, self.seen = loop._selector, []
+        self.select = self.selector.select
+        self.selector.select = self._select
+
+    def _select(self, timeout=None):
+        self.seen.append(timeout)
+        return self.select(timeout)
+
+    def restore(self) -> None:
+        self.selector.select = self.select
+
+
+async def test_the_loop_polls_without_waiting_while_on_and_sleeps_again_when_off():
+    spy = SelectTimeouts(asyncio.get_running_loop())
+    poll = BusyPoll()
+    try:
+        poll.on()
+        poll.on()   # idempotent
+        await asyncio.sleep(0.05)
+        polled, spy.seen = spy.seen, []
+        poll.off()
+        poll.off()
+        await asyncio.sleep(0.05)
+        slept = spy.seen
+    finally:
+        poll.off()
+        spy.restore()
+    assert len(polled) > 10 and set(polled) == {0}, polled[:20]
+    assert not poll.active and any(t is None or t > 0 for t in slept), slept
+
+
+async def test_stopping_the_engine_turns_busy_polling_off(engine_factory):
+    oms = await engine_factory(accounts=1)
+    oms.busy_poll = True
+    assert oms.busy_poll
+    await stop(oms)
+    assert not oms.busy_poll
+    with pytest.raises(NbexecError, match="stopped"):
+        oms.busy_poll = True
