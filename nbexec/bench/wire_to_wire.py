@@ -14,6 +14,9 @@ returns: on a busy machine the exchange may run first) -> first arrival; and
 - nbexec: `Feed.on_tick` -> `oms.fire(...)` on the engine's loop.
 - nbexec_armed (one account only): the same signal prepared by `oms.arm(...)` when the trial
   arms, then `Feed.on_tick` -> `armed.fire()`.
+- nbexec_armed_busy_poll (one account only): the same with `oms.busy_poll` on for the trial
+  (the loop polls instead of sleeping; off again before the next stack's turn, so no other
+  stack shares its cores with a spinning loop).
 - official: `KiteTicker.on_ticks` -> `KiteConnect.place_order` per account, in the ticker's
   thread, in its own process (`official_stack`).
 Both feeds stay subscribed to INFY for the whole run, so each trial's tick reaches both; only
@@ -95,13 +98,17 @@ class Rig:
     conns: dict[str, int]   # "nbexec" / "official_sdk" -> the exchange's id of its feed connection
 
 
-async def _nbexec(rig: Rig, accounts: list[str], ahead: bool = False) -> dict[str, int]:
+async def _nbexec(rig: Rig, accounts: list[str], ahead: bool = False, busy_poll: bool = False) -> dict[str, int]:
     session, strategy, conn = rig.session, rig.strategy, rig.conns["nbexec"]
     strategy.arm(accounts, ahead)
-    rig.stepper.step()
-    await asyncio.wait_for(strategy.fired.wait(), 10)
-    fanout = strategy.fanout
-    await fanout
+    session.oms.busy_poll = busy_poll
+    try:
+        rig.stepper.step()
+        await asyncio.wait_for(strategy.fired.wait(), 10)
+        fanout = strategy.fanout
+        await fanout
+    finally:
+        session.oms.busy_poll = False
     check_acked(fanout, len(accounts))
     sent = frame_sent_ns(await session.admin.new_frames(), conn, strategy.token)
     received = await session.admin.received({o.tag for o in fanout.orders.values()}, sent)
@@ -128,7 +135,8 @@ async def measure(rig: Rig, accounts: int, trials: int) -> dict:
     """`trials` armed ticks per stack for `accounts` accounts each (alternating, same exchange)."""
     session = rig.session
     ids = list(session.oms.accounts)
-    stacks = ("nbexec", "nbexec_armed", "official_sdk") if accounts == 1 else ("nbexec", "official_sdk")
+    stacks = (("nbexec", "nbexec_armed", "nbexec_armed_busy_poll", "official_sdk") if accounts == 1
+              else ("nbexec", "official_sdk"))
     samples: dict[str, dict[str, list[float]]] = {name: {} for name in stacks}
     await session.admin.new_requests()
     await session.admin.new_frames()
@@ -142,7 +150,8 @@ async def measure(rig: Rig, accounts: int, trials: int) -> dict:
             if name == "official_sdk":
                 figures = await _official(rig, chosen, trial)
             else:
-                figures = await _nbexec(rig, [ids[i] for i in chosen], ahead=name == "nbexec_armed")
+                figures = await _nbexec(rig, [ids[i] for i in chosen], ahead=name.startswith("nbexec_armed"),
+                                        busy_poll=name.endswith("busy_poll"))
             for key, ns in figures.items():
                 samples[name].setdefault(key, []).append(ns / 1e3)
     out: dict = {name: {key: summary(s, "us") for key, s in figures.items()} for name, figures in samples.items()}
