@@ -3,12 +3,18 @@ so each message is handed over inside `data_received`, on the read that brought 
 
 Why this split: RFC 6455 (handshake, masking, frame parsing, fragmentation order, close
 codes, pong and close echo) is `websockets.client.ClientProtocol`, a well-kept state machine
-with no sockets, rather than a codec of our own. Its parser is what a tick frame pays for
-that: ~10 us hot per 188-byte frame here (a hand-written one took ~1.6 us), ~20-30 us at p50
-of `nbexec bench wire_to_wire_1`, where every frame arrives cold. The library's own asyncio
-client would add an assembler and a `recv()` future that wakes a reader task on the next
-loop iteration: ~80 us more per frame. So the I/O is ours: bytes go into the protocol and
-messages come out to the owner in the same callback, with no task hop.
+with no sockets, rather than a codec of our own. The library's own asyncio client would add
+an assembler and a `recv()` future that wakes a reader task on the next loop iteration: ~80
+us more per frame. So the I/O is ours: bytes go into the protocol and messages come out to
+the owner in the same callback, with no task hop.
+
+One shortcut: the stream is cut into whole frames here (a header is 2 to 14 bytes), and a
+frame that is a whole binary message, unmasked, with no RSV bit, outside a fragmented
+message, on an open socket, is handed over at once; every other frame goes whole through
+the protocol, so it always stands at a frame boundary and judges everything else (pings,
+fragments, close, violations). That is every tick, and the protocol's generator-based parser
+cost ~44 us of a cold tick's way to the strategy (`nbexec bench wire_to_wire_1`:
+frame -> callback 217-245 us before, 188-203 after).
 
 Guarantees, all on the loop that opened the socket:
 * `on_message(message, received_ns)` gets every text (str) and binary (bytes) message in
@@ -48,6 +54,7 @@ OnMessage = Callable[[Message, int], object]
 OnError = Callable[[Exception], bool]   # True: close the socket
 
 _time_ns, _monotonic = time.time_ns, time.monotonic
+_FIN_BINARY = 0x82   # FIN, no RSV bits, opcode 2: a binary message in one frame
 
 
 class ProtocolViolation(NbexecError):
@@ -81,6 +88,10 @@ class WebSocket(asyncio.Protocol):
         self._protocol, self._request = protocol, request
         self._deliver, self._on_error = on_message, on_error
         self._handshaking = True
+        self._framing = False                # frames are cut here (`_split`), not by the protocol
+        self._response_tail = b""            # the handshake response's last bytes read so far
+        self._partial = bytearray()          # the start of a frame not yet whole
+        self._need = 0                       # its whole length, once its header is in (else 0)
         self._stopped = False                # delivery is over: closing or closed
         self._fragments: list[bytes | bytearray] = []
         self._fragments_opcode = BINARY
@@ -144,6 +155,79 @@ class WebSocket(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.heard = _monotonic()
         received_ns = _time_ns()
+        if self._framing:
+            self._split(data, received_ns)
+        elif self._handshaking:
+            self._response(data, received_ns)
+        else:
+            self._through_protocol(data, received_ns)
+
+    def _response(self, data: bytes, received_ns: int) -> None:
+        """The protocol gets the handshake response up to its blank line; after a 101, what
+        follows is frames, cut by `_split` from the first byte (so the protocol never holds
+        part of a frame); after a refusal, its body, for the protocol."""
+        probe = self._response_tail + data
+        end = probe.find(b"\r\n\r\n")
+        if end < 0:
+            self._response_tail = probe[-3:]
+            self._through_protocol(data, received_ns)
+            return
+        cut = end + 4 - len(self._response_tail)   # just past the blank line, in `data`
+        self._response_tail = b""
+        self._through_protocol(data[:cut], received_ns)
+        if not self._handshaking and self._protocol.state is OPEN:
+            self._framing = True
+            if cut < len(data):
+                self._split(data[cut:], received_ns)
+        elif cut < len(data):
+            self._through_protocol(data[cut:], received_ns)
+
+    def _split(self, data: bytes, received_ns: int) -> None:
+        """Cut the stream into whole frames: a lone unmasked binary frame (every tick) is
+        delivered here, any other frame goes whole through the protocol, which so always
+        stands at a frame boundary. Bytes of an unfinished frame wait in `_partial`."""
+        partial = self._partial
+        if partial:
+            partial += data
+            if len(partial) < self._need:
+                return
+            data = bytes(partial)
+            partial.clear()
+        protocol, deliver = self._protocol, self._deliver
+        pos, end, need = 0, len(data), 0
+        while end - pos >= 2:
+            first, second = data[pos], data[pos + 1]
+            length, head = second & 0x7F, pos + 2
+            if length >= 126:
+                width = 2 if length == 126 else 8
+                if end - head < width:
+                    break
+                length = int.from_bytes(data[head:head + width], "big")
+                head += width
+            if second & 0x80:   # masked: the protocol refuses it (1002)
+                head += 4
+            stop = head + length
+            if stop > end:
+                need = stop - pos
+                break
+            if first == _FIN_BINARY and not second & 0x80 and protocol.current_size is None and protocol.state is OPEN:
+                self.messages += 1
+                try:
+                    deliver(data[head:stop], received_ns)
+                except Exception as exc:
+                    if self._on_error(exc):
+                        self.start_closing()
+                        deliver = self._deliver
+            else:
+                self._through_protocol(data[pos:stop], received_ns)
+                deliver = self._deliver
+            pos = stop
+        if pos < end:
+            partial += memoryview(data)[pos:]
+            self._need = need
+
+    def _through_protocol(self, data: bytes, received_ns: int) -> None:
+        """Bytes for websockets' protocol: the handshake, and every frame but a lone binary one."""
         protocol = self._protocol
         protocol.receive_data(data)
         events = protocol.events_received()
@@ -151,7 +235,7 @@ class WebSocket(asyncio.Protocol):
             return
         deliver = self._deliver
         for frame in events:
-            if frame.opcode is BINARY and frame.fin:   # a whole binary message: every tick frame
+            if frame.opcode is BINARY and frame.fin:   # a whole binary message
                 message: Message | None = bytes(frame.data)
             else:
                 message = self._frame(frame)

@@ -9,6 +9,8 @@ import ssl
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from aiohttp import WSMsgType, web
 
 from nbexec.core.errors import ConfigError, NbexecError
@@ -429,3 +431,57 @@ def test_a_url_gives_the_host_the_scheme_default_port_and_the_target_with_its_qu
     where = parse_url("wss://api-feed.dhan.co?version=2&token=t")
     assert (where.secure, where.host, where.port, where.resource_name) == (True, "api-feed.dhan.co", 443,
                                                                            "/?version=2&token=t")
+
+
+_message = st.one_of(
+    st.tuples(st.just("binary"), st.binary(max_size=300)),
+    st.tuples(st.just("binary"), st.sampled_from([b"x" * 125, b"y" * 126, b"z" * 65_535, b"w" * 65_536])),
+    st.tuples(st.just("text"), st.text(max_size=50)),
+    st.tuples(st.just("fragments"), st.lists(st.binary(max_size=40), min_size=2, max_size=3), st.booleans()),
+    st.tuples(st.just("ping"), st.binary(max_size=10)))
+
+
+@settings(max_examples=15, deadline=None)   # each example is a real connection: ~1 s
+@given(messages=st.lists(_message, max_size=12), cuts=st.lists(st.integers(1, 70_000), max_size=12))
+async def test_any_mix_of_frames_cut_anywhere_arrives_as_the_messages_sent(messages, cuts):
+    """Lone binary frames are cut out of the stream by the socket itself, everything else goes
+    through the protocol: whatever the mix and wherever the reads end, the messages (and the
+    pongs) are those sent, in order."""
+    stream, expected, pings = b"", [], []
+    for kind, payload, *more in messages:
+        if kind == "binary":
+            stream, expected = stream + frame(OP_BINARY, payload), expected + [payload]
+        elif kind == "text":
+            stream, expected = stream + frame(OP_TEXT, payload.encode()), expected + [payload]
+        elif kind == "ping":
+            stream, pings = stream + frame(OP_PING, payload), pings + [payload]
+        else:   # a fragmented binary message, maybe with a ping between its first two fragments
+            parts, ping_between = payload, more[0]
+            stream += frame(OP_BINARY, parts[0], fin=False)
+            if ping_between:
+                stream, pings = stream + frame(OP_PING, b"mid"), pings + [b"mid"]
+            for i, part in enumerate(parts[1:], 2):
+                stream += frame(OP_CONTINUATION, part, fin=i == len(parts))
+            expected.append(b"".join(parts))
+    stream += frame(OP_BINARY, b"END")
+    ends = sorted({min(c, len(stream)) for c in cuts} | {len(stream)})
+    pongs: list[bytes] = []
+
+    async def script(reader, writer) -> None:
+        start = 0
+        for end in ends:
+            writer.write(stream[start:end])
+            await writer.drain()
+            await asyncio.sleep(0.0005)   # a read of its own, most of the time
+            start = end
+        for _ in pings:
+            pongs.append((await read_frame(reader))[1])
+        await reader.read()
+
+    inbox = Inbox()
+    async with raw_server(script) as url:
+        ws = await connect(url, inbox)
+        await wait_until(lambda: inbox.messages[-1:] == [b"END"] and len(pongs) == len(pings))
+        await ws.close()
+    assert inbox.messages == expected + [b"END"] and inbox.errors == []
+    assert pongs == pings
