@@ -515,8 +515,11 @@ class OMS:
         """Stream ticks of `symbols` into DataFrames (`feed.df`, `feed.bars("1s")`); returns the Feed.
 
         `full` (the default) carries the best bid and ask that slippage protection and the
-        spread check price MARKET orders from. Returns once every symbol has its first tick (or after `first_tick_timeout`), so a
-        signal sent next has a price to be protected and checked against.
+        spread check price MARKET orders from. Returns once every symbol's newest tick is in
+        `mode` (or after `first_tick_timeout`), so a signal sent next has a price to be
+        protected and checked against: Kite subscribes a token in quote mode before the mode
+        message moves it, and a tick sent in between carries no bid or ask (a MARKET signal
+        right after it was refused by the spread check).
         """
         instruments = [self.instrument(s) for s in symbols]
         feed = self.feed_factory(instruments, mode)
@@ -528,7 +531,7 @@ class OMS:
             raise
         self.feeds.append(feed)
         deadline = time.monotonic() + first_tick_timeout
-        while any(feed.last(i.key) is None for i in instruments) and time.monotonic() < deadline:
+        while any(not _in_mode(feed.last(i.key), mode) for i in instruments) and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
         return feed
 
@@ -615,6 +618,10 @@ class _Market:
         else:
             self.last_price, self.bid, self.ask = quote.last_price, quote.bid or None, quote.ask or None
             self.tick_ns = quote.received_ns
+
+
+def _in_mode(tick, mode: str) -> bool:
+    return tick is not None and tick.mode == mode
 
 
 def _without_gc(run: Callable[[], T]) -> T:
