@@ -312,6 +312,7 @@ class OMS:
                 return
         finally:
             self._answers.pop(order_id, None)
+            self._written.pop(order_id, None)   # its SENT is recorded (or it never left)
 
     async def _mark_sent(self, order: Order) -> Order:
         """Record SENT for an order whose bytes left after `fire` returned (it was PENDING_SEND)."""

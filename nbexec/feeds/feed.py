@@ -177,8 +177,10 @@ class Feed:
 
     def quote(self, symbol: str) -> LastQuote | None:
         """The newest tick's last price, best bid and ask and arrival time, or None before the
-        first: `last` without building a `Tick` (the order path reads this per signal)."""
-        return self.rings.quote(self._ids[self._instrument(symbol).key])
+        first: `last` without building a `Tick` (the order path reads this per signal, with
+        the canonical key: looked up as given before it is parsed)."""
+        tick_id = self._ids.get(symbol)
+        return self.rings.quote(tick_id if tick_id is not None else self._ids[self._instrument(symbol).key])
 
     def _record(self, row: np.void) -> Tick:
         name = self.names.get((int(row["token"]), int(row["segment"])), str(row["token"]))

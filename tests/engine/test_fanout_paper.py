@@ -13,6 +13,7 @@ from nbexec.core.states import TERMINAL, OrderStatus
 from nbexec.engine.sizing import SizingRule, size_for
 from nbexec.risk.limits import RiskLimits
 from tests.fixtures.engine import admin
+from tests.fixtures.waiting import wait_until
 
 S = OrderStatus
 
@@ -106,6 +107,17 @@ async def test_accounts_sharing_one_capital_share_rule_are_each_sized_by_their_o
     assert {a: o.quantity for a, o in fanout.orders.items()} == {
         a.id: size_for(rule, 1, instrument, price, a.capital).quantity for a in oms.accounts.values()}
     assert len({o.quantity for o in fanout.orders.values()}) == 3
+
+
+async def test_answered_orders_leave_no_per_order_bookkeeping_behind(engine_factory):
+    oms = await engine_factory(accounts=5)
+    await oms.subscribe("NSE:INFY")
+    for q in (1, 2, 3):
+        await oms.fire("NSE:INFY", "BUY", q, signal_id=f"tidy-{q}").done(timeout=30)
+    assert len(oms.orders) == 15
+    # an order can fill (update stream) a moment before its place answer is handled
+    await wait_until(lambda: not oms._answers, what="every place answer handled")
+    assert oms._written == {}
 
 
 async def test_fire_leaves_the_garbage_collector_as_it_found_it(engine_factory):
