@@ -49,6 +49,7 @@ T = TypeVar("T")
 SENT_PATH = (S.NEW, S.PENDING_SEND, S.SENT)
 PENDING_PATH = (S.NEW, S.PENDING_SEND)
 REJECTED_PATH = (S.NEW, S.RISK_REJECTED)
+PROTOTYPES = 1024   # validated signal shapes kept (`OMS._prototype`); all dropped when full
 
 
 class OMS:
@@ -78,6 +79,7 @@ class OMS:
         self._written: dict[str, int] = {}                # order id -> monotonic ns its bytes left
         self._withdrawn: set[str] = set()                 # cancelled before their bytes left
         self._busy_poll = BusyPoll()
+        self._prototypes: dict[tuple, Order] = {}         # see `_prototype`
 
     # -- the order path -------------------------------------------------------------------
     def fire(self, symbol: str, side: Side | str, qty: int | None = None, *,
@@ -135,10 +137,8 @@ class OMS:
         reference = price or (quote.last_price if quote else None)
         # One validated prototype per signal; each account's order is one unvalidated copy of it
         # (its tag, quantity and side are made here, its price and type by risk).
-        prototype = Order(order_id="prototype", signal_id=signal_id, account="*",
-                          instrument=instrument.key, side=side, quantity=1, order_type=order_type,
-                          price=price or 0.0, trigger_price=trigger_price or 0.0, product=product,
-                          validity=validity)
+        prototype = self._prototype(instrument.key, side, order_type, price or 0.0, trigger_price or 0.0,
+                                    product, validity).evolve(signal_id=signal_id)
         sizes: dict[tuple, object] = {}       # sizing per distinct (rule, capital)
         orders: list[tuple[Account, Order]] = []
         for account in chosen:
@@ -158,6 +158,23 @@ class OMS:
             orders.append((account, prototype.evolve(account=account.id, order_id=make_tag(signal_id, account.id),
                                                      quantity=quantity, side=side_for)))
         return _Plan(signal_id, instrument, limits, prototype, fanout, orders, quote)
+
+    def _prototype(self, *shape) -> Order:
+        """The validated order of this (instrument, side, type, price, trigger, product,
+        validity), account "*", no signal: built once per shape (a strategy sends a few shapes
+        again and again, and `Order`'s checks cost ~20-50 us), at most `PROTOTYPES` kept."""
+        try:
+            return self._prototypes[shape]
+        except (KeyError, TypeError):   # new, or unhashable: bad input, which `Order` names
+            pass
+        instrument, side, order_type, price, trigger_price, product, validity = shape
+        prototype = Order(order_id="prototype", signal_id="", account="*", instrument=instrument, side=side,
+                          quantity=1, order_type=order_type, price=price, trigger_price=trigger_price,
+                          product=product, validity=validity)
+        if len(self._prototypes) >= PROTOTYPES:
+            self._prototypes.clear()
+        self._prototypes[shape] = prototype
+        return prototype
 
     def _go(self, plan: "_Plan", t_signal: int, price: float | None, quote) -> FanOut:
         """A planned signal at its trigger: risk against `quote` (the newest `LastQuote`, or None)

@@ -112,12 +112,22 @@ async def test_accounts_sharing_one_capital_share_rule_are_each_sized_by_their_o
 async def test_answered_orders_leave_no_per_order_bookkeeping_behind(engine_factory):
     oms = await engine_factory(accounts=5)
     await oms.subscribe("NSE:INFY")
-    for q in (1, 2, 3):
-        await oms.fire("NSE:INFY", "BUY", q, signal_id=f"tidy-{q}").done(timeout=30)
+    for q in (1, 2, 3):   # one signal shape, three signals
+        fanout = oms.fire("NSE:INFY", "BUY", q, signal_id=f"tidy-{q}")
+        assert {o.signal_id for o in fanout.orders.values()} == {f"tidy-{q}"}
+        await fanout.done(timeout=30)
     assert len(oms.orders) == 15
     # an order can fill (update stream) a moment before its place answer is handled
     await wait_until(lambda: not oms._answers, what="every place answer handled")
     assert oms._written == {}
+
+
+@pytest.mark.parametrize("field, value", [("order_type", ["LIMIT"]), ("product", {"MIS"}), ("price", [1.0])])
+async def test_an_unhashable_argument_is_named_like_any_bad_one(engine_factory, field, value):
+    oms = await engine_factory(accounts=1)
+    with pytest.raises(ValidationError) as raised:
+        oms.fire("NSE:INFY", "BUY", 1, **{"order_type": "LIMIT", "price": 1500.0, field: value})
+    assert raised.value.field == field
 
 
 async def test_fire_leaves_the_garbage_collector_as_it_found_it(engine_factory):
