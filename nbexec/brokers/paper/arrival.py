@@ -55,6 +55,9 @@ def listening_socket(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listener = _StampingListener(family, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Linux stamps packets only while some socket asks, and turns that on lazily (a deferred
+    # job): asked from the start, stamps are on before the first order arrives.
+    listener.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
     listener.bind((host, port))
     listener.listen(1024)
     listener.setblocking(False)

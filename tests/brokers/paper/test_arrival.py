@@ -6,6 +6,19 @@ import time
 from nbexec.brokers.paper.arrival import StampedSocket, listening_socket
 
 
+def wait_for_kernel_stamps(client: socket.socket, conn: StampedSocket) -> None:
+    """Linux turns packet stamps on lazily once a socket asks (a deferred job), and the reads
+    before fall back to their own time: probe until a stamp is the packet's."""
+    for _ in range(200):
+        sent = time.monotonic_ns()
+        client.sendall(b"x")
+        time.sleep(0.005)
+        assert conn.recv(1) == b"x"
+        if StampedSocket.last_arrival_ns - sent < 4_000_000:
+            return
+    raise AssertionError("no kernel receive stamp in 200 probes")
+
+
 def test_the_stamp_is_the_arrival_not_the_read():
     listener = listening_socket("127.0.0.1", 0)
     listener.setblocking(True)
@@ -13,6 +26,7 @@ def test_the_stamp_is_the_arrival_not_the_read():
     conn, _ = listener.accept()
     try:
         assert isinstance(conn, StampedSocket)
+        wait_for_kernel_stamps(client, conn)
         before_send = time.monotonic_ns()
         client.sendall(b"POST /orders/regular HTTP/1.1\r\n\r\n")
         after_send = time.monotonic_ns()
