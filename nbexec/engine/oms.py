@@ -31,6 +31,7 @@ from ..core.instruments import Instrument, parse_instrument_key
 from ..core.orders import Order, Side, limit_price, make_tag
 from ..core.states import TERMINAL, OrderStatus
 from ..risk.context import Fingerprint, OrderRequest, RecentSignal, RiskContext, fingerprint
+from ..risk.limits import RiskLimits
 from ..risk.pretrade import evaluate, price_for_market
 from ..store import OrderStore
 from .accounts import Account, select_accounts
@@ -204,15 +205,14 @@ class OMS:
             verdict = verdicts.get(order.side) or verdicts.setdefault(order.side, price_for_market(request, limits, context))
             decision = evaluate(request, limits, context, verdict)
             if not decision.accepted:
-                rejected.append(order.transition(S.RISK_REJECTED, reject_reason=f"{decision.rejection.check}: "
-                                                                              f"{decision.rejection.reason}",
-                                                 price=price, created_at_ns=wall, ts_signal=t_signal))
+                rejected.append(order.evolve(price=price, created_at_ns=wall, ts_signal=t_signal).transition(
+                    S.RISK_REJECTED, reject_reason=f"{decision.rejection.check}: {decision.rejection.reason}"))
                 continue
             try:
                 route = choose(account.routes, t_signal).route.name
             except NoRoute as exc:   # every route of this account is open: refused here, not sent
-                rejected.append(order.transition(S.RISK_REJECTED, reject_reason=f"no_route: {exc}", price=price,
-                                                 created_at_ns=wall, ts_signal=t_signal))
+                rejected.append(order.evolve(price=price, created_at_ns=wall, ts_signal=t_signal).transition(
+                    S.RISK_REJECTED, reject_reason=f"no_route: {exc}"))
                 continue
             self._recent[seen] = RecentSignal(signal_id, seen, wall)
             planned.append((account, order.evolve(
@@ -660,7 +660,7 @@ class _Plan:
 
     signal_id: str
     instrument: Instrument
-    limits: Any                                # RiskLimits, with the signal's own slippage
+    limits: RiskLimits                         # with the signal's own slippage
     prototype: Order                           # the validated signal, account "*"
     fanout: FanOut                             # holds the accounts sizing skipped
     orders: list[tuple[Account, Order]]        # one tagged, sized NEW order per account to send
