@@ -150,10 +150,8 @@ class Order:
             raise ValidationError("account", self.account, "must not be empty")
         for name in ("price", "trigger_price"):
             value = getattr(self, name)
-            if type(value) is not float:   # a NumPy scalar's repr is "np.float64(...)": not for the wire
-                object.__setattr__(self, name, _amount(name, value))
-            elif not 0 <= value < math.inf:
-                _amount(name, value)
+            if type(value) is not float or not 0 <= value < math.inf:   # NumPy numbers: plain floats
+                object.__setattr__(self, name, _amount(name, value))    # (np.float64's repr is not for the wire)
         if not isinstance(self.quantity, int) or isinstance(self.quantity, bool) or self.quantity <= 0:
             raise ValidationError("quantity", self.quantity, "must be a positive whole number")
         limit_price(self.order_type, self.price)

@@ -42,10 +42,11 @@ class SignalJournal:
               created_at_ns: int, ts_signal: int, orders: Iterable[OrderSpec]) -> None:
         """Record a signal before any of its orders is written (one syscall, no fsync). Read
         back, its spec is {"common": {the keywords but orders}, "orders": [[...], ...]}.
-        Prices are finite floats (an `Order` holds no other)."""
-        line = _BEGIN % (_string(signal_id), _string(instrument), trigger_price, _string(product),
+        Prices are finite (an `Order` holds no other) and written as floats: `%r` of a NumPy
+        number would not be JSON."""
+        line = _BEGIN % (_string(signal_id), _string(instrument), float(trigger_price), _string(product),
                          _string(validity), created_at_ns, ts_signal,
-                         ",".join([_ORDER % (_string(account), _string(side), quantity, _string(kind), price)
+                         ",".join([_ORDER % (_string(account), _string(side), quantity, _string(kind), float(price))
                                    for account, side, quantity, kind, price in orders]))
         os.write(self._fd, line.encode())
 
