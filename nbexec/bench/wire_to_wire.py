@@ -45,7 +45,7 @@ from .stats import summary
 
 class NextTickStrategy:
     """On the first INFY tick after `arm(accounts)`, fire one buy for those accounts (in the
-    callback); with `ahead`, the buy is prepared by `oms.arm` in `arm` and only fired there."""
+    callback); with `ahead`, `arm` prepares the buy with `oms.arm` and the callback only fires it."""
 
     def __init__(self, session: EngineSession, token: int, price: float) -> None:
         self.oms, self.token, self.price = session.oms, token, price
@@ -132,7 +132,7 @@ async def _official(rig: Rig, accounts: list[int], trial: int) -> dict[str, int]
 
 
 async def measure(rig: Rig, accounts: int, trials: int) -> dict:
-    """`trials` armed ticks per stack for `accounts` accounts each (alternating, same exchange)."""
+    """`trials` armed ticks per stack for `accounts` accounts each (stacks take turns, same exchange)."""
     session = rig.session
     ids = list(session.oms.accounts)
     stacks = (("nbexec", "nbexec_armed", "nbexec_armed_busy_poll", "official_sdk") if accounts == 1
