@@ -21,10 +21,12 @@ _string = json.encoder.encode_basestring_ascii   # C: one JSON string literal, e
 # front of the first order byte, and building and encoding the dict cost ~60 us cold against
 # ~20 us for this (`tests/engine/test_journal.py` checks it reads back as that dict).
 _BEGIN = ('{"signal_id":%s,"spec":{"common":{"instrument":%s,"trigger_price":%r,"product":%s,'
-          '"validity":%s,"created_at_ns":%d,"ts_signal":%d},"orders":[%s]}}\n')
+          '"validity":%s,"created_at_ns":%d,"ts_signal":%d},"orders":[%s],"rejected":[%s]}}\n')
 _ORDER = "[%s,%s,%d,%s,%r]"
+_REJECTED = "[%s,%s,%d,%s,%r,%s]"
 
-OrderSpec = tuple[str, str, int, str, float]   # account, side, quantity, order type, price
+OrderSpec = tuple[str, str, int, str, float]             # account, side, quantity, order type, price
+RejectedSpec = tuple[str, str, int, str, float, str]     # ... and the reason risk gave
 
 
 class SignalJournal:
@@ -39,15 +41,21 @@ class SignalJournal:
         os.write(self._fd, (_encode(record) + "\n").encode())
 
     def begin(self, signal_id: str, *, instrument: str, trigger_price: float, product: str, validity: str,
-              created_at_ns: int, ts_signal: int, orders: Iterable[OrderSpec]) -> None:
-        """Record a signal before any of its orders is written (one syscall, no fsync). Read
-        back, its spec is {"common": {the keywords but orders}, "orders": [[...], ...]}.
+              created_at_ns: int, ts_signal: int, orders: Iterable[OrderSpec],
+              rejected: Iterable[RejectedSpec] = ()) -> None:
+        """Record a signal before any of its orders is written (one syscall, no fsync): the
+        orders to send and those risk refused (so a crash before Redis loses neither). Read
+        back, its spec is {"common": {the keywords but the lists}, "orders": [[...], ...],
+        "rejected": [[...], ...]}.
         Prices are finite (an `Order` holds no other) and written as floats: `%r` of a NumPy
         number would not be JSON."""
         line = _BEGIN % (_string(signal_id), _string(instrument), float(trigger_price), _string(product),
                          _string(validity), created_at_ns, ts_signal,
                          ",".join([_ORDER % (_string(account), _string(side), quantity, _string(kind), float(price))
-                                   for account, side, quantity, kind, price in orders]))
+                                   for account, side, quantity, kind, price in orders]),
+                         ",".join([_REJECTED % (_string(account), _string(side), quantity, _string(kind),
+                                                float(price), _string(reason))
+                                   for account, side, quantity, kind, price, reason in rejected]))
         os.write(self._fd, line.encode())
 
     def done(self, signal_id: str) -> None:

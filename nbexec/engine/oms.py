@@ -219,13 +219,16 @@ class OMS:
                 order_type=decision.order_type, price=decision.price, route=route,
                 broker=account.brokers[route].name, status=S.PENDING_SEND, version=order.version + 1,
                 created_at_ns=wall, ts_signal=t_signal, ts_risk_passed=time.monotonic_ns())))
-        # The journal line goes first: a kill from here on still finishes this signal exactly once.
+        # The journal line goes first: a kill from here on still finishes this signal exactly once
+        # (and records what risk refused).
         self.journal.begin(
             signal_id, instrument=instrument.key, trigger_price=prototype.trigger_price,
             product=prototype.product._value_, validity=prototype.validity._value_, created_at_ns=wall,
             ts_signal=t_signal,
             # `_value_`: the enum `.value` property costs ~1.5 us a read here, twice per order
-            orders=[(o.account, o.side._value_, o.quantity, o.order_type._value_, o.price) for _, o in planned])
+            orders=[(o.account, o.side._value_, o.quantity, o.order_type._value_, o.price) for _, o in planned],
+            rejected=[(o.account, o.side._value_, o.quantity, o.order_type._value_, o.price, o.reject_reason)
+                      for o in rejected])
         sent = [self._send(account, order) for account, order in planned]   # the wire: nothing else in this loop
         answers: dict[str, asyncio.Future] = {}
         recorded: list[tuple[Order, Sequence[S]]] = [(o, REJECTED_PATH) for o in rejected]

@@ -3,7 +3,8 @@
 Order of work, each step idempotent (a crash during recovery is recovered the same way):
 1. Signals the journal began and never finished: every planned order Redis does not know is
    looked up at the broker by its tag; found -> recorded as it is there ("adopted"),
-   not found -> sent now ("sent": the interrupted fan-out finishes exactly once).
+   not found -> sent now ("sent": the interrupted fan-out finishes exactly once). Orders risk
+   refused are recorded RISK_REJECTED with their reason ("refused": never sent).
 2. Every open order in Redis: SENT / UNKNOWN / PENDING_SEND are looked up by tag (found ->
    brought up to date, absent -> sent again), ACKED / PARTIALLY_FILLED by broker order id.
 3. Positions are reloaded from Redis.
@@ -20,7 +21,7 @@ from ..brokers.reconcile import resolve_unknown
 from ..core.errors import BrokerError, NbexecError, OrderNotFound
 from ..core.orders import Order, make_tag
 from ..core.states import OrderStatus
-from .oms import OMS, SENT_PATH
+from .oms import OMS, REJECTED_PATH, SENT_PATH
 from .routing import choose
 
 S = OrderStatus
@@ -30,6 +31,7 @@ S = OrderStatus
 class RecoveryReport:
     adopted: list[str] = field(default_factory=list)      # at the broker, missing from Redis
     sent: list[str] = field(default_factory=list)         # absent at the broker: sent now
+    refused: list[str] = field(default_factory=list)      # risk-rejected, missing from Redis: recorded
     updated: list[tuple[str, str, str]] = field(default_factory=list)  # (order, was, now)
     unchanged: int = 0
     errors: list[str] = field(default_factory=list)
@@ -38,12 +40,13 @@ class RecoveryReport:
     def df(self) -> pd.DataFrame:
         rows = ([{"order_id": o, "what": "adopted from broker"} for o in self.adopted]
                 + [{"order_id": o, "what": "sent (was never at the broker)"} for o in self.sent]
+                + [{"order_id": o, "what": "recorded as refused by risk"} for o in self.refused]
                 + [{"order_id": o, "what": f"{a} -> {b}"} for o, a, b in self.updated]
                 + [{"order_id": "", "what": e} for e in self.errors])
         return pd.DataFrame(rows, columns=["order_id", "what"])
 
     def __repr__(self) -> str:
-        return (f"<RecoveryReport adopted {len(self.adopted)}, sent {len(self.sent)}, "
+        return (f"<RecoveryReport adopted {len(self.adopted)}, sent {len(self.sent)}, refused {len(self.refused)}, "
                 f"updated {len(self.updated)}, unchanged {self.unchanged}, errors {len(self.errors)}>")
 
 
@@ -65,6 +68,16 @@ async def recover(oms: OMS) -> RecoveryReport:
 
 async def _finish_signal(oms: OMS, signal_id: str, spec: dict, report: RecoveryReport) -> None:
     common = spec["common"]
+    for account_id, side, quantity, order_type, price, reason in spec.get("rejected", ()):
+        if account_id not in oms.accounts:
+            report.errors.append(f"signal {signal_id}: account {account_id} is no longer configured")
+        elif await oms.store.find_by_signal(account_id, signal_id) is None:
+            refused = Order(order_id=make_tag(signal_id, account_id), signal_id=signal_id, account=account_id,
+                            side=side, quantity=quantity, order_type=order_type, price=price,
+                            **common).transition(S.RISK_REJECTED, reject_reason=reason)
+            await oms.store.create(refused, REJECTED_PATH)
+            oms._remember(refused)
+            report.refused.append(refused.order_id)
     for account_id, side, quantity, order_type, price in spec["orders"]:
         if account_id not in oms.accounts:
             report.errors.append(f"signal {signal_id}: account {account_id} is no longer configured")

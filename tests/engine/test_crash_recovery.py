@@ -1,5 +1,6 @@
 """SIGKILL the engine mid fan-out: after a restart and recovery, one order per account, no more."""
 
+import json
 import os
 import shutil
 import signal
@@ -13,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from nbexec.core.orders import make_tag
-from nbexec.core.states import TERMINAL
+from nbexec.core.states import TERMINAL, OrderStatus
 from nbexec.engine.config import PaperConfig
 from nbexec.engine.lifecycle import stop
+from nbexec.engine.journal import SignalJournal
 from nbexec.engine.paper import PaperSupervisor
 from tests.fixtures.engine import admin
 from tests.fixtures.redis import short_tmpdir
@@ -60,3 +62,33 @@ async def _until_final(oms, order, timeout_s: float = 30.0):
             return current
         await asyncio.sleep(0.1)
     raise AssertionError(f"{order.order_id} still {current.status} after {timeout_s}s")
+
+
+async def test_orders_risk_refused_before_a_crash_are_recorded_by_recovery(engine_factory):
+    """A kill between the journal line and Redis: the refused orders are in the line only."""
+    oms = await engine_factory(accounts=2)
+    await oms.subscribe("NSE:INFY")
+    far = round(oms.last_quote("NSE:INFY").last_price * 1.5, 1)   # outside the price band
+    fanout = oms.fire("NSE:INFY", "BUY", 1, order_type="LIMIT", price=far, signal_id="refused-live")
+    await fanout.done(timeout=30)
+    lines = [json.loads(line) for line in oms.journal.path.read_bytes().splitlines()]
+    (spec,) = [r["spec"] for r in lines if r["signal_id"] == "refused-live" and "spec" in r]
+    assert spec["orders"] == [] and [r[0] for r in spec["rejected"]] == list(oms.accounts)
+    assert all(r[5].startswith("price_band: ") for r in spec["rejected"])
+
+    data_dir, prefix = oms.journal.path.parent, oms.store.keys.prefix
+    await stop(oms)
+    account = next(iter(oms.accounts))
+    # what a crash right after the journal line leaves: the line, and nothing in Redis
+    SignalJournal(oms.journal.path).begin(
+        "refused-crash", instrument="NSE:INFY", trigger_price=0.0, product="MIS", validity="DAY",
+        created_at_ns=time.time_ns(), ts_signal=time.monotonic_ns(), orders=[],
+        rejected=[(account, "BUY", 1, "LIMIT", far, "price_band: too far")])
+    again = await engine_factory(accounts=2, data_dir=data_dir, prefix=prefix)
+    recorded = await again.store.find_by_signal(account, "refused-crash")
+    assert (recorded.status, recorded.reject_reason, recorded.price) == (OrderStatus.RISK_REJECTED,
+                                                                         "price_band: too far", far)
+    assert again.recovery.refused == [make_tag("refused-crash", account)]
+    assert "refused-crash" not in [s for s, _ in again.journal.unfinished()]
+    exchange = admin(again.paper_info, "/book")
+    assert not [o for o in exchange[account]["orders"] if o["tag"] == recorded.order_id]

@@ -10,11 +10,11 @@ COMMON = {"instrument": "NSE:INFY", "trigger_price": 0.0, "product": "MIS", "val
           "created_at_ns": 1_700_000_000_000_000_000, "ts_signal": 123}
 
 
-def begin(journal: SignalJournal, signal_id: str, *orders, **common) -> dict:
-    """Begin `signal_id` with these orders; the spec it should read back as."""
+def begin(journal: SignalJournal, signal_id: str, *orders, rejected=(), **common) -> dict:
+    """Begin `signal_id` with these orders (and refused ones); the spec it should read back as."""
     common = {**COMMON, **common}
-    journal.begin(signal_id, orders=orders, **common)
-    return {"common": common, "orders": [list(o) for o in orders]}
+    journal.begin(signal_id, orders=orders, rejected=rejected, **common)
+    return {"common": common, "orders": [list(o) for o in orders], "rejected": [list(r) for r in rejected]}
 
 
 def test_unfinished_lists_signals_begun_and_not_done(tmp_path):
@@ -32,12 +32,13 @@ price = st.floats(min_value=0, allow_infinity=False, allow_nan=False)
 @settings(max_examples=200, deadline=None)
 @given(signal_id=text, instrument=text, trigger=price, product=text, validity=text,
        created=st.integers(0, 2**63 - 1), ts=st.integers(0, 2**63 - 1),
-       orders=st.lists(st.tuples(text, text, st.integers(1, 10**9), text, price), max_size=4))
+       orders=st.lists(st.tuples(text, text, st.integers(1, 10**9), text, price), max_size=4),
+       rejected=st.lists(st.tuples(text, text, st.integers(1, 10**9), text, price, text), max_size=3))
 def test_the_line_written_by_hand_reads_back_as_the_record_json_would_write(
-        tmp_path_factory, signal_id, instrument, trigger, product, validity, created, ts, orders):
+        tmp_path_factory, signal_id, instrument, trigger, product, validity, created, ts, orders, rejected):
     path = tmp_path_factory.mktemp("j") / "signals.log"
-    spec = begin(SignalJournal(path), signal_id, *orders, instrument=instrument, trigger_price=trigger,
-                 product=product, validity=validity, created_at_ns=created, ts_signal=ts)
+    spec = begin(SignalJournal(path), signal_id, *orders, rejected=rejected, instrument=instrument,
+                 trigger_price=trigger, product=product, validity=validity, created_at_ns=created, ts_signal=ts)
     (line,) = path.read_bytes().splitlines()
     assert json.loads(line) == {"signal_id": signal_id, "spec": spec}
     assert all(math.isfinite(o[4]) for o in spec["orders"])

@@ -104,7 +104,7 @@ probe(report=repr(oms.recovery), updated=oms.recovery.updated, compare=compare.t
       positions_equal=bool(oms.positions_df()[["account", "instrument", "quantity"]].equals(positions_before)))
 """)
     assert_no_secrets(nb, data_dir)
-    assert facts["report"] == "<RecoveryReport adopted 0, sent 0, updated 5, unchanged 0, errors 0>"
+    assert facts["report"] == "<RecoveryReport adopted 0, sent 0, refused 0, updated 5, unchanged 0, errors 0>"
     assert sorted(u[1:] for u in facts["updated"]) == [["ACKED", "CANCELLED"]] * 5
     statuses = sorted((v["status"], v["status_after"]) for v in facts["compare"].values())
     assert statuses == [("ACKED", "CANCELLED")] * 5 + [("FILLED", "FILLED")] * 5
