@@ -204,15 +204,17 @@ class OMS:
             context = self._risk_context(account.id, instrument.key, seen, market, wall)
             verdict = verdicts.get(order.side) or verdicts.setdefault(order.side, price_for_market(request, limits, context))
             decision = evaluate(request, limits, context, verdict)
+            refused = route = None
             if not decision.accepted:
+                refused = f"{decision.rejection.check}: {decision.rejection.reason}"
+            else:
+                try:
+                    route = choose(account.routes, t_signal).route.name
+                except NoRoute as exc:   # every route of this account is open: refused here, not sent
+                    refused = f"no_route: {exc}"
+            if refused is not None:
                 rejected.append(order.evolve(price=price, created_at_ns=wall, ts_signal=t_signal).transition(
-                    S.RISK_REJECTED, reject_reason=f"{decision.rejection.check}: {decision.rejection.reason}"))
-                continue
-            try:
-                route = choose(account.routes, t_signal).route.name
-            except NoRoute as exc:   # every route of this account is open: refused here, not sent
-                rejected.append(order.evolve(price=price, created_at_ns=wall, ts_signal=t_signal).transition(
-                    S.RISK_REJECTED, reject_reason=f"no_route: {exc}"))
+                    S.RISK_REJECTED, reject_reason=refused))
                 continue
             self._recent[seen] = RecentSignal(signal_id, seen, wall)
             planned.append((account, order.evolve(

@@ -193,7 +193,7 @@ class WebSocket(asyncio.Protocol):
                 return
             data = bytes(partial)
             partial.clear()
-        protocol, deliver = self._protocol, self._deliver
+        protocol = self._protocol
         pos, end, need = 0, len(data), 0
         while end - pos >= 2:
             first, second = data[pos], data[pos + 1]
@@ -211,16 +211,9 @@ class WebSocket(asyncio.Protocol):
                 need = stop - pos
                 break
             if first == _FIN_BINARY and not second & 0x80 and protocol.current_size is None and protocol.state is OPEN:
-                self.messages += 1
-                try:
-                    deliver(data[head:stop], received_ns)
-                except Exception as exc:
-                    if self._on_error(exc):
-                        self.start_closing()
-                        deliver = self._deliver
+                self._hand_over(data[head:stop], received_ns)
             else:
                 self._through_protocol(data[pos:stop], received_ns)
-                deliver = self._deliver
             pos = stop
         if pos < end:
             partial += memoryview(data)[pos:]
@@ -233,25 +226,24 @@ class WebSocket(asyncio.Protocol):
         events = protocol.events_received()
         if self._handshaking and not self._handshake_done(events):
             return
-        deliver = self._deliver
         for frame in events:
             if frame.opcode is BINARY and frame.fin:   # a whole binary message
-                message: Message | None = bytes(frame.data)
-            else:
-                message = self._frame(frame)
-                if message is None:
-                    deliver = self._deliver
-                    continue
-            self.messages += 1
-            try:
-                deliver(message, received_ns)
-            except Exception as exc:
-                if self._on_error(exc):
-                    self.start_closing()
-                    deliver = self._deliver
+                self._hand_over(bytes(frame.data), received_ns)
+            elif (message := self._frame(frame)) is not None:
+                self._hand_over(message, received_ns)
         self._flush()   # pongs and the close echo, queued by the protocol
         if protocol.parser_exc is not None and not self.transport.is_closing():
             self._violated(str(protocol.parser_exc))   # its close frame went out just above
+
+    def _hand_over(self, message: Message, received_ns: int) -> None:
+        """One message to the owner (nowhere once closing); what it raises goes to `on_error`,
+        and True from that starts closing."""
+        self.messages += 1
+        try:
+            self._deliver(message, received_ns)
+        except Exception as exc:
+            if self._on_error(exc):
+                self.start_closing()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._protocol.receive_eof()   # idempotent; the protocol's state becomes CLOSED
