@@ -46,7 +46,7 @@ async def run(quick: bool, keys: tuple[str, ...] = KEYS) -> dict[str, dict]:
         while session.oms.last_tick(fanout.SYMBOL) is None:   # the frame is out; let the feed read it
             await asyncio.sleep(0.01)
         strategy = wire_to_wire.NextTickStrategy(session, token, fanout.resting_price(session))
-        feed.on_tick(strategy.on_tick)
+        feed.on_quote(fanout.SYMBOL, strategy.on_quote)
         stack = await OfficialStack.start(session.info, token)
         stepper = await Stepper.start(session.info["admin"])
         try:

@@ -11,9 +11,9 @@ callback entered -> nbexec's last order handed to the socket (`ts_sent`, taken w
 returns: on a busy machine the exchange may run first) -> first arrival; and
 `exchange_between_arrivals` (see `fanout`).
 
-- nbexec: `Feed.on_tick` -> `oms.fire(...)` on the engine's loop.
+- nbexec: `Feed.on_quote` (INFY) -> `oms.fire(...)` on the engine's loop.
 - nbexec_armed (one account only): the same signal prepared by `oms.arm(...)` when the trial
-  arms, then `Feed.on_tick` -> `armed.fire()`.
+  arms, then `Feed.on_quote` -> `armed.fire()`.
 - nbexec_armed_busy_poll (one account only): the same with `oms.busy_poll` on for the trial
   (the loop polls instead of sleeping; off again before the next stack's turn, so no other
   stack shares its cores with a spinning loop).
@@ -31,11 +31,10 @@ import time
 import uuid
 from dataclasses import dataclass
 
-import numpy as np
-
 from ..core.errors import NbexecError
 from ..engine.fanout import FanOut
 from ..engine.oms import Armed
+from ..feeds.ring import LastQuote
 from .fanout import PACE_S, SYMBOL, between, check_acked, last_written_ns, speedup
 from .official_stack import OfficialStack
 from .paper_session import EngineSession
@@ -45,7 +44,8 @@ from .stats import summary
 
 class NextTickStrategy:
     """On the first INFY tick after `arm(accounts)`, fire one buy for those accounts (in the
-    callback); with `ahead`, `arm` prepares the buy with `oms.arm` and the callback only fires it."""
+    feed's INFY quote callback); with `ahead`, `arm` prepares the buy with `oms.arm` and the
+    callback only fires it."""
 
     def __init__(self, session: EngineSession, token: int, price: float) -> None:
         self.oms, self.token, self.price = session.oms, token, price
@@ -61,9 +61,9 @@ class NextTickStrategy:
                                   signal_id=uuid.uuid4().hex[:16]) if ahead else None
         self.fired.clear()
 
-    def on_tick(self, ticks: np.ndarray) -> None:
+    def on_quote(self, quote: LastQuote) -> None:
         entered = time.monotonic_ns()   # first: the check below is the strategy's, not the feed's
-        if self.accounts is None or not (ticks["token"] == self.token).any():
+        if self.accounts is None:
             return
         self.t_callback = entered
         accounts, self.accounts = self.accounts, None

@@ -130,7 +130,8 @@ class TickRings:
         self._rows = np.argsort(keys, kind="stable")
         self._keys = keys[self._rows]
 
-    def _row(self, tick_id: TickId) -> int:
+    def row(self, tick_id: TickId) -> int:
+        """The ring (row) of an instrument: what `rows` and `quote_at` speak of."""
         row = self._row_of.get((int(tick_id[0]) << 8) | int(tick_id[1]))
         if row is None:
             raise ValidationError("instrument", tick_id, "has no ring in this feed")
@@ -194,6 +195,12 @@ class TickRings:
         self._written_at[row] = written + 1
         return [slot]
 
+    def rows(self, slots: np.ndarray | list[int]) -> list[int]:
+        """The rings (rows) that `slots` (as returned by `append`) fell in, each once."""
+        if isinstance(slots, list):
+            return [slot // self.capacity for slot in slots]   # the one-tick append: one slot
+        return np.unique(slots // self.capacity).tolist()
+
     def take(self, slots: np.ndarray | list[int]) -> np.ndarray:
         """Copies of the rows in `slots` (as returned by `append`)."""
         return self._buf.reshape(-1)[slots]
@@ -205,7 +212,7 @@ class TickRings:
     # -- reading --------------------------------------------------------------------------
     def count(self, tick_id: TickId) -> int:
         """Ticks ever appended for the instrument (not only those still held)."""
-        return int(self._written[self._row(tick_id)])
+        return int(self._written[self.row(tick_id)])
 
     def __len__(self) -> int:
         return int(np.minimum(self._written, self.capacity).sum())
@@ -215,7 +222,7 @@ class TickRings:
 
         `last` keeps only the newest `last` ticks of each instrument.
         """
-        rows = [self._row(tick_id)] if tick_id is not None else range(len(self._ids))
+        rows = [self.row(tick_id)] if tick_id is not None else range(len(self._ids))
         parts = [self._chronological(r, last) for r in rows]
         if not parts:
             return np.zeros(0, RING_DTYPE)
@@ -226,14 +233,17 @@ class TickRings:
 
     def last(self, tick_id: TickId) -> np.void | None:
         """The instrument's newest tick (a copy), or None before its first."""
-        row = self._row(tick_id)
+        row = self.row(tick_id)
         written = int(self._written[row])
         return self._buf[row, (written - 1) % self.capacity].copy() if written else None
 
     def quote(self, tick_id: TickId) -> LastQuote | None:
         """The newest tick's last price, best bid and ask and arrival, read straight from the
         ring (no record copied): what every signal reads on the order path."""
-        row = self._row(tick_id)
+        return self.quote_at(self.row(tick_id))
+
+    def quote_at(self, row: int) -> LastQuote | None:
+        """`quote` of the instrument in `row`."""
         written = self._written_at[row]
         if not written:
             return None

@@ -79,6 +79,41 @@ async def test_a_callback_removing_itself_leaves_the_others_called_for_that_batc
     assert len(once) == 1 and once[0] is after[0]
 
 
+async def test_quote_callbacks_get_their_symbols_newest_quote_once_per_message_carrying_it(paper_exchange):
+    seen: list[tuple] = []   # in call order: ("quote", its quote, the feed's newest) / ("batch", INFY in it)
+    async with kite_feed(paper_exchange, mode="full") as feed:
+        infy = feed.client.tick_id(paper_exchange.engine.instruments["NSE:INFY"])
+        feed.on_quote("nse:infy", lambda q: seen.append(("quote", q, feed.quote("NSE:INFY"))))
+        feed.on_tick(lambda ticks: seen.append(("batch", infy in zip(ticks["token"].tolist(),
+                                                                      ticks["segment"].tolist()))))
+        await wait_until(lambda: sum(e[0] == "quote" for e in seen) >= 5, what="five INFY messages")
+    first = next(i for i, e in enumerate(seen) if e[0] == "batch")   # a callback may join mid-message
+    calls = seen[first:]
+    for before, event in zip(calls, calls[1:]):
+        if event[0] == "batch":
+            assert (before[0] == "quote") == event[1], calls   # a quote call right before each INFY batch only
+    quotes = [e for e in calls if e[0] == "quote"]
+    assert quotes and all(q == newest and q.last_price > 0 and q.bid > 0 for _, q, newest in quotes)
+
+
+async def test_quote_callbacks_can_be_removed_even_by_themselves(paper_exchange):
+    calls: list = []
+    async with kite_feed(paper_exchange) as feed:
+        def once(quote) -> None:
+            feed.remove_callback(once)
+            calls.append(quote)
+
+        feed.on_quote("NSE:INFY", once)
+        feed.on_quote("NSE:INFY", calls.append)
+        await wait_until(lambda: len(calls) >= 4, what="INFY quotes")
+        feed.remove_callback(calls.append)
+        with pytest.raises(ValidationError, match="callback"):
+            feed.remove_callback(calls.append)
+        with pytest.raises(ValidationError, match="NSE:NOPE"):
+            feed.on_quote("NSE:NOPE", calls.append)
+    assert calls[0] is calls[1]   # `once` and the second callback saw the same quote, `once` no other
+
+
 async def test_last_is_the_newest_tick_of_a_symbol(paper_exchange):
     async with kite_feed(paper_exchange, mode="full") as feed:
         await wait_until(lambda: feed.last("nse:infy") is not None)

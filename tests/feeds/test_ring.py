@@ -117,6 +117,15 @@ def test_take_returns_the_rows_an_append_wrote():
     assert rows["last_price"].tolist() == [7, 8] and rows["gap"].all() and (rows["received_ns"] == 5).all()
 
 
+@pytest.mark.parametrize("ids", [[A], [C], [B, A, B], [C, C], [B, C, A, A]])
+def test_rows_name_each_ring_an_append_wrote_once(ids):
+    rings = TickRings([A, B], capacity=2)
+    slots = rings.append(batch(ids, [1.0] * len(ids)), received_ns=1)
+    assert sorted(rings.rows(slots)) == sorted({rings.row(i) for i in ids if i != C})
+    for ident in {i for i in ids if i != C}:
+        assert rings.quote_at(rings.row(ident)) == rings.quote(ident)
+
+
 def test_adding_instruments_keeps_what_the_rings_hold():
     rings = TickRings([A], capacity=4)
     rings.append(batch([A, A], [1, 2]), received_ns=1)
