@@ -16,10 +16,13 @@ returns: on a busy machine the exchange may run first) -> first arrival; and
   arms, then `Feed.on_quote` -> `armed.fire()`.
 - nbexec_armed_busy_poll (one account only): the same with `oms.busy_poll` on for the trial
   (the loop polls instead of sleeping; off again before the next stack's turn, so no other
-  stack shares its cores with a spinning loop).
+  stack shares its cores with a spinning loop) and rehearsals off (`oms.rehearse_every_s = None`).
+- nbexec_armed_hot (one account only): busy polling as `oms.busy_poll = True` gives it, with
+  its rehearsals of the armed signal every `rehearse_every_s` (1 ms) keeping the order path warm.
 - official: `KiteTicker.on_ticks` -> `KiteConnect.place_order` per account, in the ticker's
   thread, in its own process (`official_stack`).
-Both feeds stay subscribed to INFY for the whole run, so each trial's tick reaches both; only
+Every nbexec trial arms `ARMED_S` before it steps the market (a strategy waits for its
+signal; a rehearsal needs a moment to have run). Both feeds stay subscribed to INFY for the whole run, so each trial's tick reaches both; only
 the armed one acts. Trials rotate the stacks. One account: trial i uses account i mod 50, so no
 account nears Kite's 10 orders/s; 50 accounts: paced like `fanout`.
 """
@@ -40,6 +43,9 @@ from .official_stack import OfficialStack
 from .paper_session import EngineSession
 from .stepper import Stepper
 from .stats import summary
+
+
+ARMED_S = 0.005
 
 
 class NextTickStrategy:
@@ -98,17 +104,20 @@ class Rig:
     conns: dict[str, int]   # "nbexec" / "official_sdk" -> the exchange's id of its feed connection
 
 
-async def _nbexec(rig: Rig, accounts: list[str], ahead: bool = False, busy_poll: bool = False) -> dict[str, int]:
+async def _nbexec(rig: Rig, accounts: list[str], ahead: bool = False, busy_poll: bool = False,
+                  rehearse: bool = False) -> dict[str, int]:
     session, strategy, conn = rig.session, rig.strategy, rig.conns["nbexec"]
+    oms, period = session.oms, session.oms.rehearse_every_s
     strategy.arm(accounts, ahead)
-    session.oms.busy_poll = busy_poll
+    oms.busy_poll, oms.rehearse_every_s = busy_poll, period if rehearse else None
     try:
+        await asyncio.sleep(ARMED_S)
         rig.stepper.step()
         await asyncio.wait_for(strategy.fired.wait(), 10)
         fanout = strategy.fanout
         await fanout
     finally:
-        session.oms.busy_poll = False
+        oms.busy_poll, oms.rehearse_every_s = False, period
     check_acked(fanout, len(accounts))
     sent = frame_sent_ns(await session.admin.new_frames(), conn, strategy.token)
     received = await session.admin.received({o.tag for o in fanout.orders.values()}, sent)
@@ -135,8 +144,8 @@ async def measure(rig: Rig, accounts: int, trials: int) -> dict:
     """`trials` armed ticks per stack for `accounts` accounts each (stacks take turns, same exchange)."""
     session = rig.session
     ids = list(session.oms.accounts)
-    stacks = (("nbexec", "nbexec_armed", "nbexec_armed_busy_poll", "official_sdk") if accounts == 1
-              else ("nbexec", "official_sdk"))
+    stacks = (("nbexec", "nbexec_armed", "nbexec_armed_busy_poll", "nbexec_armed_hot", "official_sdk")
+              if accounts == 1 else ("nbexec", "official_sdk"))
     samples: dict[str, dict[str, list[float]]] = {name: {} for name in stacks}
     await session.admin.new_requests()
     await session.admin.new_frames()
@@ -151,7 +160,7 @@ async def measure(rig: Rig, accounts: int, trials: int) -> dict:
                 figures = await _official(rig, chosen, trial)
             else:
                 figures = await _nbexec(rig, [ids[i] for i in chosen], ahead=name.startswith("nbexec_armed"),
-                                        busy_poll=name.endswith("busy_poll"))
+                                        busy_poll=name.endswith(("busy_poll", "hot")), rehearse=name.endswith("hot"))
             for key, ns in figures.items():
                 samples[name].setdefault(key, []).append(ns / 1e3)
     out: dict = {name: {key: summary(s, "us") for key, s in figures.items()} for name, figures in samples.items()}

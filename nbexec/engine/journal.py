@@ -29,6 +29,23 @@ OrderSpec = tuple[str, str, int, str, float]             # account, side, quanti
 RejectedSpec = tuple[str, str, int, str, float, str]     # ... and the reason risk gave
 
 
+def begin_line(signal_id: str, *, instrument: str, trigger_price: float, product: str, validity: str,
+               created_at_ns: int, ts_signal: int, orders: Iterable[OrderSpec],
+               rejected: Iterable[RejectedSpec] = ()) -> bytes:
+    """A signal's begin line: the orders to send and those risk refused (so a crash before
+    Redis loses neither). Pure, so the order path can build it before its first side effect.
+    Read back, its spec is {"common": {the keywords but the lists}, "orders": [[...], ...],
+    "rejected": [[...], ...]}. Prices are finite (an `Order` holds no other) and written as
+    floats: `%r` of a NumPy number would not be JSON."""
+    return (_BEGIN % (_string(signal_id), _string(instrument), float(trigger_price), _string(product),
+                      _string(validity), created_at_ns, ts_signal,
+                      ",".join([_ORDER % (_string(account), _string(side), quantity, _string(kind), float(price))
+                                for account, side, quantity, kind, price in orders]),
+                      ",".join([_REJECTED % (_string(account), _string(side), quantity, _string(kind),
+                                             float(price), _string(reason))
+                                for account, side, quantity, kind, price, reason in rejected]))).encode()
+
+
 class SignalJournal:
     """Append-only JSON lines: {"signal_id": ..., "spec": {...}} then {"signal_id": ..., "done": true}."""
 
@@ -40,23 +57,10 @@ class SignalJournal:
     def _append(self, record: dict) -> None:
         os.write(self._fd, (_encode(record) + "\n").encode())
 
-    def begin(self, signal_id: str, *, instrument: str, trigger_price: float, product: str, validity: str,
-              created_at_ns: int, ts_signal: int, orders: Iterable[OrderSpec],
-              rejected: Iterable[RejectedSpec] = ()) -> None:
-        """Record a signal before any of its orders is written (one syscall, no fsync): the
-        orders to send and those risk refused (so a crash before Redis loses neither). Read
-        back, its spec is {"common": {the keywords but the lists}, "orders": [[...], ...],
-        "rejected": [[...], ...]}.
-        Prices are finite (an `Order` holds no other) and written as floats: `%r` of a NumPy
-        number would not be JSON."""
-        line = _BEGIN % (_string(signal_id), _string(instrument), float(trigger_price), _string(product),
-                         _string(validity), created_at_ns, ts_signal,
-                         ",".join([_ORDER % (_string(account), _string(side), quantity, _string(kind), float(price))
-                                   for account, side, quantity, kind, price in orders]),
-                         ",".join([_REJECTED % (_string(account), _string(side), quantity, _string(kind),
-                                                float(price), _string(reason))
-                                   for account, side, quantity, kind, price, reason in rejected]))
-        os.write(self._fd, line.encode())
+    def begin(self, line: bytes) -> None:
+        """Record a signal (its `begin_line`) before any of its orders is written: one
+        syscall, no fsync."""
+        os.write(self._fd, line)
 
     def done(self, signal_id: str) -> None:
         """Every order of the signal is now in Redis; recovery may forget it."""

@@ -15,8 +15,9 @@ import gc
 import logging
 import time
 import uuid
+import weakref
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, Callable, NamedTuple, Sequence, TypeVar
 
 import pandas as pd
 
@@ -33,12 +34,13 @@ from ..core.states import TERMINAL, OrderStatus
 from ..risk.context import Fingerprint, OrderRequest, RecentSignal, RiskContext, fingerprint
 from ..risk.limits import RiskLimits
 from ..risk.pretrade import evaluate, price_for_market
+from ..risk.verdict import Decision
 from ..store import OrderStore
 from .accounts import Account, select_accounts
 from .busy_poll import BusyPoll
 from .config import EngineConfig
 from .fanout import FanOut
-from .journal import SignalJournal
+from .journal import SignalJournal, begin_line
 from .routing import NoRoute, choose, record_failure, record_success
 from .sizing import size_for, target_delta
 from .tasks import BackgroundTasks
@@ -79,7 +81,9 @@ class OMS:
         self._answers: dict[str, asyncio.Future] = {}     # order id -> place answer still awaited
         self._written: dict[str, int] = {}                # order id -> monotonic ns its bytes left
         self._withdrawn: set[str] = set()                 # cancelled before their bytes left
-        self._busy_poll = BusyPoll()
+        self._busy_poll = BusyPoll(warm=self._rehearse)
+        self._armed: weakref.WeakSet[Armed] = weakref.WeakSet()   # rehearsed while busy polling
+        self._rehearsals = 0
         self._prototypes: dict[tuple, Order] = {}         # see `_prototype`
 
     # -- the order path -------------------------------------------------------------------
@@ -117,9 +121,11 @@ class OMS:
         that moment (kill switch, Redis, every risk check against the newest tick and
         positions, route, journal line, writes), in about two thirds of `fire`'s time.
         """
-        return Armed(self, _without_gc(lambda: self._plan(
+        armed = Armed(self, _without_gc(lambda: self._plan(
             symbol, side, qty, accounts, order_type, price, trigger_price, max_slippage_bps, product, validity,
             signal_id, None)))
+        self._armed.add(armed)
+        return armed
 
     def _fire_armed(self, plan: "_Plan", price: float | None) -> FanOut:
         t_signal = time.monotonic_ns()
@@ -178,25 +184,33 @@ class OMS:
         return prototype
 
     def _go(self, plan: "_Plan", t_signal: int, price: float | None, quote) -> FanOut:
-        """A planned signal at its trigger: risk against `quote` (the newest `LastQuote`, or None)
-        and the positions now, the journal line, the writes; `price` replaces the planned one."""
+        """A planned signal at its trigger: `_ready` it against `quote` (the newest `LastQuote`,
+        or None), then `_commit` it; `price` replaces the planned one."""
         if self.killed:
             raise RiskRejected("kill_switch", "the kill switch is on: no new orders (%oms unkill)")
         if not self.redis_ok:
             raise StoreUnavailable("Redis is unreachable: new signals are refused until it is back")
-        signal_id, instrument, limits, prototype, fanout = plan.signal_id, plan.instrument, plan.limits, \
-            plan.prototype, plan.fanout
-        if signal_id in self.fanouts:
-            return self.fanouts[signal_id]
-        if price is not None:
-            price = limit_price(prototype.order_type, price)
-        else:
-            price = prototype.price
+        if plan.signal_id in self.fanouts:
+            return self.fanouts[plan.signal_id]
+        return self._commit(plan, self._ready(plan, t_signal, price, quote))
+
+    def _ready(self, plan: "_Plan", t_signal: int, price: float | None, quote, *,
+               rehearsal: bool = False) -> "_Ready":
+        """Everything a signal needs before its first side effect: risk against `quote` and the
+        positions now, each accepted order's route and request body, the journal line.
+
+        Changes nothing (with `rehearsal`, not even a half-open route's probe is taken), so
+        busy polling can run it ahead to keep this path warm (`_rehearse`). An order whose
+        route is missing or whose request cannot be built is refused alone, with the reason.
+        """
+        signal_id, instrument, limits, prototype = plan.signal_id, plan.instrument, plan.limits, plan.prototype
+        price = prototype.price if price is None else limit_price(prototype.order_type, price)
         market = _Market(quote)
         wall = time.time_ns()
         verdicts: dict[Side, object] = {}     # market-level risk verdict per side, shared by all accounts
-        planned: list[tuple[Account, Order]] = []
+        planned: list[tuple[Account, Order, bytes]] = []
         rejected: list[Order] = []
+        recent: list[RecentSignal] = []
         for account, order in plan.orders:
             request = OrderRequest(signal_id, account.id, instrument, order.side, order.quantity, prototype.order_type,
                                    price)
@@ -204,45 +218,75 @@ class OMS:
             context = self._risk_context(account.id, instrument.key, seen, market, wall)
             verdict = verdicts.get(order.side) or verdicts.setdefault(order.side, price_for_market(request, limits, context))
             decision = evaluate(request, limits, context, verdict)
-            refused = route = None
             if not decision.accepted:
                 refused = f"{decision.rejection.check}: {decision.rejection.reason}"
             else:
-                try:
-                    route = choose(account.routes, t_signal).route.name
-                except NoRoute as exc:   # every route of this account is open: refused here, not sent
-                    refused = f"no_route: {exc}"
+                refused, routed, body = self._routed(account, order, decision, wall, t_signal, rehearsal)
             if refused is not None:
                 rejected.append(order.evolve(price=price, created_at_ns=wall, ts_signal=t_signal).transition(
                     S.RISK_REJECTED, reject_reason=refused))
                 continue
-            self._recent[seen] = RecentSignal(signal_id, seen, wall)
-            planned.append((account, order.evolve(
-                order_type=decision.order_type, price=decision.price, route=route,
-                broker=account.brokers[route].name, status=S.PENDING_SEND, version=order.version + 1,
-                created_at_ns=wall, ts_signal=t_signal, ts_risk_passed=time.monotonic_ns())))
-        # The journal line goes first: a kill from here on still finishes this signal exactly once
-        # (and records what risk refused).
-        self.journal.begin(
+            recent.append(RecentSignal(signal_id, seen, wall))
+            planned.append((account, routed, body))
+        line = begin_line(
             signal_id, instrument=instrument.key, trigger_price=prototype.trigger_price,
             product=prototype.product._value_, validity=prototype.validity._value_, created_at_ns=wall,
             ts_signal=t_signal,
             # `_value_`: the enum `.value` property costs ~1.5 us a read here, twice per order
-            orders=[(o.account, o.side._value_, o.quantity, o.order_type._value_, o.price) for _, o in planned],
+            orders=[(o.account, o.side._value_, o.quantity, o.order_type._value_, o.price) for _, o, _ in planned],
             rejected=[(o.account, o.side._value_, o.quantity, o.order_type._value_, o.price, o.reject_reason)
                       for o in rejected])
-        sent = [self._send(account, order) for account, order in planned]   # the wire: nothing else in this loop
+        return _Ready(planned, rejected, recent, line)
+
+    @staticmethod
+    def _routed(account: Account, order: Order, decision: Decision, wall: int, t_signal: int,
+                rehearsal: bool) -> tuple[str | None, Order | None, bytes | None]:
+        """(None, the accepted order priced by risk and on its route, its request body), or
+        (why it cannot go, None, None)."""
+        try:
+            route = choose(account.routes, t_signal, admit=not rehearsal).route.name
+        except NoRoute as exc:   # every route of this account is open: refused here, not sent
+            return f"no_route: {exc}", None, None
+        broker = account.brokers[route]
+        routed = order.evolve(order_type=decision.order_type, price=decision.price, route=route, broker=broker.name,
+                              status=S.PENDING_SEND, version=order.version + 1, created_at_ns=wall,
+                              ts_signal=t_signal, ts_risk_passed=time.monotonic_ns())
+        try:
+            return None, routed, broker.prepare_place(routed)
+        except ValidationError as exc:   # the broker cannot express it (or is not started)
+            return f"broker_request: {exc}", None, None
+
+    def _commit(self, plan: "_Plan", ready: "_Ready") -> FanOut:
+        """A ready signal made real. The journal line goes first: a kill from there on still
+        finishes this signal exactly once (and records what risk refused). Then the writes,
+        nothing else between them, then the records."""
+        for recent in ready.recent:
+            self._recent[recent.fingerprint] = recent
+        self.journal.begin(ready.line)
+        sent = [self._send(account, order, body) for account, order, body in ready.planned]   # the wire
         answers: dict[str, asyncio.Future] = {}
-        recorded: list[tuple[Order, Sequence[S]]] = [(o, REJECTED_PATH) for o in rejected]
-        for (_, order), answer in zip(planned, sent):
+        recorded: list[tuple[Order, Sequence[S]]] = [(o, REJECTED_PATH) for o in ready.rejected]
+        for (_, order, _), answer in zip(ready.planned, sent):
             answers[order.order_id] = answer
             order = self._as_written(order)
             recorded.append((order, SENT_PATH if order.status is S.SENT else PENDING_PATH))
+        fanout = plan.fanout
         for order, _ in recorded:
             self._remember(order, fanout)
-        self.fanouts[signal_id] = fanout
+        self.fanouts[plan.signal_id] = fanout
         self.tasks.spawn(self._complete(fanout, recorded, answers))
         return fanout
+
+    def _rehearse(self) -> None:
+        """Busy polling's warm-up (`nbexec.engine.busy_poll`): the next armed signal in turn,
+        readied as if fired now (`_ready`) and thrown away; nothing is sent or changed."""
+        armed = [a for a in self._armed if a.signal_id not in self.fanouts]
+        if not armed or self.killed or not self.redis_ok:
+            return
+        plan = armed[self._rehearsals % len(armed)]._plan
+        self._rehearsals += 1
+        _without_gc(lambda: self._ready(plan, time.monotonic_ns(), None, self.last_quote(plan.instrument.key),
+                                        rehearsal=True))
 
     async def signal(self, symbol: str, side: Side | str, qty: int | None = None, **kwargs: Any) -> FanOut:
         """`fire`, for `await` in cells and strategies (see `fire` for the arguments)."""
@@ -263,12 +307,13 @@ class OMS:
                 targets[account.id] = delta
         return self.fire(symbol, Side.BUY, None, accounts=accounts, signal_id=signal_id, targets=targets, **kwargs)
 
-    def _send(self, account: Account, order: Order) -> asyncio.Future:
-        """Hand `order`'s place request to its route. Written at once when a rate token and a
-        warm connection are free, else as soon as they are; the write time lands in `_written`."""
+    def _send(self, account: Account, order: Order, body: bytes | None = None) -> asyncio.Future:
+        """Hand `order`'s place request (`body`, if already built) to its route. Written at once
+        when a rate token and a warm connection are free, else as soon as they are; the write
+        time lands in `_written`."""
         order_id = order.order_id
         answer = account.brokers[order.route].send_place(
-            order, on_write=lambda: self._written.setdefault(order_id, time.monotonic_ns()))
+            order, body, on_write=lambda: self._written.setdefault(order_id, time.monotonic_ns()))
         self._answers[order_id] = answer
         return answer
 
@@ -514,8 +559,9 @@ class OMS:
     @property
     def busy_poll(self) -> bool:
         """True: the loop polls its sockets instead of sleeping, so a tick reaches the
-        strategy sooner and more evenly (see `nbexec.engine.busy_poll`), at the cost of one
-        CPU core held busy. Off by default; `stop()` turns it off."""
+        strategy sooner and more evenly, and armed signals are rehearsed meanwhile (see
+        `rehearse_every_s` and `nbexec.engine.busy_poll`), at the cost of one CPU core held
+        busy. Off by default; `stop()` turns it off."""
         return self._busy_poll.active
 
     @busy_poll.setter
@@ -526,6 +572,20 @@ class OMS:
             self._busy_poll.on()
         else:
             self._busy_poll.off()
+
+    @property
+    def rehearse_every_s(self) -> float | None:
+        """While busy polling, how often one armed signal (each in turn) is readied as if
+        fired and thrown away, nothing sent or changed, so its order path stays warm in the
+        CPU's caches: every 1 ms by default, None for never."""
+        return self._busy_poll.warm_every_s
+
+    @rehearse_every_s.setter
+    def rehearse_every_s(self, seconds: float | None) -> None:
+        if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
+                                    or not 0 < seconds < float("inf")):
+            raise ValidationError("rehearse_every_s", seconds, "must be a positive number of seconds, or None")
+        self._busy_poll.warm_every_s = seconds
 
     def instrument(self, symbol: str) -> Instrument:
         exchange, name = parse_instrument_key(symbol)
@@ -659,6 +719,15 @@ def _without_gc(run: Callable[[], T]) -> T:
             gc.enable()
 
 
+class _Ready(NamedTuple):
+    """A signal readied at its trigger (`OMS._ready`): what `OMS._commit` writes."""
+
+    planned: list[tuple[Account, Order, bytes]]   # each accepted order, routed, with its request body
+    rejected: list[Order]                         # RISK_REJECTED, each with its reason
+    recent: list[RecentSignal]                    # for the duplicate-signal guard, once committed
+    line: bytes                                   # the journal's begin line
+
+
 @dataclass(frozen=True, slots=True)
 class _Plan:
     """A signal's market-independent part (`OMS._plan`): what `OMS._go` starts from."""
@@ -679,7 +748,7 @@ class Armed:
     the first call's `FanOut`. `fire(price=...)` replaces a LIMIT / SL price given when armed.
     """
 
-    __slots__ = ("_oms", "_plan")
+    __slots__ = ("_oms", "_plan", "__weakref__")
 
     def __init__(self, oms: OMS, plan: _Plan) -> None:
         self._oms, self._plan = oms, plan

@@ -141,11 +141,12 @@ class RouteChoice:
         return f"RouteChoice({self.route.name!r}: {self.reason})"
 
 
-def choose(routes: Sequence[Route], now_ns: int) -> RouteChoice:
+def choose(routes: Sequence[Route], now_ns: int, *, admit: bool = True) -> RouteChoice:
     """The admissible route with the lowest latency EWMA; unmeasured routes rank after measured
     ones, ties go to the lower `preference`, then to the earlier route in `routes`. Open routes
     are skipped; a half-open route competes like a closed one, and if chosen this order is its
-    probe. Raises `NoRoute` when no route can take an order."""
+    probe (`admit=False`: the same answer, the probe not taken, nothing changed). Raises
+    `NoRoute` when no route can take an order."""
     if not routes:
         raise NoRoute("no routes configured")
     best, best_rank = None, None
@@ -160,7 +161,7 @@ def choose(routes: Sequence[Route], now_ns: int) -> RouteChoice:
         states = "; ".join(f"{r.name}: {_health(r, now_ns)}" for r in routes)
         raise NoRoute(f"no route can take an order: {states}")
     probe = best.breaker.opened_at_ns is not None   # admissible and not closed: half-open
-    if probe:
+    if probe and admit:
         best.breaker.admit(now_ns)
     return RouteChoice(best, routes, now_ns, probe)
 

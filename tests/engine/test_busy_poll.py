@@ -52,3 +52,34 @@ async def test_stopping_the_engine_turns_busy_polling_off(engine_factory):
     assert not oms.busy_poll
     with pytest.raises(NbexecError, match="stopped"):
         oms.busy_poll = True
+
+
+async def test_warm_runs_at_its_period_while_polling_and_a_failing_one_is_dropped_polling_on(caplog):
+    spy = SelectTimeouts(asyncio.get_running_loop())
+    calls: list[float] = []
+    poll = BusyPoll(warm=lambda: calls.append(asyncio.get_running_loop().time()), warm_every_s=0.01)
+    try:
+        poll.on()
+        await asyncio.sleep(0.2)
+        poll.off()
+        warmed = len(calls)
+        await asyncio.sleep(0.05)
+        assert len(calls) == warmed and 5 <= warmed <= 21, calls        # every 10 ms, only while on
+        # spaced by the period as the poll reads the clock (a few us before the call reads it)
+        assert min(b - a for a, b in zip(calls, calls[1:])) >= 0.0099
+
+        def broken() -> None:
+            calls.append(-1.0)
+            raise RuntimeError("rehearsal bug")
+
+        poll = BusyPoll(warm=broken, warm_every_s=0.001)
+        poll.on()
+        await asyncio.sleep(0.05)
+        spy.seen = []
+        await asyncio.sleep(0.05)
+        polled = spy.seen
+    finally:
+        poll.off()
+        spy.restore()
+    assert calls.count(-1.0) == 1 and "warm-up failed" in caplog.text
+    assert len(polled) > 10 and set(polled) == {0}

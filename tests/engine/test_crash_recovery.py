@@ -17,7 +17,7 @@ from nbexec.core.orders import make_tag
 from nbexec.core.states import TERMINAL, OrderStatus
 from nbexec.engine.config import PaperConfig
 from nbexec.engine.lifecycle import stop
-from nbexec.engine.journal import SignalJournal
+from nbexec.engine.journal import SignalJournal, begin_line
 from nbexec.engine.paper import PaperSupervisor
 from tests.fixtures.engine import admin
 from tests.fixtures.redis import short_tmpdir
@@ -80,10 +80,10 @@ async def test_orders_risk_refused_before_a_crash_are_recorded_by_recovery(engin
     await stop(oms)
     account = next(iter(oms.accounts))
     # what a crash right after the journal line leaves: the line, and nothing in Redis
-    SignalJournal(oms.journal.path).begin(
+    SignalJournal(oms.journal.path).begin(begin_line(
         "refused-crash", instrument="NSE:INFY", trigger_price=0.0, product="MIS", validity="DAY",
         created_at_ns=time.time_ns(), ts_signal=time.monotonic_ns(), orders=[],
-        rejected=[(account, "BUY", 1, "LIMIT", far, "price_band: too far")])
+        rejected=[(account, "BUY", 1, "LIMIT", far, "price_band: too far")]))
     again = await engine_factory(accounts=2, data_dir=data_dir, prefix=prefix)
     recorded = await again.store.find_by_signal(account, "refused-crash")
     assert (recorded.status, recorded.reject_reason, recorded.price) == (OrderStatus.RISK_REJECTED,

@@ -4,7 +4,7 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nbexec.engine.journal import SignalJournal
+from nbexec.engine.journal import SignalJournal, begin_line
 
 COMMON = {"instrument": "NSE:INFY", "trigger_price": 0.0, "product": "MIS", "validity": "DAY",
           "created_at_ns": 1_700_000_000_000_000_000, "ts_signal": 123}
@@ -13,7 +13,7 @@ COMMON = {"instrument": "NSE:INFY", "trigger_price": 0.0, "product": "MIS", "val
 def begin(journal: SignalJournal, signal_id: str, *orders, rejected=(), **common) -> dict:
     """Begin `signal_id` with these orders (and refused ones); the spec it should read back as."""
     common = {**COMMON, **common}
-    journal.begin(signal_id, orders=orders, rejected=rejected, **common)
+    journal.begin(begin_line(signal_id, orders=orders, rejected=rejected, **common))
     return {"common": common, "orders": [list(o) for o in orders], "rejected": [list(r) for r in rejected]}
 
 

@@ -157,6 +157,7 @@ def test_half_open_route_gets_one_probe_then_traffic_goes_elsewhere():
     record_success(kite, 100_000)
     record_success(dhan, 900_000)
     record_failure(kite, 0)
+    assert choose([kite, dhan], 2 * S, admit=False).route is kite   # a look: the probe is still free
     probe = choose([kite, dhan], 2 * S)
     assert probe.route is kite and "this order is the probe" in probe.reason
     assert choose([kite, dhan], 2 * S).route is dhan
