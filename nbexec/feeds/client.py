@@ -37,15 +37,17 @@ def group_by_mode(modes: dict[Hashable, str]) -> dict[str, list]:
 
 
 class TickSink(Protocol):
-    """Where decoded ticks go; called on the loop, inside the read loop: must not block."""
+    """Where decoded ticks go; called on the loop, inside the read loop: must not block.
+    `ticks` is a `TICK_DTYPE` array, or one tick's row as bytes (Kite's lone-packet frames,
+    decoded without NumPy: `nbexec.brokers.kite.ticks.lone_row`)."""
 
-    def append(self, ticks: np.ndarray, received_ns: int) -> object: ...
+    def append(self, ticks: np.ndarray | bytes, received_ns: int) -> object: ...
 
     def mark_gap(self) -> None: ...
 
 
 class _Discard:
-    def append(self, ticks: np.ndarray, received_ns: int) -> None:
+    def append(self, ticks: np.ndarray | bytes, received_ns: int) -> None:
         pass
 
     def mark_gap(self) -> None:

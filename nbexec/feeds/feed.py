@@ -27,7 +27,7 @@ import pandas as pd
 from nbexec.core.errors import ValidationError
 from nbexec.core.instruments import Instrument, parse_instrument_key
 from nbexec.core.secrets import Secret
-from nbexec.core.ticks import MODE_NAMES
+from nbexec.core.ticks import MODE_NAMES, TICK_DTYPE
 
 from . import frames
 from .client import FeedClient
@@ -137,7 +137,9 @@ class Feed:
         self.client.unsubscribe([self._instrument(s) for s in symbols])
 
     # -- the sink (called by the client, in its read loop) ------------------------------------
-    def append(self, ticks: np.ndarray, received_ns: int) -> None:
+    def append(self, ticks: np.ndarray | bytes, received_ns: int) -> None:
+        """A decoded message (see `TickSink`): into the rings, then to the quote callbacks
+        (no array needed), the tick callbacks and the `async for` consumers."""
         slots = self.rings.append(ticks, received_ns)
         if self._quote_callbacks and len(slots):
             for row in self.rings.rows(slots):
@@ -146,6 +148,11 @@ class Feed:
                     quote = self.rings.quote_at(row)
                     for callback in callbacks:
                         _call(callback, quote)
+        if self._callbacks:   # one read-only array shared by every callback
+            if isinstance(ticks, bytes):
+                ticks = np.frombuffer(ticks, TICK_DTYPE)
+            else:
+                ticks.flags.writeable = False
         for callback in self._callbacks:
             _call(callback, ticks)
         if self._queues and len(slots):
@@ -164,8 +171,8 @@ class Feed:
 
     # -- what the user reads -----------------------------------------------------------------
     def on_tick(self, callback: TickCallback) -> TickCallback:
-        """Call `callback(ticks)` with every decoded message (a `TICK_DTYPE` array; map
-        `(token, segment)` to a name with `feed.names`). Runs on the loop inside the read
+        """Call `callback(ticks)` with every decoded message (a read-only `TICK_DTYPE` array,
+        the same for every callback; map `(token, segment)` to a name with `feed.names`). Runs on the loop inside the read
         loop: it must not block (schedule work instead). Usable as a decorator."""
         self._callbacks = (*self._callbacks, callback)
         return callback

@@ -1,7 +1,7 @@
 """Kite Connect v3 ticker client (PROTOCOLS.md 2): binary ticks into a sink, order updates out.
 
 Pure parts: `subscribe_messages` / `unsubscribe_messages` build the JSON text frames; binary
-frames are decoded by `nbexec.brokers.kite.ticks.decode_message` (1-byte heartbeats decode to
+frames are decoded by `nbexec.brokers.kite.ticks.decode_feed_message` (1-byte heartbeats decode to
 nothing but still feed the watchdog: Kite sends one about every second when idle, so the
 default 5 s watchdog only fires on a dead connection). Order postbacks
 (`{"type":"order","data":{...}}`) go to `on_order_update` with the `data` object as Kite sent
@@ -16,7 +16,7 @@ import random
 from collections.abc import Callable, Sequence
 from urllib.parse import urlencode
 
-from nbexec.brokers.kite.ticks import decode_message
+from nbexec.brokers.kite.ticks import decode_feed_message
 from nbexec.core.instruments import Instrument
 from nbexec.core.secrets import Secret
 
@@ -81,7 +81,7 @@ class KiteTickerClient(FeedClient):
     def _unsubscribe_messages(self, by_mode: dict[str, list]) -> list[Message]:
         return unsubscribe_messages([t for tokens in by_mode.values() for t in tokens])
 
-    _decode = staticmethod(decode_message)   # no wrapper frame: this runs on every tick
+    _decode = staticmethod(decode_feed_message)   # no wrapper frame: this runs on every tick
 
     def _on_text(self, text: str) -> None:
         try:

@@ -138,15 +138,18 @@ class TickRings:
         return row
 
     # -- writing --------------------------------------------------------------------------
-    def append(self, ticks: np.ndarray, received_ns: int) -> np.ndarray | list[int]:
-        """Store a decoded batch (`TICK_DTYPE`, any mix of instruments); returns its slots.
+    def append(self, ticks: np.ndarray | bytes, received_ns: int) -> np.ndarray | list[int]:
+        """Store a decoded batch (`TICK_DTYPE`, any mix of instruments, or one tick's row as
+        bytes); returns its slots.
 
         Ticks keep their order within each instrument; an instrument with a gap pending gets
         `gap=True` on its first tick of this batch. The slots (for `take`) are valid until the
         ring wraps over them.
         """
-        if len(ticks) == 1:
+        if isinstance(ticks, bytes):
             return self._append_one(ticks, received_ns)
+        if len(ticks) == 1:
+            return self._append_one(ticks.tobytes(), received_ns)
         if not len(ticks) or not len(self._ids):
             return _NO_SLOTS
         keys = tick_keys(ticks["token"], ticks["segment"])
@@ -177,11 +180,10 @@ class TickRings:
         self._written += counts
         return flat
 
-    def _append_one(self, ticks: np.ndarray, received_ns: int) -> list[int]:
-        """`append` of a one-tick batch through plain buffers: Dhan sends one packet per
+    def _append_one(self, tick: bytes, received_ns: int) -> list[int]:
+        """`append` of one tick's row through plain buffers: Dhan sends one packet per
         message, Kite one frame per instrument that traded, and a dozen NumPy calls on
         1-element arrays cost several times the tick itself (more when cold)."""
-        tick = ticks.tobytes()
         token, segment = _KEY.unpack_from(tick)
         row = self._row_of.get(token << 8 | segment)
         if row is None:

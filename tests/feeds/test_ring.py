@@ -191,8 +191,8 @@ def test_one_tick_appends_write_the_same_rows_as_one_batch_append():
     one, whole = TickRings([A, B], capacity=4), TickRings([A, B], capacity=4)
     one.mark_gap()
     whole.mark_gap()
-    for i in range(len(ticks)):
-        one.append(ticks[i:i + 1], received_ns=100)
+    for i in range(len(ticks)):   # as a one-row array, or as its row bytes (the lone-packet path)
+        one.append(ticks[i:i + 1] if i % 2 else ticks[i:i + 1].tobytes(), received_ns=100)
     whole.append(ticks, received_ns=100)
     for key in (A, B):
         assert all(np.array_equal(one.ticks(key)[name], whole.ticks(key)[name]) for name in RING_DTYPE.names)

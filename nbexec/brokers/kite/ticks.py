@@ -262,20 +262,39 @@ def _full_row(buf: bytes) -> tuple:
 _LONE_PACKET = {8: _ltp_row, 44: _quote_row, 184: _full_row}   # index packets take the general path
 
 
+def lone_row(buf: bytes) -> bytes | None:
+    """The `TICK_DTYPE` row, as bytes, of a message that is one LTP, quote or full packet;
+    None for any other message. Every frame of a strategy's one instrument is such a
+    message: `struct` only, no NumPy (creating even a one-row array costs 15-40 us cold)."""
+    if len(buf) > 4:
+        count, first = _HEAD.unpack_from(buf)
+        if count == 1 and first in _LONE_PACKET and len(buf) >= 4 + first:
+            return _ROW.pack(*_LONE_PACKET[first](buf))
+    return None
+
+
 def decode_message(buf: bytes) -> np.ndarray:
     """All ticks in one binary message, in packet order, as a `TICK_DTYPE` array.
 
     Frames of 4 bytes or fewer are heartbeats (empty result). Packets of an unknown length
     and a packet cut short by the end of the frame are skipped, as the SDK skips them.
     """
+    row = lone_row(buf)
+    return _decode_packets(buf) if row is None else np.frombuffer(bytearray(row), TICK_DTYPE)
+
+
+def decode_feed_message(buf: bytes) -> np.ndarray | bytes:
+    """`decode_message` as a feed takes it (`nbexec.feeds.ring.TickRings.append`): a lone
+    packet as its row bytes (`lone_row`), every other message as the array."""
+    row = lone_row(buf)
+    return _decode_packets(buf) if row is None else row
+
+
+def _decode_packets(buf: bytes) -> np.ndarray:
     size = len(buf)
     if size <= 4:
         return empty_ticks()
     count, first = _HEAD.unpack_from(buf)
-    if count == 1 and first in _LONE_PACKET and size >= 4 + first:
-        out = np.empty(1, TICK_DTYPE)
-        _ROW.pack_into(out, 0, *_LONE_PACKET[first](buf))
-        return out
     stride = first + 2
     # Fast path: every packet has the first one's length, so the message is one strided view.
     if first in _LAYOUTS and 2 + count * stride <= size:

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kiteconnect import KiteTicker
 
-from nbexec.brokers.kite.ticks import (HEARTBEAT, decode_message, encode_message, encode_packet,
-                                       price_divisor)
+from nbexec.brokers.kite.ticks import (HEARTBEAT, decode_feed_message, decode_message, encode_message, encode_packet,
+                                       lone_row, price_divisor)
 from nbexec.core.errors import ValidationError
 from nbexec.core.market import DepthLevel, Quote
 from nbexec.core.ticks import MODE_FULL, MODE_LTP, MODE_NAMES, MODE_QUOTE, TICK_DTYPE
@@ -360,3 +360,9 @@ def test_a_lone_packet_decodes_like_the_same_packet_in_a_longer_message(packet):
     lone, pair = decode_message(encode_message([wire])), decode_message(encode_message([wire, wire]))
     assert len(lone) == 1 and len(pair) == 2
     assert lone[0] == pair[0] and lone[0] == pair[1]
+    # what a feed is given: the lone packet as its row bytes, the pair as the array
+    # (an LTP, quote or full packet; the shorter quote and full packets of an index take the array path)
+    fed, both = decode_feed_message(encode_message([wire])), decode_feed_message(encode_message([wire, wire]))
+    assert isinstance(fed, bytes) == (len(wire) in (8, 44, 184)) == (lone_row(encode_message([wire])) is not None)
+    assert (fed if isinstance(fed, bytes) else fed.tobytes()) == pair[:1].tobytes()
+    assert isinstance(both, np.ndarray) and both.tobytes() == pair.tobytes()
