@@ -67,6 +67,7 @@ class FeedClient(ABC):
     def __init__(self, url: str, secrets: list[Secret], *, sink: TickSink | None,
                  policy: ReconnectPolicy, rng: random.Random | None) -> None:
         self.url = url
+        self._last_ticks: bytes | None = None
         self.sink: TickSink = sink if sink is not None else _Discard()
         self.modes: dict[Hashable, str] = {}      # subscription key -> mode
         self.connection = FeedConnection(self.name, self._connect_url, broker=self.broker,
@@ -139,7 +140,15 @@ class FeedClient(ABC):
             return
         ticks = self._decode(data)
         if len(ticks):
+            self._last_ticks = data
             self.sink.append(ticks, received_ns)
+
+    def rehearse(self) -> None:
+        """Decode the newest message that carried ticks again and drop the result: nothing
+        reaches the sink and nothing changes (such a message means no more than its ticks),
+        so busy polling can run it to keep the decoder warm (`OMS._rehearse`)."""
+        if self._last_ticks is not None:
+            self._decode(self._last_ticks)
 
     def sink_gap(self) -> None:
         self.sink.mark_gap()

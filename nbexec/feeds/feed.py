@@ -163,6 +163,11 @@ class Feed:
     def mark_gap(self) -> None:
         self.rings.mark_gap()
 
+    def rehearse(self) -> None:
+        """Run the decoder over the newest tick message again, result dropped (see
+        `FeedClient.rehearse`): the engine's busy polling keeps the tick path warm with it."""
+        self.client.rehearse()
+
     def _put(self, queue: asyncio.Queue, item: np.ndarray | None) -> None:
         if queue.full():
             queue.get_nowait()

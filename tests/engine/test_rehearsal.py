@@ -45,8 +45,12 @@ async def armed_infy(engine_factory, accounts: int = 2, signal_id: str = "rehear
 async def test_rehearsals_send_record_and_change_nothing(engine_factory):
     oms, price, armed = await armed_infy(engine_factory)
     spy, journal = ReadySpy(oms), oms.journal.path.read_bytes()
+    feed, feed_rehearsals = oms.feeds[-1], []
+    rehearse = feed.rehearse
+    feed.rehearse = lambda: feed_rehearsals.append(1) or rehearse()
     await busy_for(oms, 0.3)
     assert spy.rehearsals >= 10, spy.rehearsals   # ~300 at 1 ms; a loaded machine polls less often
+    assert len(feed_rehearsals) == spy.rehearsals    # its feed's decoder is warmed with it
     assert oms.journal.path.read_bytes() == journal
     assert exchange_orders(oms, lambda a: make_tag("rehearsed", a)) == {a: [] for a in oms.accounts}
     assert [await oms.store.find_by_signal(a, "rehearsed") for a in oms.accounts] == [None, None]

@@ -114,6 +114,22 @@ async def test_quote_callbacks_can_be_removed_even_by_themselves(paper_exchange)
     assert calls[0] is calls[1]   # `once` and the second callback saw the same quote, `once` no other
 
 
+async def test_a_rehearsal_decodes_the_newest_tick_message_again_and_changes_nothing(paper_exchange):
+    calls: list = []
+    async with kite_feed(paper_exchange, mode="full") as feed:
+        feed.rehearse()   # nothing received yet: nothing to decode, no error
+        decoded: list = []
+        decode = feed.client._decode
+        feed.client._decode = lambda data: decoded.append(data) or decode(data)
+        feed.on_tick(calls.append)
+        feed.on_quote("NSE:INFY", calls.append)
+        await wait_until(lambda: len(calls) >= 3, what="ticks")
+        before = (len(calls), len(feed.rings), feed.rings.count(feed._ids["NSE:INFY"]), len(decoded))
+        feed.rehearse()   # no await in between: no tick can arrive meanwhile
+        after = (len(calls), len(feed.rings), feed.rings.count(feed._ids["NSE:INFY"]), len(decoded))
+    assert after == (*before[:3], before[3] + 1) and decoded[-1] is decoded[-2]
+
+
 async def test_last_is_the_newest_tick_of_a_symbol(paper_exchange):
     async with kite_feed(paper_exchange, mode="full") as feed:
         await wait_until(lambda: feed.last("nse:infy") is not None)
