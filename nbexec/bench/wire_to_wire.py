@@ -22,8 +22,8 @@ returns: on a busy machine the exchange may run first) -> first arrival; and
 - official: `KiteTicker.on_ticks` -> `KiteConnect.place_order` per account, in the ticker's
   thread, in its own process (`official_stack`).
 Every nbexec trial arms `ARMED_S` before it steps the market (a strategy waits for its
-signal; a rehearsal needs a moment to have run). Both feeds stay subscribed to INFY for the whole run, so each trial's tick reaches both; only
-the armed one acts. Trials rotate the stacks. One account: trial i uses account i mod 50, so no
+signal; a rehearsal needs a moment to have run). Both feeds stay subscribed to INFY for the
+whole run, so each trial's tick reaches both; only the armed one acts. Trials rotate the stacks. One account: trial i uses account i mod 50, so no
 account nears Kite's 10 orders/s; 50 accounts: paced like `fanout`.
 """
 

@@ -3,8 +3,8 @@
 A sleeping loop blocks in `epoll_wait`; when a tick arrives the kernel has to wake the thread
 (and, on a VM, often an idle virtual CPU), and the loop's own code runs from a cold cache.
 Polling keeps the loop on its core: every iteration asks `epoll_wait` with a zero timeout,
-so a tick is read at the next iteration. Measured on this project's 2-vCPU VM
-(`nbexec bench wire_to_wire_1`, `nbexec_armed` against `nbexec_armed_busy_poll`): see README.
+so a tick is read at the next iteration. Measured on this project's 2-vCPU VM by `nbexec
+bench wire_to_wire_1` (`nbexec_armed`, `nbexec_armed_busy_poll`, `nbexec_armed_hot`): see README.
 The price is one CPU core held at 100% while it is on: for trading hours on a machine with a
 core to spare, not for a laptop on battery. Off by default.
 
@@ -13,7 +13,7 @@ path fall out of the CPU's caches and branch predictors, and a cold run of it co
 twice a warm one here. So while polling, every `warm_every_s` the loop also runs a `warm`
 callback: the engine's rehearsal of an armed signal (`OMS._rehearse`), the way trading
 systems keep their hot path warm by running it with the send switched off. A tick that
-lands during a rehearsal waits for it (~100-150 us here): a warmer median, a longer tail.
+lands during a rehearsal waits for it (~60 us here): a warmer median, a longer tail.
 """
 
 from __future__ import annotations

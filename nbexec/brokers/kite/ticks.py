@@ -264,8 +264,9 @@ _LONE_PACKET = {8: _ltp_row, 44: _quote_row, 184: _full_row}   # index packets t
 
 def lone_row(buf: bytes) -> bytes | None:
     """The `TICK_DTYPE` row, as bytes, of a message that is one LTP, quote or full packet;
-    None for any other message. Every frame of a strategy's one instrument is such a
-    message: `struct` only, no NumPy (creating even a one-row array costs 15-40 us cold)."""
+    None for any other message. A frame carrying one instrument's tick is such a message
+    (all a one-instrument strategy gets): `struct` only, no NumPy (creating even a one-row
+    array costs 15-40 us cold)."""
     if len(buf) > 4:
         count, first = _HEAD.unpack_from(buf)
         if count == 1 and first in _LONE_PACKET and len(buf) >= 4 + first:
