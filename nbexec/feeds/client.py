@@ -38,8 +38,9 @@ def group_by_mode(modes: dict[Hashable, str]) -> dict[str, list]:
 
 class TickSink(Protocol):
     """Where decoded ticks go; called on the loop, inside the read loop: must not block.
-    `ticks` is a `TICK_DTYPE` array, or one tick's row as bytes (Kite's lone-packet frames,
-    decoded without NumPy: `nbexec.brokers.kite.ticks.lone_row`)."""
+    `ticks` is a `TICK_DTYPE` array, or one tick's row as bytes (a message of one tick
+    packet, decoded without NumPy: `lone_row` in `nbexec.brokers.kite.ticks` and
+    `nbexec.brokers.dhan.ticks`)."""
 
     def append(self, ticks: np.ndarray | bytes, received_ns: int) -> object: ...
 

@@ -1,7 +1,7 @@
 """Dhan v2 live market feed client (PROTOCOLS.md 4.1-4.2): binary packets into a sink.
 
 Pure parts: `request_messages` builds the JSON requests (at most 100 instruments each, the
-server's limit); packets are decoded by `nbexec.brokers.dhan.ticks.decode_packets`. A
+server's limit); packets are decoded by `nbexec.brokers.dhan.ticks.decode_feed_packets`. A
 disconnect packet (code 50) ends the connection: for credential, instrument-count and
 connection-count reasons retrying cannot help (and a reconnect after 805 would only drop
 another of the user's connections), so those stop the client with the reason in the error.
@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 import numpy as np
 
-from nbexec.brokers.dhan.ticks import decode_packets, disconnect_reason
+from nbexec.brokers.dhan.ticks import decode_feed_packets, disconnect_reason
 from nbexec.core.errors import AuthError, BrokerError
 from nbexec.core.instruments import DHAN_SEGMENT_ENUM, Instrument
 from nbexec.core.secrets import Secret
@@ -99,7 +99,7 @@ class DhanFeedClient(FeedClient):
                 for m in request_messages(UNSUBSCRIBE_CODE[mode], keys)]
 
     def _decode(self, data: bytes) -> np.ndarray:
-        ticks = decode_packets(data)
+        ticks = decode_feed_packets(data)
         if not len(ticks):   # a disconnect packet travels alone and holds no tick
             reason = disconnect_reason(data)
             if reason is not None:

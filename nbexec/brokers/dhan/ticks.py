@@ -221,6 +221,19 @@ def _walk(buf: bytes) -> list[tuple[int, int]]:
     return packets
 
 
+def lone_row(buf: bytes) -> bytes | None:
+    """The `TICK_DTYPE` row, as bytes, of a message that is one ticker, quote or full packet
+    (Dhan sends one packet per message); None for any other message. `struct` only, no NumPy
+    (creating even a one-row array costs 15-40 us cold)."""
+    size = len(buf)
+    if size >= HEADER_SIZE and PACKET_SIZE.get(buf[0]) == size:
+        builder = _ROW_BUILDERS.get(buf[0])
+        if builder is not None:
+            layout, row = builder
+            return _ROW.pack(*row(layout.unpack(buf)))
+    return None
+
+
 def decode_packets(buf: bytes) -> np.ndarray:
     """Ticks in one feed message (one or several packets), in packet order, as `TICK_DTYPE`.
 
@@ -228,15 +241,19 @@ def decode_packets(buf: bytes) -> np.ndarray:
     and unknown packets are skipped (see `disconnect_reason`). A trailing partial packet is
     ignored.
     """
+    row = lone_row(buf)
+    return _decode_packets(buf) if row is None else np.frombuffer(bytearray(row), TICK_DTYPE)
+
+
+def decode_feed_packets(buf: bytes) -> np.ndarray | bytes:
+    """`decode_packets` as a feed takes it (`nbexec.feeds.ring.TickRings.append`): a lone
+    tick packet as its row bytes (`lone_row`), every other message as the array."""
+    row = lone_row(buf)
+    return _decode_packets(buf) if row is None else row
+
+
+def _decode_packets(buf: bytes) -> np.ndarray:
     size = len(buf)
-    if size >= HEADER_SIZE and PACKET_SIZE.get(buf[0]) == size:  # the usual lone packet
-        builder = _ROW_BUILDERS.get(buf[0])
-        if builder is None:
-            return empty_ticks()
-        layout, row = builder
-        out = np.empty(1, TICK_DTYPE)
-        _ROW.pack_into(out, 0, *row(layout.unpack(buf)))
-        return out
     packets = [(code, pos) for code, pos in _walk(buf) if code in _PACKET_DTYPE]
     out = empty_ticks(len(packets))
     for code in {code for code, _ in packets}:

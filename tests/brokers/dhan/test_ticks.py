@@ -11,9 +11,9 @@ from dhanhq import MarketFeed
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nbexec.brokers.dhan.ticks import (decode_packets, disconnect_reason, encode_disconnect,
+from nbexec.brokers.dhan.ticks import (decode_feed_packets, decode_packets, disconnect_reason, encode_disconnect,
                                        encode_full, encode_market_status, encode_oi,
-                                       encode_prev_close, encode_quote, encode_ticker)
+                                       encode_prev_close, encode_quote, encode_ticker, lone_row)
 from nbexec.core.errors import ValidationError
 from nbexec.core.market import DepthLevel, Quote
 from nbexec.core.ticks import MODE_FULL, MODE_LTP, MODE_QUOTE, TICK_DTYPE
@@ -84,7 +84,7 @@ def test_non_tick_packets_are_left_out_of_the_ticks():
     rows = decode_packets(message)
     assert rows["mode"].tolist() == [MODE_QUOTE]
     for lone in (encode_prev_close(1, 1333, 1600.0, 5), encode_oi(2, 5, 70), encode_disconnect(807)):
-        assert len(decode_packets(lone)) == 0
+        assert len(decode_packets(lone)) == 0 and len(decode_feed_packets(lone)) == 0 and lone_row(lone) is None
 
 
 def test_index_segment_ticks_are_not_tradable():
@@ -250,6 +250,7 @@ def test_decoder_agrees_with_sdk_on_each_packet(official, packet):
     wire = ENCODERS[kind](segment, security_id, quote)
     (row,) = decode_packets(wire)
     assert_row_matches_sdk(row, official.process_data(wire), wire)
+    assert decode_feed_packets(wire) == lone_row(wire) == row.tobytes()   # what a feed is given
 
 
 @PROPERTY
@@ -258,5 +259,7 @@ def test_decoder_agrees_with_sdk_on_concatenated_packets(official, batch):
     wires = [ENCODERS[kind](segment, security_id, quote) for kind, segment, security_id, quote in batch]
     rows = decode_packets(b"".join(wires))
     assert len(rows) == len(wires)
+    fed = decode_feed_packets(b"".join(wires))
+    assert lone_row(b"".join(wires)) is None and isinstance(fed, np.ndarray) and fed.tobytes() == rows.tobytes()
     for row, wire in zip(rows, wires):  # the SDK parses one packet per message: feed it each one
         assert_row_matches_sdk(row, official.process_data(wire), wire)
