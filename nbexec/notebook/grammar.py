@@ -86,6 +86,12 @@ def _accounts(text: str) -> str | list[str]:
     return parts[0] if len(parts) == 1 else parts
 
 
+def _on_off(text: str) -> bool:
+    if text.lower() not in ("on", "off"):
+        raise argparse.ArgumentTypeError(f"{text!r}: say on or off")
+    return text.lower() == "on"
+
+
 def _choice(enum):
     names = {m.value: m.value for m in enum}
 
@@ -141,6 +147,9 @@ def _build() -> dict[str, _Parser]:
     target.add_argument("--accounts", type=_accounts, default="all")
     cancel = sub("cancel", "cancel ID|all")
     cancel.add_argument("order_id", metavar="ID|all")
+    poll = sub("busy-poll", "busy-poll on|off: poll instead of sleeping and keep armed signals warm "
+                            "(a CPU core stays busy)")
+    poll.add_argument("on", type=_on_off, metavar="on|off")
     return parsers
 
 

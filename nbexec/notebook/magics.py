@@ -80,6 +80,12 @@ class OmsMagics(Magics):
             await oms.unkill()
             print("kill switch OFF: orders allowed again")
             return None
+        if verb == "busy-poll":
+            oms.busy_poll = args["on"]
+            print(f"busy polling ON: the loop polls instead of sleeping and rehearses armed signals every "
+                  f"{oms.rehearse_every_s or 0:g} s (one CPU core stays busy; %oms busy-poll off)"
+                  if args["on"] else "busy polling off")
+            return None
         return self._view(oms, verb)
 
     def _view(self, oms: OMS, verb: str) -> Any:
@@ -168,7 +174,8 @@ def status(oms: OMS | None) -> pd.Series:
         return pd.Series({"engine": "not running (%oms start)"}, name="nbexec")
     open_orders = sum(1 for o in oms.orders.values() if o.status not in TERMINAL)
     return pd.Series({"engine": "running", "brokers": describe(oms), "redis": "ok" if oms.redis_ok else "UNREACHABLE",
-                      "kill switch": "ON" if oms.killed else "off", "orders (session)": len(oms.orders),
+                      "kill switch": "ON" if oms.killed else "off", "busy poll": "ON" if oms.busy_poll else "off",
+                      "orders (session)": len(oms.orders),
                       "open orders": open_orders, "fills (session)": len(oms.fills), "feeds": len(oms.feeds),
                       "paper admin": (oms.paper_info or {}).get("admin", ""),
                       "last warning": RECENT.records[-1] if RECENT.records else ""}, name="nbexec")

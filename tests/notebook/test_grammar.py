@@ -27,6 +27,8 @@ def test_sell_defaults_to_all_accounts_and_percent_slippage_is_bps():
     ("sell NSE:INFY 1 --trigger 99", "needs --type SL or SL-M"),
     ("frobnicate", "unknown command 'frobnicate'"),
     ("buy 'NSE:INFY 10", "cannot split"),
+    ("busy-poll maybe", "say on or off"),
+    ("busy-poll", "the following arguments are required"),
 ])
 def test_bad_lines_say_what_is_wrong(line, words):
     with pytest.raises(MagicUsageError, match=words):
@@ -37,6 +39,10 @@ def test_every_command_has_help():
     for verb in VERBS:
         assert parse_line(f"{verb} --help").verb == "help"
     assert "subscribe" in parse_line("").args["text"]
+
+
+def test_busy_poll_is_on_or_off():
+    assert [parse_line(f"busy-poll {word}").args for word in ("on", "OFF")] == [{"on": True}, {"on": False}]
 
 
 def test_target_accepts_a_negative_position():

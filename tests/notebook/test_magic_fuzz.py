@@ -100,6 +100,16 @@ def test_a_command_before_start_says_to_start(shell):
         shell.run_line_magic("oms", "subscribe NSE:INFY NSE:TCS")
 
 
+def test_busy_poll_turns_on_and_off_and_shows_in_status(shell):
+    oms = shell.user_ns["oms"]
+    try:
+        shell.run_line_magic("oms", "busy-poll on")
+        assert oms.busy_poll and shell.run_line_magic("oms", "status")["busy poll"] == "ON"
+    finally:
+        shell.run_line_magic("oms", "busy-poll off")
+    assert not oms.busy_poll and shell.run_line_magic("oms", "status")["busy poll"] == "off"
+
+
 def test_errors_name_the_problem(shell):
     shell.run_line_magic("oms", "kill")  # bad input is named before the engine's state is judged
     try:
