@@ -177,8 +177,9 @@ class Feed:
     # -- what the user reads -----------------------------------------------------------------
     def on_tick(self, callback: TickCallback) -> TickCallback:
         """Call `callback(ticks)` with every decoded message (a read-only `TICK_DTYPE` array,
-        the same for every callback; map `(token, segment)` to a name with `feed.names`). Runs on the loop inside the read
-        loop: it must not block (schedule work instead). Usable as a decorator."""
+        the same for every callback; map `(token, segment)` to a name with `feed.names`).
+        Runs on the loop inside the read loop: it must not block (schedule work instead).
+        Usable as a decorator."""
         self._callbacks = (*self._callbacks, callback)
         return callback
 

@@ -82,9 +82,10 @@ class OmsMagics(Magics):
             return None
         if verb == "busy-poll":
             oms.busy_poll = args["on"]
-            print(f"busy polling ON: the loop polls instead of sleeping and rehearses armed signals every "
-                  f"{oms.rehearse_every_s or 0:g} s (one CPU core stays busy; %oms busy-poll off)"
-                  if args["on"] else "busy polling off")
+            period = oms.rehearse_every_s
+            rehearsals = f"armed signals rehearsed every {period * 1e3:g} ms" if period else "rehearsals off"
+            print(f"busy polling ON: the loop polls instead of sleeping, {rehearsals}; one CPU core stays busy "
+                  "(%oms busy-poll off)" if args["on"] else "busy polling off")
             return None
         return self._view(oms, verb)
 
