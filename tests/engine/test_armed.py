@@ -91,3 +91,21 @@ async def test_arming_validates_at_once(engine_factory):
     with pytest.raises(ValidationError) as raised:
         oms.arm("NSE:INFY", "BUY", 1, order_type="LIMIT")
     assert raised.value.field == "price"
+
+
+async def test_an_account_whose_request_cannot_be_built_is_refused_alone(engine_factory):
+    oms = await engine_factory(accounts=2)
+    await oms.subscribe("NSE:INFY")
+    closed, open_ = oms.accounts.values()
+    for broker in closed.brokers.values():
+        await broker.close()   # its requests can no longer be built
+    armed = oms.arm("NSE:INFY", "BUY", 1, order_type="LIMIT", price=oms.last_quote("NSE:INFY").last_price,
+                    signal_id="half-built")
+    fanout = armed.fire()   # raises nothing, writes what it can
+    await fanout.done(timeout=30)
+    refused, sent = fanout.orders[closed.id], fanout.orders[open_.id]
+    assert refused.status is S.RISK_REJECTED and refused.reject_reason.startswith("broker_request: "), refused
+    assert "not started" in refused.reject_reason and sent.status is not S.RISK_REJECTED, sent.reject_reason
+    assert {a: len(o) for a, o in exchange_orders(oms, lambda a: make_tag("half-built", a)).items()} == \
+        {closed.id: 0, open_.id: 1}
+    assert (await oms.store.get(closed.id, refused.order_id)).status is S.RISK_REJECTED
