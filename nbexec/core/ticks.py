@@ -65,6 +65,12 @@ def empty_ticks(n: int = 0) -> np.ndarray:
     return np.zeros(n, dtype=TICK_DTYPE)
 
 
+def as_ticks(decoded: np.ndarray | bytes) -> np.ndarray:
+    """A decoder's result as a `TICK_DTYPE` array: a lone tick's row bytes (the feeds' NumPy-free
+    path) become a one-row array of their own, an array stays as it is."""
+    return np.frombuffer(bytearray(decoded), TICK_DTYPE) if isinstance(decoded, bytes) else decoded
+
+
 def word_column(name: str) -> int:
     """Index of an 8-byte field (or the first element of a depth field) in a row of 8-byte words."""
     return TICK_DTYPE.fields[name][1] // 8

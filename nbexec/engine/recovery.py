@@ -72,9 +72,8 @@ async def _finish_signal(oms: OMS, signal_id: str, spec: dict, report: RecoveryR
         if account_id not in oms.accounts:
             report.errors.append(f"signal {signal_id}: account {account_id} is no longer configured")
         elif await oms.store.find_by_signal(account_id, signal_id) is None:
-            refused = Order(order_id=make_tag(signal_id, account_id), signal_id=signal_id, account=account_id,
-                            side=side, quantity=quantity, order_type=order_type, price=price,
-                            **common).transition(S.RISK_REJECTED, reject_reason=reason)
+            refused = _journaled(signal_id, account_id, side, quantity, order_type, price, common).transition(
+                S.RISK_REJECTED, reject_reason=reason)
             await oms.store.create(refused, REJECTED_PATH)
             oms._remember(refused)
             report.refused.append(refused.order_id)
@@ -86,8 +85,7 @@ async def _finish_signal(oms: OMS, signal_id: str, spec: dict, report: RecoveryR
         if stored is not None:
             oms._remember(stored)
             continue
-        order = Order(order_id=make_tag(signal_id, account_id), signal_id=signal_id, account=account_id,
-                      side=side, quantity=quantity, order_type=order_type, price=price, **common)
+        order = _journaled(signal_id, account_id, side, quantity, order_type, price, common)
         account = oms.accounts[account_id]
         seen = None
         for route in account.routes:
@@ -111,6 +109,13 @@ async def _finish_signal(oms: OMS, signal_id: str, spec: dict, report: RecoveryR
             oms.tasks.spawn(oms._follow(sent, answer))
             report.sent.append(order.order_id)
     oms.journal.done(signal_id)
+
+
+def _journaled(signal_id: str, account_id: str, side: str, quantity: int, order_type: str, price: float,
+               common: dict) -> Order:
+    """One order of a journal line as the engine built it (NEW, tagged)."""
+    return Order(order_id=make_tag(signal_id, account_id), signal_id=signal_id, account=account_id, side=side,
+                 quantity=quantity, order_type=order_type, price=price, **common)
 
 
 async def _reconcile_open(oms: OMS, order: Order, report: RecoveryReport) -> None:

@@ -27,7 +27,7 @@ import pandas as pd
 from nbexec.core.errors import ValidationError
 from nbexec.core.instruments import Instrument, parse_instrument_key
 from nbexec.core.secrets import Secret
-from nbexec.core.ticks import MODE_NAMES, TICK_DTYPE
+from nbexec.core.ticks import MODE_NAMES, as_ticks
 
 from . import frames
 from .client import FeedClient
@@ -149,10 +149,8 @@ class Feed:
                     for callback in callbacks:
                         _call(callback, quote)
         if self._callbacks:   # one read-only array shared by every callback
-            if isinstance(ticks, bytes):
-                ticks = np.frombuffer(ticks, TICK_DTYPE)
-            else:
-                ticks.flags.writeable = False
+            ticks = as_ticks(ticks)
+            ticks.flags.writeable = False
         for callback in self._callbacks:
             _call(callback, ticks)
         if self._queues and len(slots):

@@ -19,7 +19,7 @@ import numpy as np
 from nbexec.core.errors import ValidationError
 from nbexec.core.market import DepthLevel, Quote
 from nbexec.core.ticks import (DEPTH_LEVELS, MODE_FULL, MODE_LTP, MODE_QUOTE, ROW_FORMAT,
-                               TICK_DTYPE, empty_ticks)
+                               TICK_DTYPE, as_ticks, empty_ticks)
 
 # Response codes (first header byte).
 TICKER, QUOTE, OI, PREV_CLOSE, MARKET_STATUS, FULL, DISCONNECT = 2, 4, 5, 6, 7, 8, 50
@@ -241,8 +241,7 @@ def decode_packets(buf: bytes) -> np.ndarray:
     and unknown packets are skipped (see `disconnect_reason`). A trailing partial packet is
     ignored.
     """
-    row = lone_row(buf)
-    return _decode_packets(buf) if row is None else np.frombuffer(bytearray(row), TICK_DTYPE)
+    return as_ticks(decode_feed_packets(buf))
 
 
 def decode_feed_packets(buf: bytes) -> np.ndarray | bytes:

@@ -24,7 +24,7 @@ import numpy as np
 from nbexec.core.errors import ValidationError
 from nbexec.core.market import DepthLevel, Quote
 from nbexec.core.ticks import (DEPTH_LEVELS, INTEGER_WORDS, MODE_FULL, MODE_LTP, MODE_QUOTE,
-                               PRICE_WORDS, ROW_FORMAT, TICK_DTYPE, WORDS_PER_TICK, as_words,
+                               PRICE_WORDS, ROW_FORMAT, TICK_DTYPE, WORDS_PER_TICK, as_ticks, as_words,
                                empty_ticks, word_column)
 
 HEARTBEAT = b"\x00"  # a 1-byte binary frame; the SDK ignores frames of 4 bytes or fewer
@@ -280,8 +280,7 @@ def decode_message(buf: bytes) -> np.ndarray:
     Frames of 4 bytes or fewer are heartbeats (empty result). Packets of an unknown length
     and a packet cut short by the end of the frame are skipped, as the SDK skips them.
     """
-    row = lone_row(buf)
-    return _decode_packets(buf) if row is None else np.frombuffer(bytearray(row), TICK_DTYPE)
+    return as_ticks(decode_feed_message(buf))
 
 
 def decode_feed_message(buf: bytes) -> np.ndarray | bytes:
