@@ -1,21 +1,30 @@
 """The signal journal: a local write-ahead line per signal, written before the first order byte.
 
 Redis is never awaited in front of the wire, so between "orders written to the broker" and
-"orders recorded in Redis" there is a window where only the broker knows. One `os.write` of a
-JSON line to an O_APPEND file closes it: it costs microseconds, and the page cache outlives a
-SIGKILL of the kernel process. Recovery reads back the signals whose every order Redis does
-not yet know, and finishes each of them exactly once (by tag lookup at the broker).
+"orders recorded in Redis" there is a window where only the broker knows. A JSON line in a
+local file closes it. Each engine has a journal file of its own, mapped into memory: a line is
+one copy into the page cache (no syscall; ~5 us in front of the order against ~16 us for an
+`os.write` here), and the page cache outlives a SIGKILL of the kernel process just as a
+written line does (neither survives a power cut: no fsync, before or now).
+
+The engine holds its file locked (`flock`) while it lives. Recovery at start (`orphans`)
+finishes the unfinished signals of the files whose engine is gone, exactly once (by tag
+lookup at the broker), holding each file locked meanwhile, then deletes it; a file still
+locked belongs to a live engine (another kernel on the same data dir and prefix), which will
+finish its own signals, so it is left alone.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import mmap
 import os
+import secrets
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
 
 
-_encode = json.JSONEncoder(separators=(",", ":")).encode
 _string = json.encoder.encode_basestring_ascii   # C: one JSON string literal, escaped, in quotes
 # A signal's line, formatted here rather than by the encoder from a dict: it is written in
 # front of the first order byte, and building and encoding the dict cost ~60 us cold against
@@ -46,51 +55,116 @@ def begin_line(signal_id: str, *, instrument: str, trigger_price: float, product
                                 for account, side, quantity, kind, price, reason in rejected]))).encode()
 
 
+INITIAL_SIZE = 1 << 20   # bytes mapped at first (a line is ~0.2 KB + ~60 B per order); doubled when full
+PAGE = mmap.PAGESIZE
+
+
 class SignalJournal:
-    """Append-only JSON lines: {"signal_id": ..., "spec": {...}} then {"signal_id": ..., "done": true}."""
+    """This engine's journal: `{prefix}-signals-{pid}-{random}.log` in `directory`, locked and
+    mapped while the engine lives. Lines: {"signal_id": ..., "spec": {...}} (`begin_line`),
+    then {"signal_id": ..., "done": true}; the unused rest of the file is zeros."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-
-    def _append(self, record: dict) -> None:
-        os.write(self._fd, (_encode(record) + "\n").encode())
+    def __init__(self, directory: Path, prefix: str, size: int = INITIAL_SIZE) -> None:
+        self.directory, self.prefix = Path(directory), prefix
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.path = self.directory / f"{prefix}-signals-{os.getpid()}-{secrets.token_hex(4)}.log"
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)   # new and ours: never waits
+        os.ftruncate(self._fd, size)
+        self._map = mmap.mmap(self._fd, size)
+        self._at = 0
 
     def begin(self, line: bytes) -> None:
-        """Record a signal (its `begin_line`) before any of its orders is written: one
-        syscall, no fsync."""
-        os.write(self._fd, line)
+        """Record a signal (its `begin_line`) before any of its orders is written."""
+        at = self._at
+        end = at + len(line)
+        if end > len(self._map):
+            self._map.resize(max(2 * len(self._map), end))   # the file too
+        self._map[at:end] = line
+        self._at = end
 
     def done(self, signal_id: str) -> None:
         """Every order of the signal is now in Redis; recovery may forget it."""
-        self._append({"signal_id": signal_id, "done": True})
+        self.begin(b'{"signal_id":%s,"done":true}\n' % _string(signal_id).encode())
 
-    def unfinished(self) -> Iterator[tuple[str, dict]]:
-        """Signals begun and not marked done, oldest first. A torn last line is ignored."""
-        pending: dict[str, dict] = {}
-        with open(self.path, "rb") as f:
-            for line in f:
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    continue  # a line cut short by a crash mid-write
-                if record.get("done"):
-                    pending.pop(record["signal_id"], None)
-                else:
-                    pending[record["signal_id"]] = record["spec"]
-        yield from pending.items()
+    def warm(self) -> None:
+        """Touch the pages the next line goes to, writing the zeros they hold: after the
+        kernel writes a page back it is write-protected again, and the next write to it takes
+        a fault; busy polling's rehearsals take it instead of a signal."""
+        for at in range(self._at, min(self._at + 2 * PAGE, len(self._map)), PAGE):
+            self._map[at] = 0
 
-    def compact(self) -> None:
-        """Rewrite the file with only the unfinished signals (call when nothing is in flight)."""
-        keep = list(self.unfinished())
-        tmp = self.path.with_suffix(".tmp")
-        with open(tmp, "w") as f:
-            for signal_id, spec in keep:
-                f.write(_encode({"signal_id": signal_id, "spec": spec}) + "\n")
-        os.replace(tmp, self.path)
-        os.close(self._fd)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    def unfinished(self) -> list[tuple[str, dict]]:
+        """This journal's signals begun and not done, oldest first."""
+        return unfinished(self._map[:self._at])
+
+    def orphans(self) -> "list[Orphan]":
+        """The journals of this directory and prefix whose engine is gone, each locked by us
+        (see `Orphan`); those another engine holds are left out."""
+        found = []
+        for path in sorted(self.directory.glob(f"{self.prefix}-signals*.log")):
+            if path == self.path:
+                continue
+            try:
+                fd = os.open(path, os.O_RDWR)
+            except FileNotFoundError:   # finished by another engine's recovery meanwhile
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:     # its engine is alive, or another recovery has it
+                os.close(fd)
+                continue
+            if not os.path.exists(path):   # deleted by the recovery that held it before us
+                os.close(fd)
+                continue
+            found.append(Orphan(path, fd))
+        return found
 
     def close(self) -> None:
+        """Unmap and unlock; the file is deleted if every signal in it is done, else left for
+        the next start's recovery."""
+        finished = not self.unfinished()
+        self._map.close()
+        if finished:
+            self.path.unlink(missing_ok=True)
         os.close(self._fd)
+
+
+class Orphan:
+    """A journal whose engine is gone, locked while a recovery finishes its signals: used as
+    `with orphan:`, it is deleted when the block ends without an error, and only unlocked
+    (kept for the next recovery) when it raises."""
+
+    def __init__(self, path: Path, fd: int) -> None:
+        self.path, self._fd = path, fd
+
+    def unfinished(self) -> list[tuple[str, dict]]:
+        with open(self._fd, "rb", closefd=False) as f:
+            return unfinished(f.read())
+
+    def __enter__(self) -> "Orphan":
+        return self
+
+    def __exit__(self, kind, value, traceback) -> None:
+        if kind is None:
+            self.path.unlink()
+        os.close(self._fd)
+
+    def __repr__(self) -> str:
+        return f"Orphan({self.path.name})"
+
+
+def unfinished(data: bytes) -> list[tuple[str, dict]]:
+    """The signals of a journal's bytes begun and not done, oldest first. A line cut short by a
+    crash and the zeros after the last line are ignored."""
+    pending: dict[str, dict] = {}
+    for line in data.split(b"\0", 1)[0].splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if record.get("done"):
+            pending.pop(record["signal_id"], None)
+        else:
+            pending[record["signal_id"]] = record["spec"]
+    return list(pending.items())

@@ -97,7 +97,7 @@ async def start(config: EngineConfig | str | Path | None = None, *, data_dir: st
     if configured:
         await _load_instruments(configured, catalog, data_dir)
     instruments = {i.key: i for i in catalog}
-    oms = OMS(config, store, accounts, instruments, SignalJournal(data_dir / f"{config.prefix}-signals.log"))
+    oms = OMS(config, store, accounts, instruments, SignalJournal(data_dir, config.prefix))
     oms.paper_info = paper_info
     oms.feed_factory = _feed_factory(accounts_config)
     oms.killed = bool(await store.redis.get(oms._kill_key))

@@ -280,7 +280,8 @@ class OMS:
     def _rehearse(self) -> None:
         """Busy polling's warm-up (`nbexec.engine.busy_poll`): the next armed signal in turn,
         readied as if fired now (`_ready`) and thrown away, after its instrument's feeds
-        decoded their newest tick message again; nothing is sent or changed."""
+        decoded their newest tick message again and the journal's next pages were touched;
+        nothing is sent or changed."""
         armed = [a for a in self._armed if a.signal_id not in self.fanouts]
         if not armed or self.killed or not self.redis_ok:
             return
@@ -289,6 +290,7 @@ class OMS:
         for feed in self.feeds:
             if plan.instrument.key in feed.instruments:
                 feed.rehearse()
+        self.journal.warm()
         _without_gc(lambda: self._ready(plan, time.monotonic_ns(), None, self.last_quote(plan.instrument.key),
                                         rehearsal=True))
 

@@ -1,7 +1,8 @@
 """Startup recovery: bring Redis and the brokers back into agreement, and say what differed.
 
 Order of work, each step idempotent (a crash during recovery is recovered the same way):
-1. Signals the journal began and never finished: every planned order Redis does not know is
+1. Signals begun and never finished in the journal of an engine now gone (a live engine's
+   journal, locked, is its own business): every planned order Redis does not know is
    looked up at the broker by its tag; found -> recorded as it is there ("adopted"),
    not found -> sent now ("sent": the interrupted fan-out finishes exactly once). Orders risk
    refused are recorded RISK_REJECTED with their reason ("refused": never sent).
@@ -55,8 +56,10 @@ async def recover(oms: OMS) -> RecoveryReport:
     for account in oms.accounts:
         for order in await oms.store.open_orders(account):
             oms._remember(order)
-    for signal_id, spec in list(oms.journal.unfinished()):
-        await _finish_signal(oms, signal_id, spec, report)
+    for orphan in oms.journal.orphans():   # journals of engines gone before finishing
+        with orphan:
+            for signal_id, spec in orphan.unfinished():
+                await _finish_signal(oms, signal_id, spec, report)
     for order in [o for o in oms.orders.values() if o.status not in (S.FILLED, S.CANCELLED, S.REJECTED,
                                                                      S.EXPIRED, S.RISK_REJECTED)]:
         await _reconcile_open(oms, order, report)
@@ -108,7 +111,6 @@ async def _finish_signal(oms: OMS, signal_id: str, spec: dict, report: RecoveryR
             oms._remember(sent)
             oms.tasks.spawn(oms._follow(sent, answer))
             report.sent.append(order.order_id)
-    oms.journal.done(signal_id)
 
 
 def _journaled(signal_id: str, account_id: str, side: str, quantity: int, order_type: str, price: float,
