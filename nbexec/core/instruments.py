@@ -6,7 +6,7 @@ Prices travel as floats at the edges, but tick arithmetic is done in whole ticks
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from .errors import ValidationError
@@ -34,6 +34,9 @@ class Instrument:
     name: str = ""
     instrument_type: str = "EQ"
     dhan_security_id: int = 0  # Dhan's securityId; 0 = same as exchange_token
+    # `EXCHANGE:SYMBOL`, the name users and Kite's quote API use: made once, read several
+    # times per order on the order path
+    key: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.exchange not in KITE_SEGMENT_CODES:
@@ -44,11 +47,7 @@ class Instrument:
             raise ValidationError("tick_size", self.tick_size, "must be positive")
         if self.lot_size < 1:
             raise ValidationError("lot_size", self.lot_size, "must be at least 1")
-
-    @property
-    def key(self) -> str:
-        """`EXCHANGE:SYMBOL`, the name users and Kite's quote API use."""
-        return f"{self.exchange}:{self.symbol}"
+        object.__setattr__(self, "key", f"{self.exchange}:{self.symbol}")
 
     @property
     def kite_token(self) -> int:

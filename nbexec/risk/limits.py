@@ -7,7 +7,7 @@ signal) are on with conservative values. A limit is inclusive: an order exactly 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Mapping
 
 from ..core.errors import ValidationError
@@ -29,6 +29,9 @@ class RiskLimits:
     max_spread_bps: float | None = 100.0     # a MARKET order into a wider spread is refused
     daily_loss_limit: float | None = None    # rupees; beyond it only reducing orders pass
     duplicate_window_s: float | None = 5.0   # same account, symbol, side, quantity again within it
+    # the two windows in ns, as the checks compare them (made once, read per order)
+    max_tick_age_ns: int | None = field(init=False, repr=False, compare=False)
+    duplicate_window_ns: int | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("max_quantity", "max_position"):
@@ -44,23 +47,19 @@ class RiskLimits:
                 raise ValidationError("max_slippage_bps", slippage,
                                       f"must not exceed price_band_bps {self.price_band_bps}, "
                                       "or every protected MARKET order would be refused")
+        for seconds, ns in (("max_tick_age_s", "max_tick_age_ns"), ("duplicate_window_s", "duplicate_window_ns")):
+            value = getattr(self, seconds)
+            object.__setattr__(self, ns, None if value is None else int(value * 1e9))
 
     @classmethod
     def from_config(cls, config: Mapping[str, object]) -> "RiskLimits":
         """Limits from a config table; an unknown key is an error naming it (a typo is not a limit)."""
-        known = {f.name for f in fields(cls)}
+        known = {f.name for f in fields(cls) if f.init}
         for key in config:
             if key not in known:
                 raise ValidationError(str(key), config[key], f"unknown risk limit; known: {sorted(known)}")
         return cls(**config)
 
-    @property
-    def max_tick_age_ns(self) -> int | None:
-        return None if self.max_tick_age_s is None else int(self.max_tick_age_s * 1e9)
-
-    @property
-    def duplicate_window_ns(self) -> int | None:
-        return None if self.duplicate_window_s is None else int(self.duplicate_window_s * 1e9)
 
 
 def _is_number(value: object) -> bool:

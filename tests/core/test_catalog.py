@@ -33,3 +33,8 @@ def test_replacing_an_instrument_drops_its_old_ids():
     c.add(replace(INFY, dhan_security_id=99))
     assert c.by_security_id("NSE_EQ", 1594) is None and c.by_security_id("NSE_EQ", 99).key == "NSE:INFY"
     assert len(c) == 1 and list(c) == [replace(INFY, dhan_security_id=99)]
+
+
+def test_an_instruments_key_follows_its_exchange_and_symbol():
+    assert (INFY.key, replace(INFY, symbol="TCS").key, NIFTY.key) == ("NSE:INFY", "NSE:TCS", "INDICES:NIFTY 50")
+    assert "key" not in repr(INFY) and replace(INFY) == INFY and hash(replace(INFY)) == hash(INFY)

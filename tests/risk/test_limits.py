@@ -59,3 +59,12 @@ def test_from_config_names_an_unknown_key():
 def test_windows_convert_to_nanoseconds():
     limits = RiskLimits(max_tick_age_s=1.5, duplicate_window_s=0.25)
     assert (limits.max_tick_age_ns, limits.duplicate_window_ns) == (1_500_000_000, 250_000_000)
+    changed = replace(limits, max_tick_age_s=None, duplicate_window_s=2)
+    assert (changed.max_tick_age_ns, changed.duplicate_window_ns) == (None, 2_000_000_000)
+
+
+def test_from_config_refuses_the_derived_windows():
+    """The ns windows follow the seconds: a config setting one is named, not taken."""
+    with pytest.raises(ValidationError) as info:
+        RiskLimits.from_config({"max_tick_age_ns": 5})
+    assert info.value.field == "max_tick_age_ns"
