@@ -162,8 +162,10 @@ class OMS:
                     fanout.skipped[account.id] = sized.skipped_reason
                     continue
                 side_for, quantity = side, sized.quantity
+            request = OrderRequest(signal_id, account.id, instrument, side_for, quantity, prototype.order_type,
+                                   prototype.price)
             orders.append((account, prototype.evolve(account=account.id, order_id=make_tag(signal_id, account.id),
-                                                     quantity=quantity, side=side_for)))
+                                                     quantity=quantity, side=side_for), request, fingerprint(request)))
         return _Plan(signal_id, instrument, limits, prototype, fanout, orders, quote)
 
     def _prototype(self, *shape) -> Order:
@@ -211,10 +213,9 @@ class OMS:
         planned: list[tuple[Account, Order, bytes]] = []
         rejected: list[Order] = []
         recent: list[RecentSignal] = []
-        for account, order in plan.orders:
-            request = OrderRequest(signal_id, account.id, instrument, order.side, order.quantity, prototype.order_type,
-                                   price)
-            seen = fingerprint(request)
+        for account, order, request, seen in plan.orders:
+            if price != request.price:   # `armed.fire(price=...)`
+                request = request._replace(price=price)
             context = self._risk_context(account.id, instrument.key, seen, market, wall)
             verdict = verdicts.get(order.side) or verdicts.setdefault(order.side, price_for_market(request, limits, context))
             decision = evaluate(request, limits, context, verdict)
@@ -260,10 +261,10 @@ class OMS:
         """A ready signal made real. The journal line goes first: a kill from there on still
         finishes this signal exactly once (and records what risk refused). Then the writes,
         nothing else between them, then the records."""
-        for recent in ready.recent:
-            self._recent[recent.fingerprint] = recent
         self.journal.begin(ready.line)
         sent = [self._send(account, order, body) for account, order, body in ready.planned]   # the wire
+        for recent in ready.recent:
+            self._recent[recent.fingerprint] = recent
         answers: dict[str, asyncio.Future] = {}
         recorded: list[tuple[Order, Sequence[S]]] = [(o, REJECTED_PATH) for o in ready.rejected]
         for (_, order, _), answer in zip(ready.planned, sent):
@@ -743,7 +744,9 @@ class _Plan:
     limits: RiskLimits                         # with the signal's own slippage
     prototype: Order                           # the validated signal, account "*"
     fanout: FanOut                             # holds the accounts sizing skipped
-    orders: list[tuple[Account, Order]]        # one tagged, sized NEW order per account to send
+    # one tagged, sized NEW order per account to send, with what risk sees of it at the planned
+    # price and its fingerprint for the duplicate-signal guard (the same at any price)
+    orders: list[tuple[Account, Order, OrderRequest, Fingerprint]]
     quote: Any                                 # the newest LastQuote when planned (sizing's price), or None
 
 
@@ -766,7 +769,7 @@ class Armed:
     @property
     def accounts(self) -> dict[str, int]:
         """Account -> signed quantity each order will carry (skipped accounts left out)."""
-        return {o.account: o.quantity * o.side.sign for _, o in self._plan.orders}
+        return {o.account: o.quantity * o.side.sign for _, o, _, _ in self._plan.orders}
 
     def fire(self, price: float | None = None) -> FanOut:
         """Send it now (safe in a tick callback); returns as `oms.fire` does."""

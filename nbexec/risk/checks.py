@@ -25,7 +25,7 @@ def duplicate_signal(request: OrderRequest, limits: RiskLimits, context: RiskCon
     window = limits.duplicate_window_ns
     if window is None:
         return None
-    mine = fingerprint(request)
+    mine = fingerprint(request) if context.recent_signals else None
     for seen in context.recent_signals:
         age = context.now_ns - seen.seen_at_ns
         if seen.fingerprint == mine and seen.signal_id != request.signal_id and age <= window:

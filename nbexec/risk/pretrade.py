@@ -55,5 +55,6 @@ def evaluate(request: OrderRequest, limits: RiskLimits, context: RiskContext,
     market = market or price_for_market(request, limits, context)
     if not market.accepted or limits.max_order_value is None:
         return market
-    priced = request._replace(order_type=market.order_type, price=market.price)
+    priced = (request if (market.order_type, market.price) == (request.order_type, request.price)
+              else request._replace(order_type=market.order_type, price=market.price))
     return Decision(market.order_type, market.price, max_order_value(priced, limits, context))
