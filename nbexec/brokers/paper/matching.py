@@ -34,6 +34,7 @@ from nbexec.core.market import Quote
 from nbexec.core.orders import OrderType, Product, Side, Validity
 
 from .book import Book
+from .resting import LiveOrders
 from .model import (CANCEL_PENDING, CANCELLED, COMPLETE, FIELDS, INTERIM, LIVE,  # noqa: F401
                     MAX_MODIFICATIONS, MODIFIED, MODIFY_PENDING, MODIFY_VALIDATION_PENDING, OPEN,
                     OPEN_PENDING, RECEIVED, REJECTED, TERMINAL, TRIGGER_PENDING, VALIDATION_PENDING,
@@ -81,7 +82,7 @@ class Engine:
         self.by_security_id = {(i.dhan_segment, i.security_id): i for i in self.instruments.values()}
         self._accounts: dict[str, _Account] = {}
         self._orders: dict[str, Order] = {}
-        self._live: dict[str, list[Order]] = {k: [] for k in self.books}
+        self._live: dict[str, LiveOrders] = {k: LiveOrders() for k in self.books}
         self._next_order = order_id_base
         self._next_trade = 10_000_000
         self.listeners: list[Callable[[Event], None]] = []
@@ -168,13 +169,14 @@ class Engine:
         order.exchange_order_id = str(1_100_000_000_000_000 + self._next_order % 10**15)
         order.blocked = self._block(acct, order)
         self._record(order, OPEN_PENDING, now)
-        self._live[inst.key].append(order)
         book = self.books[inst.key]
         if order_type in ("SL", "SL-M") and not self._triggered(order, book):
             self._record(order, TRIGGER_PENDING, now)
         else:
             self._record(order, OPEN, now)
             self._match(order, book, now)
+        if order.is_live:
+            self._live[inst.key].file(order)
         return order
 
     def modify(self, account: str, order_id: str, *, quantity: int | None = None,
@@ -242,6 +244,8 @@ class Engine:
         else:
             self._record(order, OPEN, now)
             self._match(order, book, now)
+        if order.is_live:
+            self._live[order.instrument.key].file(order)
         return order
 
     def cancel(self, account: str, order_id: str) -> Order:
@@ -269,31 +273,33 @@ class Engine:
         self.steps += 1
         return stepped
 
-    def _match_live(self, live: list[Order], book: Book, now: float) -> None:
+    def _match_live(self, live: LiveOrders, book: Book, now: float) -> None:
         """Trigger and match one book's live orders after its step, oldest first.
 
-        A limit priced short of the best opposite level is passed over before its price is
-        turned into ticks (a Decimal division, ~5 us): `take` would find nothing for it, and a
-        long session rests thousands (6,000 made every step take ~30 ms, with no tick sent
-        meanwhile). The two levels are read once: fills only empty levels, so within the step
-        they only move away, and a stale one lets through at worst an order that finds nothing.
+        Resting limits short of the best opposite level are not visited (`LiveOrders.due`):
+        `take` would find nothing for them, and a long session rests thousands. The two levels
+        are read once: fills only empty levels, so within the step they only move away, and a
+        stale one lets through at worst an order that finds nothing.
         """
         half_tick = book.tick / 2   # prices are on the grid: compare them as floats, with slack
         buy_reach, sell_reach = book.reach("BUY"), book.reach("SELL")
-        for order in list(live):
-            if order.status == TRIGGER_PENDING:
-                if not self._triggered(order, book):
-                    continue
+        for order in live.due(None if buy_reach is None else buy_reach - half_tick,
+                              None if sell_reach is None else sell_reach + half_tick):
+            if order.status == TRIGGER_PENDING and self._triggered(order, book):
                 self._record(order, OPEN, now)
-            if order.status != OPEN:
-                continue
-            if order.order_type in ("LIMIT", "SL"):
-                if order.side == "BUY":
-                    if buy_reach is None or order.price < buy_reach - half_tick:
-                        continue
-                elif sell_reach is None or order.price > sell_reach + half_tick:
-                    continue
-            self._match(order, book, now)
+            if order.status == OPEN and self._reaches(order, buy_reach, sell_reach, half_tick):
+                self._match(order, book, now)
+            if order.is_live:
+                live.file(order)
+
+    @staticmethod
+    def _reaches(order: Order, buy_reach: float | None, sell_reach: float | None, half_tick: float) -> bool:
+        """Whether an open order can take anything (a market order always may)."""
+        if order.order_type not in ("LIMIT", "SL"):
+            return True
+        if order.side == "BUY":
+            return buy_reach is not None and order.price >= buy_reach - half_tick
+        return sell_reach is not None and order.price <= sell_reach + half_tick
 
     def quote(self, key: str) -> Quote:
         """The instrument's current snapshot (last trade, OHLC, volume, 5-level depth)."""
@@ -461,5 +467,5 @@ class Engine:
         order.blocked = 0.0
         if message:
             order.status_message = message
-        self._live[order.instrument.key].remove(order)
+        self._live[order.instrument.key].drop(order)
         self._record(order, status, now)

@@ -212,3 +212,23 @@ def test_a_limit_modified_into_a_stop_waits_for_its_trigger():
     o = e.place("A", "NSE:INFY", "BUY", 1, order_type="LIMIT", price=1400.0)
     e.modify("A", o.order_id, order_type="SL", price=1700.0, trigger_price=1650.0)
     assert o.status == "TRIGGER_PENDING" and o.filled_quantity == 0
+
+
+def test_a_limit_repriced_while_resting_fills_at_its_new_price_not_its_old():
+    """Resting limits wait in price heaps (`resting.LiveOrders`): a modified one must be filed
+    again at its new price, and its old entry must not bring it back at the old one."""
+    e = make_engine()
+    bid = e.quote("NSE:INFY").bids[0].price
+    o = e.place("A", "NSE:INFY", "SELL", 5, order_type="LIMIT", price=bid + 40.0)   # far: never reached
+    e.modify("A", o.order_id, price=bid + 0.5)
+    for _ in range(2000):
+        if o.status == "COMPLETE":
+            break
+        e.step()
+    assert o.status == "COMPLETE" and all(t.price >= bid + 0.5 for t in e.trades("A", o.order_id))
+
+    back = e.place("A", "NSE:INFY", "SELL", 5, order_type="LIMIT", price=e.quote("NSE:INFY").bids[0].price + 0.5)
+    e.modify("A", back.order_id, price=back.price + 200.0)   # away from where it rested, inside the band
+    for _ in range(300):
+        e.step()
+    assert back.status == "OPEN" and not e.trades("A", back.order_id)
