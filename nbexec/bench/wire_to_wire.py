@@ -12,8 +12,8 @@ returns: on a busy machine the exchange may run first) -> first arrival; and
 `exchange_between_arrivals` (see `fanout`).
 
 - nbexec: `Feed.on_quote` (INFY) -> `oms.fire(...)` on the engine's loop.
-- nbexec_armed (one account only): the same signal prepared by `oms.arm(...)` when the trial
-  arms, then `Feed.on_quote` -> `armed.fire()`.
+- nbexec_armed: the same signal prepared by `oms.arm(...)` when the trial arms (validated,
+  every account sized and tagged), then `Feed.on_quote` -> `armed.fire()`.
 - nbexec_armed_busy_poll (one account only): the same with `oms.busy_poll` on for the trial
   (the loop polls instead of sleeping; off again before the next stack's turn, so no other
   stack shares its cores with a spinning loop) and rehearsals off (`oms.rehearse_every_s = None`).
@@ -145,7 +145,7 @@ async def measure(rig: Rig, accounts: int, trials: int) -> dict:
     session = rig.session
     ids = list(session.oms.accounts)
     stacks = (("nbexec", "nbexec_armed", "nbexec_armed_busy_poll", "nbexec_armed_hot", "official_sdk")
-              if accounts == 1 else ("nbexec", "official_sdk"))
+              if accounts == 1 else ("nbexec", "nbexec_armed", "official_sdk"))
     samples: dict[str, dict[str, list[float]]] = {name: {} for name in stacks}
     await session.admin.new_requests()
     await session.admin.new_frames()
