@@ -22,7 +22,7 @@ import mmap
 import os
 import secrets
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 
 _string = json.encoder.encode_basestring_ascii   # C: one JSON string literal, escaped, in quotes
@@ -98,10 +98,10 @@ class SignalJournal:
         """This journal's signals begun and not done, oldest first."""
         return unfinished(self._map[:self._at])
 
-    def orphans(self) -> "list[Orphan]":
+    def orphans(self) -> "Iterator[Orphan]":
         """The journals of this directory and prefix whose engine is gone, each locked by us
-        (see `Orphan`); those another engine holds are left out."""
-        found = []
+        when it is reached (see `Orphan`: one at a time, so a recovery that fails leaves the
+        rest unlocked); those another engine holds are left out."""
         for path in sorted(self.directory.glob(f"{self.prefix}-signals*.log")):
             if path == self.path:
                 continue
@@ -117,8 +117,7 @@ class SignalJournal:
             if not os.path.exists(path):   # deleted by the recovery that held it before us
                 os.close(fd)
                 continue
-            found.append(Orphan(path, fd))
-        return found
+            yield Orphan(path, fd)
 
     def close(self) -> None:
         """Unmap and unlock; the file is deleted if every signal in it is done, else left for

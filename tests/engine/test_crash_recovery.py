@@ -91,6 +91,6 @@ async def test_orders_risk_refused_before_a_crash_are_recorded_by_recovery(engin
     assert (recorded.status, recorded.reject_reason, recorded.price) == (OrderStatus.RISK_REJECTED,
                                                                          "price_band: too far", far)
     assert again.recovery.refused == [make_tag("refused-crash", account)]
-    assert not crashed.path.exists() and again.journal.orphans() == []   # finished, so deleted
+    assert not crashed.path.exists() and list(again.journal.orphans()) == []   # finished, so deleted
     exchange = admin(again.paper_info, "/book")
     assert not [o for o in exchange[account]["orders"] if o["tag"] == recorded.order_id]
