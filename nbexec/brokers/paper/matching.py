@@ -283,23 +283,15 @@ class Engine:
         """
         half_tick = book.tick / 2   # prices are on the grid: compare them as floats, with slack
         buy_reach, sell_reach = book.reach("BUY"), book.reach("SELL")
-        for order in live.due(None if buy_reach is None else buy_reach - half_tick,
-                              None if sell_reach is None else sell_reach + half_tick):
+        buys_from = None if buy_reach is None else buy_reach - half_tick
+        sells_up_to = None if sell_reach is None else sell_reach + half_tick
+        for order in live.due(buys_from, sells_up_to):
             if order.status == TRIGGER_PENDING and self._triggered(order, book):
                 self._record(order, OPEN, now)
-            if order.status == OPEN and self._reaches(order, buy_reach, sell_reach, half_tick):
+            if order.status == OPEN and _reaches(order, buys_from, sells_up_to):
                 self._match(order, book, now)
             if order.is_live:
                 live.file(order)
-
-    @staticmethod
-    def _reaches(order: Order, buy_reach: float | None, sell_reach: float | None, half_tick: float) -> bool:
-        """Whether an open order can take anything (a market order always may)."""
-        if order.order_type not in ("LIMIT", "SL"):
-            return True
-        if order.side == "BUY":
-            return buy_reach is not None and order.price >= buy_reach - half_tick
-        return sell_reach is not None and order.price <= sell_reach + half_tick
 
     def quote(self, key: str) -> Quote:
         """The instrument's current snapshot (last trade, OHLC, volume, 5-level depth)."""
@@ -469,3 +461,13 @@ class Engine:
             order.status_message = message
         self._live[order.instrument.key].drop(order)
         self._record(order, status, now)
+
+
+def _reaches(order: Order, buys_from: float | None, sells_up_to: float | None) -> bool:
+    """Whether an open order may take anything: a market order always, a limit priced at the
+    step's threshold for its side (`LiveOrders.due`'s, None: nothing reaches)."""
+    if order.order_type not in ("LIMIT", "SL"):
+        return True
+    if order.side == "BUY":
+        return buys_from is not None and order.price >= buys_from
+    return sells_up_to is not None and order.price <= sells_up_to

@@ -52,9 +52,7 @@ class LiveOrders:
             self._waiting[order.order_id] = order
             return
         self._waiting.pop(order.order_id, None)
-        price = order.price
-        heap, key = (self._buys, -price) if order.side == "BUY" else (self._sells, price)
-        heapq.heappush(heap, (key, _seq(order), next(self._filings), price, order))
+        heapq.heappush(*self._entry(order))
         if len(self._buys) + len(self._sells) > 2 * len(self._live) + 64:
             self._rebuild()
 
@@ -79,9 +77,18 @@ class LiveOrders:
             if order.order_id in self._live and _rests(order) and order.price == price:
                 found[order.order_id] = order
 
+    def _entry(self, order: Order) -> tuple[list[_Entry], _Entry]:
+        """The heap a resting order goes in, and its entry there."""
+        price = order.price
+        if order.side == "BUY":
+            return self._buys, (-price, _seq(order), next(self._filings), price, order)
+        return self._sells, (price, _seq(order), next(self._filings), price, order)
+
     def _rebuild(self) -> None:
-        resting = [o for o in self._live.values() if _rests(o)]
-        self._buys = [(-o.price, _seq(o), next(self._filings), o.price, o) for o in resting if o.side == "BUY"]
-        self._sells = [(o.price, _seq(o), next(self._filings), o.price, o) for o in resting if o.side != "BUY"]
+        self._buys, self._sells = [], []
+        for order in self._live.values():
+            if _rests(order):
+                heap, entry = self._entry(order)
+                heap.append(entry)
         heapq.heapify(self._buys)
         heapq.heapify(self._sells)
