@@ -122,6 +122,7 @@ class FeedConnection:
         self._logger = RedactingLogger(logging.getLogger(f"nbexec.feeds.websocket.{name}"), secrets)
         self._ws: WebSocket | None = None
         self._task: asyncio.Task | None = None
+        self._closing = False
         self._connected = asyncio.Event()
         self._watch: asyncio.TimerHandle | None = None
         self.failure: NbexecError | None = None
@@ -133,11 +134,17 @@ class FeedConnection:
         """Start connecting in the background (idempotent). Call on the loop that reads."""
         if self._task is None or self._task.done():
             self.failure = None
+            self._closing = False
             self._task = asyncio.get_running_loop().create_task(self._run(),
                                                                 name=f"nbexec-feed-{self.name}")
 
     async def close(self) -> None:
-        """Close the socket (close handshake) and end the connection's task; idempotent."""
+        """Close the socket (close handshake) and end the connection's task; idempotent.
+
+        The task is cancelled, and also told to stop: Python 3.11's `asyncio.wait_for` (the
+        handshake's timeout) can swallow a cancel that lands as the connect attempt fails, and
+        the loop would then go on reconnecting while this waits for it."""
+        self._closing = True
         task = self._task
         if task is not None and not task.done():
             task.cancel()
@@ -205,6 +212,8 @@ class FeedConnection:
                 if self.failure is not None:
                     return
                 self._on_lost()
+            if self._closing:
+                return
             attempt += 1
             delay = backoff_delay(attempt, base_s=policy.base_s, cap_s=policy.cap_s, rng=self._rng)
             log.info("%s: reconnecting in %.2f s (attempt %d)", self.name, delay, attempt)

@@ -103,3 +103,28 @@ async def test_the_sockets_debug_log_shows_the_request_line_with_the_token_maske
             await conn.close()
     assert "> GET /raw?token=*** HTTP/1.1" in caplog.messages
     assert not any("SECRET123" in record.getMessage() for record in caplog.records)
+
+
+async def test_close_ends_the_loop_even_when_the_connect_attempt_swallows_the_cancel(monkeypatch):
+    """Python 3.11's `asyncio.wait_for` (the handshake's timeout) can turn a cancel that lands as
+    the connect attempt fails into that failure: close() must still end the connection's task,
+    not wait while it reconnects for ever (a test once hung 300 s on this)."""
+    attempts = []
+
+    async def connect_that_swallows_the_first_cancel(*args, **kwargs):
+        attempts.append(1)
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            if len(attempts) > 1:
+                raise
+            raise ConnectionRefusedError("refused as the cancel came") from None
+
+    monkeypatch.setattr("nbexec.feeds.connection.open_websocket", connect_that_swallows_the_first_cancel)
+    conn = connection("ws://127.0.0.1:9/x", ReconnectPolicy(base_s=0.01, cap_s=0.01))
+    conn.start()
+    await wait_until(lambda: attempts, timeout=5, what="a connect attempt")
+    closing = asyncio.ensure_future(conn.close())
+    await asyncio.wait({closing}, timeout=5)
+    assert closing.done(), "close() is still waiting for a loop that reconnects"
+    assert len(attempts) == 1 and feed_tasks() == []
