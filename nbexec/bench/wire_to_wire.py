@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 from ..core.errors import NbexecError
 from ..engine.fanout import FanOut
-from ..engine.oms import Armed
+from ..engine.planning import Armed
 from ..feeds.ring import LastQuote
 from .fanout import PACE_S, SYMBOL, between, check_acked, last_written_ns, speedup
 from .official_stack import OfficialStack

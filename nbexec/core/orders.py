@@ -172,14 +172,23 @@ class Order:
 
     def transition(self, status: OrderStatus | str, **changes: object) -> "Order":
         """The next version of this order in `status`; raises if the table forbids the move.
+        The one way an order changes status, on the order path too.
 
         Bookkeeping fields (stamps, broker ids, route, reason) are copied without re-running
-        the validation of `__post_init__`: this runs per order on the order path.
+        the validation of `__post_init__`, and so are a price and a MARKET / LIMIT type (what
+        risk decides), checked on their own: this runs per order on the order path. Any other
+        change is validated in full.
         """
         check_transition(self.order_id, self.status, status)
-        if changes.keys() <= _BOOKKEEPING:
-            return self.evolve(**changes, status=OrderStatus(status), version=self.version + 1)
-        return replace(self, status=OrderStatus(status), version=self.version + 1, **changes)
+        status = OrderStatus._value2member_map_.get(status) or OrderStatus(status)
+        keys = changes.keys()
+        if keys <= _BOOKKEEPING:
+            return self.evolve(**changes, status=status, version=self.version + 1)
+        if keys <= _PRICING and changes.get("order_type", self.order_type) in _UNTRIGGERED:
+            order_type = _enum(OrderType, "order_type", changes.get("order_type", self.order_type))
+            changes.update(order_type=order_type, price=limit_price(order_type, changes.get("price", self.price)))
+            return self.evolve(**changes, status=status, version=self.version + 1)
+        return replace(self, status=status, version=self.version + 1, **changes)
 
     def for_account(self, account: str, order_id: str, quantity: int, side: Side) -> "Order":
         """This (validated) order, re-addressed: how a fan-out makes 50 orders from one."""
@@ -201,7 +210,10 @@ class Order:
 ORDER_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Order))
 # Fields a transition may set without re-validating the order: they carry no invariant.
 _BOOKKEEPING = frozenset({"ts_signal", "ts_risk_passed", "ts_sent", "ts_acked", "ts_first_fill", "ts_done",
-                          "broker_order_id", "route", "broker", "reject_reason"})
+                          "created_at_ns", "broker_order_id", "route", "broker", "reject_reason"})
+# ... and those with a price and an order type that needs no trigger, checked by `limit_price`.
+_PRICING = _BOOKKEEPING | {"price", "order_type"}
+_UNTRIGGERED = frozenset({OrderType.MARKET, OrderType.LIMIT})
 _INT_FIELDS = frozenset(f.name for f in fields(Order) if f.type == "int")
 _FLOAT_FIELDS = frozenset(f.name for f in fields(Order) if f.type == "float")
 

@@ -59,7 +59,18 @@ OPEN: frozenset[OrderStatus] = frozenset(set(OrderStatus) - TERMINAL)
 
 
 def is_allowed(current: OrderStatus | str, new: OrderStatus | str) -> bool:
-    return OrderStatus(new) in TRANSITIONS[OrderStatus(current)]
+    """Whether the table allows `current -> new`; a value that is no status raises ValueError.
+
+    A status and its string value hash and compare alike (a str Enum), so the usual call, with
+    members, is two lookups and no Enum call: every order on the order path comes through here.
+    """
+    allowed = TRANSITIONS.get(current)   # type: ignore[call-overload]
+    if allowed is None:
+        allowed = TRANSITIONS[OrderStatus(current)]
+    if new in allowed:
+        return True
+    OrderStatus(new)
+    return False
 
 
 def check_transition(order_id: str, current: OrderStatus | str, new: OrderStatus | str) -> None:

@@ -11,7 +11,7 @@ core to spare, not for a laptop on battery. Off by default.
 A polling loop is awake but its order path is not: between ticks the code and data of that
 path fall out of the CPU's caches and branch predictors, and a cold run of it costs about
 twice a warm one here. So while polling, every `warm_every_s` the loop also runs a `warm`
-callback: the engine's rehearsal of an armed signal (`OMS._rehearse`), the way trading
+callback: the engine's rehearsal of an armed signal (`nbexec.engine.rehearsal`), the way trading
 systems keep their hot path warm by running it with the send switched off. A tick that
 lands during a rehearsal waits for it (~60 us here): a warmer median, a longer tail.
 """

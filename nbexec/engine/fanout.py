@@ -13,20 +13,10 @@ import pandas as pd
 
 from ..core.orders import Order
 from ..core.states import TERMINAL, OrderStatus
+from .views import hop_latencies
 
 S = OrderStatus
 _ANSWERED = TERMINAL | {S.ACKED, S.PARTIALLY_FILLED, S.UNKNOWN}
-HOPS = (("signal_to_risk_us", "ts_signal", "ts_risk_passed"),
-        ("risk_to_wire_us", "ts_risk_passed", "ts_sent"),
-        ("wire_to_ack_us", "ts_sent", "ts_acked"),
-        ("ack_to_fill_us", "ts_acked", "ts_first_fill"),
-        ("signal_to_done_us", "ts_signal", "ts_done"))
-
-
-def hop_latencies(order: Order) -> dict[str, float | None]:
-    """Microseconds between the monotonic stamps of consecutive hops (None if not reached)."""
-    return {name: (getattr(order, b) - getattr(order, a)) / 1e3 if getattr(order, a) and getattr(order, b) else None
-            for name, a, b in HOPS}
 
 
 class FanOut:

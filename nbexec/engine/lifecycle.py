@@ -29,11 +29,15 @@ from ..store import OrderStore, connect, resolve_redis_url
 from ..store.embedded import default_data_dir
 from .accounts import Account
 from .config import AccountConfig, EngineConfig, PaperConfig, RouteConfig
+from .gate import Gate
 from .journal import SignalJournal
+from .market_data import MarketData
 from .oms import OMS
 from .paper import PaperSupervisor
 from .recovery import recover
 from .routing import Route
+from .tasks import BackgroundTasks
+from .tracker import OrderTracker
 
 log = logging.getLogger(__name__)
 
@@ -97,15 +101,16 @@ async def start(config: EngineConfig | str | Path | None = None, *, data_dir: st
     if configured:
         await _load_instruments(configured, catalog, data_dir)
     instruments = {i.key: i for i in catalog}
-    oms = OMS(config, store, accounts, instruments, SignalJournal(data_dir, config.prefix))
-    oms.paper_info = paper_info
-    oms.feed_factory = _feed_factory(accounts_config)
-    oms.killed = bool(await store.redis.get(oms._kill_key))
-    oms.recovery = await recover(oms)
+    gate = Gate(killed=await store.kill_switch())
+    tasks = BackgroundTasks("engine", log)
+    journal = SignalJournal(data_dir, config.prefix)
+    tracker = OrderTracker(store, accounts, gate, journal, tasks)
+    oms = OMS(config, store, accounts, MarketData(instruments, _feed_factory(accounts_config)), journal, tracker,
+              gate, tasks, recovery=await recover(tracker), paper_info=paper_info)
     for account in accounts.values():
         for broker in account.brokers.values():
-            oms.tasks.spawn(_consume_updates(oms, account.id, broker))
-    oms.tasks.spawn(_watch_redis(oms))
+            tasks.spawn(_consume_updates(tracker, gate, account.id, broker))
+    tasks.spawn(_watch_redis(store, gate))
     return oms
 
 
@@ -136,43 +141,29 @@ def _feed_factory(accounts: list[AccountConfig]):
     return lambda instruments, mode: Feed.dhan(s["feed_ws_url"], s["client_id"], token, instruments, mode=mode)
 
 
-async def _consume_updates(oms: OMS, account_id: str, broker: Broker) -> None:
+async def _consume_updates(tracker: OrderTracker, gate: Gate, account_id: str, broker: Broker) -> None:
     """Order updates from one broker connection drive transitions, fills and positions."""
     async for seen in broker.order_updates():
-        if oms.stopped:
+        if gate.stopped:
             return
         try:
-            await oms.apply_broker_order(account_id, seen)
+            await tracker.apply_broker_order(account_id, seen)
         except NbexecError as exc:
             log.warning("order update for %s not applied: %s", seen.tag, exc)
 
 
-async def _watch_redis(oms: OMS, every_s: float = 0.5) -> None:
+async def _watch_redis(store: OrderStore, gate: Gate, every_s: float = 0.5) -> None:
     """Fail closed while Redis is unreachable, open again when it answers."""
-    while not oms.stopped:
+    while not gate.stopped:
         try:
-            await oms.store.ping()
-            oms.redis_ok = True
+            await store.ping()
+            gate.redis_ok = True
         except StoreUnavailable:
-            oms.redis_ok = False
+            gate.redis_ok = False
         await asyncio.sleep(every_s)
 
 
 async def stop(oms: OMS, timeout_s: float = 10.0) -> None:
-    """Stop tasks, feeds and connections; orders and state stay in Redis (and at the broker).
-    Idempotent, and bounded: a step that does not finish within `timeout_s` is abandoned."""
-    if oms.stopped:
-        return
-    oms.stopped = True
-    oms.busy_poll = False
-    steps = [("engine tasks", oms.tasks.cancel_all()),
-             ("feeds", asyncio.gather(*(f.close() for f in oms.feeds), return_exceptions=True)),
-             ("broker connections", asyncio.gather(*(b.close() for a in oms.accounts.values()
-                                                     for b in a.brokers.values()), return_exceptions=True)),
-             ("Redis", oms.store.close())]
-    for name, step in steps:
-        try:
-            await asyncio.wait_for(step, timeout_s)
-        except (asyncio.TimeoutError, NbexecError, OSError) as exc:
-            log.warning("stopping %s did not finish cleanly: %r", name, exc)
-    oms.journal.close()
+    """Stop the engine (`OMS.stop`): tasks, feeds and connections; orders and state stay in
+    Redis (and at the broker). Idempotent and bounded."""
+    await oms.stop(timeout_s)

@@ -22,8 +22,8 @@ from ..brokers.reconcile import resolve_unknown
 from ..core.errors import BrokerError, NbexecError, OrderNotFound
 from ..core.orders import Order, make_tag
 from ..core.states import OrderStatus
-from .oms import OMS, REJECTED_PATH, SENT_PATH
 from .routing import choose
+from .tracker import PENDING_PATH, REJECTED_PATH, SENT_PATH, OrderTracker
 
 S = OrderStatus
 
@@ -51,45 +51,47 @@ class RecoveryReport:
                 f"updated {len(self.updated)}, unchanged {self.unchanged}, errors {len(self.errors)}>")
 
 
-async def recover(oms: OMS) -> RecoveryReport:
+async def recover(tracker: OrderTracker) -> RecoveryReport:
+    """Run the steps of the module doc with `tracker`'s store, accounts and journal; what
+    differed is in the report. Call it before the engine takes new signals."""
     report = RecoveryReport()
-    for account in oms.accounts:
-        for order in await oms.store.open_orders(account):
-            oms._remember(order)
-    for orphan in oms.journal.orphans():   # journals of engines gone before finishing
+    store = tracker.store
+    for account in tracker.accounts:
+        for order in await store.open_orders(account):
+            tracker.remember(order)
+    for orphan in tracker.journal.orphans():   # journals of engines gone before finishing
         with orphan:
             for signal_id, spec in orphan.unfinished():
-                await _finish_signal(oms, signal_id, spec, report)
-    for order in [o for o in oms.orders.values() if o.status not in (S.FILLED, S.CANCELLED, S.REJECTED,
-                                                                     S.EXPIRED, S.RISK_REJECTED)]:
-        await _reconcile_open(oms, order, report)
-    for account in oms.accounts:
-        for position in await oms.store.positions(account):
-            oms.positions[(account, position.instrument)] = position
+                await _finish_signal(tracker, signal_id, spec, report)
+    for order in tracker.open_orders():
+        await _reconcile_open(tracker, order, report)
+    for account in tracker.accounts:
+        for position in await store.positions(account):
+            tracker.positions[(account, position.instrument)] = position
     return report
 
 
-async def _finish_signal(oms: OMS, signal_id: str, spec: dict, report: RecoveryReport) -> None:
-    common = spec["common"]
+async def _finish_signal(tracker: OrderTracker, signal_id: str, spec: dict, report: RecoveryReport) -> None:
+    common, store = spec["common"], tracker.store
     for account_id, side, quantity, order_type, price, reason in spec.get("rejected", ()):
-        if account_id not in oms.accounts:
+        if account_id not in tracker.accounts:
             report.errors.append(f"signal {signal_id}: account {account_id} is no longer configured")
-        elif await oms.store.find_by_signal(account_id, signal_id) is None:
+        elif await store.find_by_signal(account_id, signal_id) is None:
             refused = _journaled(signal_id, account_id, side, quantity, order_type, price, common).transition(
                 S.RISK_REJECTED, reject_reason=reason)
-            await oms.store.create(refused, REJECTED_PATH)
-            oms._remember(refused)
+            await store.create(refused, REJECTED_PATH)
+            tracker.remember(refused)
             report.refused.append(refused.order_id)
     for account_id, side, quantity, order_type, price in spec["orders"]:
-        if account_id not in oms.accounts:
+        if account_id not in tracker.accounts:
             report.errors.append(f"signal {signal_id}: account {account_id} is no longer configured")
             continue
-        stored = await oms.store.find_by_signal(account_id, signal_id)
+        stored = await store.find_by_signal(account_id, signal_id)
         if stored is not None:
-            oms._remember(stored)
+            tracker.remember(stored)
             continue
         order = _journaled(signal_id, account_id, side, quantity, order_type, price, common)
-        account = oms.accounts[account_id]
+        account = tracker.accounts[account_id]
         seen = None
         for route in account.routes:
             seen = await resolve_unknown(account.brokers[route.name], order)
@@ -98,18 +100,18 @@ async def _finish_signal(oms: OMS, signal_id: str, spec: dict, report: RecoveryR
                 break
         if seen is not None:
             sent = order.transition(S.PENDING_SEND).transition(S.SENT)
-            await oms.store.create(sent, SENT_PATH)
-            oms._remember(sent)
-            await oms.apply_broker_order(account_id, seen)
+            await store.create(sent, SENT_PATH)
+            tracker.remember(sent)
+            await tracker.apply_broker_order(account_id, seen)
             report.adopted.append(order.order_id)
         else:
             route = choose(account.routes, time.monotonic_ns()).route.name
             pending = order.transition(S.PENDING_SEND, route=route, broker=account.brokers[route].name)
-            answer = oms._send(account, pending)
-            sent = oms._as_written(pending)
-            await oms.store.create(sent, SENT_PATH if sent.status is S.SENT else SENT_PATH[:2])
-            oms._remember(sent)
-            oms.tasks.spawn(oms._follow(sent, answer))
+            answer = tracker.send(account, pending)
+            sent = tracker.as_written(pending)
+            await store.create(sent, SENT_PATH if sent.status is S.SENT else PENDING_PATH)
+            tracker.remember(sent)
+            tracker.tasks.spawn(tracker.follow(sent, answer))
             report.sent.append(order.order_id)
 
 
@@ -120,8 +122,8 @@ def _journaled(signal_id: str, account_id: str, side: str, quantity: int, order_
                  quantity=quantity, order_type=order_type, price=price, **common)
 
 
-async def _reconcile_open(oms: OMS, order: Order, report: RecoveryReport) -> None:
-    account = oms.accounts.get(order.account)
+async def _reconcile_open(tracker: OrderTracker, order: Order, report: RecoveryReport) -> None:
+    account = tracker.accounts.get(order.account)
     if account is None:
         report.errors.append(f"order {order.order_id}: account {order.account} is no longer configured")
         return
@@ -138,21 +140,16 @@ async def _reconcile_open(oms: OMS, order: Order, report: RecoveryReport) -> Non
         report.errors.append(f"order {order.order_id}: {exc}")
         return
     if seen is None:
-        if order.status is S.PENDING_SEND:
-            moved = order
-        elif order.status is S.SENT:
-            moved = await oms._move(order, S.UNKNOWN, reject_reason="not at the broker after a restart")
-        else:
-            moved = order
-        if moved.status in (S.UNKNOWN, S.PENDING_SEND):
-            sent = await oms._move(moved.evolve(route=moved.route or account.routes[0].name), S.SENT,
-                                   ts_sent=time.monotonic_ns())
-            oms.tasks.spawn(oms._follow(sent, oms._send(account, sent)))
+        if order.status is S.SENT:
+            order = await tracker.move(order, S.UNKNOWN, reject_reason="not at the broker after a restart")
+        if order.status in (S.UNKNOWN, S.PENDING_SEND):
+            sent = await tracker.move(order.evolve(route=order.route or account.routes[0].name), S.SENT,
+                                      ts_sent=time.monotonic_ns())
+            tracker.tasks.spawn(tracker.follow(sent, tracker.send(account, sent)))
             report.sent.append(order.order_id)
         return
-    now = await oms.apply_broker_order(order.account, seen)
+    now = await tracker.apply_broker_order(order.account, seen)
     if now is not None and now.status is not was:
         report.updated.append((order.order_id, was.value, now.status.value))
     else:
         report.unchanged += 1
-

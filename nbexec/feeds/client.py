@@ -147,7 +147,7 @@ class FeedClient(ABC):
     def rehearse(self) -> None:
         """Decode the newest message that carried ticks again and drop the result: nothing
         reaches the sink and nothing changes (such a message means no more than its ticks),
-        so busy polling can run it to keep the decoder warm (`OMS._rehearse`)."""
+        so busy polling can run it to keep the decoder warm (`nbexec.engine.rehearsal`)."""
         if self._last_ticks is not None:
             self._decode(self._last_ticks)
 

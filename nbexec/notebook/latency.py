@@ -1,7 +1,7 @@
 """The latency view: per-hop percentiles (the engine's `latency_df`) and a histogram per hop.
 
 Static on purpose: it is a measurement of the orders so far; run `%oms latency` again for a
-fresh one. `latency_samples` is pure.
+fresh one. `latency_samples` (the engine's) is pure.
 """
 
 from __future__ import annotations
@@ -9,20 +9,10 @@ from __future__ import annotations
 from typing import Iterable
 
 from ..core.orders import Order
-from ..engine.fanout import HOPS, hop_latencies
+from ..engine.views import latency_samples
 from .charts import histogram_svg
 
 PLOTTED = ("risk_to_wire_us", "wire_to_ack_us", "signal_to_done_us")
-
-
-def latency_samples(orders: Iterable[Order]) -> dict[str, list[float]]:
-    """Microseconds per hop over `orders` (hops an order never reached are left out)."""
-    samples: dict[str, list[float]] = {name: [] for name, _, _ in HOPS}
-    for order in orders:
-        for name, value in hop_latencies(order).items():
-            if value is not None:
-                samples[name].append(value)
-    return samples
 
 
 def latency_html(orders: Iterable[Order], hops: Iterable[str] = PLOTTED) -> str:

@@ -33,6 +33,10 @@ class Keys:
     def idempotency(self, account: str, signal_id: str) -> str:
         return f"{self.prefix}:{{{account}}}:idem:{signal_id}"
 
+    def kill_switch(self) -> str:
+        """Present while the kill switch is on: one key per prefix, for every engine sharing it."""
+        return f"{self.prefix}:kill"
+
     def accounts(self) -> str:
         return f"{self.prefix}:accounts"
 

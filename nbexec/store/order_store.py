@@ -103,6 +103,19 @@ class OrderStore:
     async def ping(self) -> bool:
         return bool(await self.redis.ping())
 
+    # -- the kill switch ------------------------------------------------------------------
+    @_guard
+    async def kill_switch(self) -> bool:
+        """Whether the kill switch of this prefix is on (set by any engine sharing the store)."""
+        return bool(await self.redis.exists(self.keys.kill_switch()))
+
+    @_guard
+    async def set_kill_switch(self, on: bool) -> None:
+        if on:
+            await self.redis.set(self.keys.kill_switch(), "1")
+        else:
+            await self.redis.delete(self.keys.kill_switch())
+
     # -- writes -------------------------------------------------------------------------
     @_guard
     async def create(self, order: Order, path: Sequence[OrderStatus | str] = ()) -> tuple[Order, bool]:

@@ -43,7 +43,7 @@ async def test_one_signal_to_50_accounts_books_50_sized_orders_and_positions_mat
 
 async def test_with_5xx_429_and_unanswered_requests_no_order_is_doubled_and_every_order_ends(engine_factory):
     oms = await engine_factory(accounts=20, order_timeout_s=1.0)
-    oms.unknown_grace_s = 0.5
+    oms.tracker.unknown_grace_s = 0.5
     await oms.subscribe("NSE:TCS")
     admin(oms.paper_info, "/faults", '{"spec": "500=0.1,502=0.05,503=0.05,429=0.1,hang=0.1"}')
     fanouts = [oms.fire("NSE:TCS", "BUY", q, signal_id=f"faulty-{q}") for q in (1, 2, 3)]
@@ -118,8 +118,8 @@ async def test_answered_orders_leave_no_per_order_bookkeeping_behind(engine_fact
         await fanout.done(timeout=30)
     assert len(oms.orders) == 15
     # an order can fill (update stream) a moment before its place answer is handled
-    await wait_until(lambda: not oms._answers, what="every place answer handled")
-    assert oms._written == {}
+    await wait_until(lambda: not oms.tracker.in_flight()["answers"], what="every place answer handled")
+    assert oms.tracker.in_flight() == {"answers": 0, "written": 0, "withdrawn": 0, "cancel_on_ack": 0}
 
 
 @pytest.mark.parametrize("field, value", [("order_type", ["LIMIT"]), ("product", {"MIS"}), ("price", [1.0])])

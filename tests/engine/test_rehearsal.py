@@ -15,16 +15,16 @@ S = OrderStatus
 
 
 class ReadySpy:
-    """Counts the engine's rehearsals (`_ready` with `rehearsal=True`); behaviour unchanged."""
+    """Counts the engine's rehearsals (`readier.ready` with `rehearsal=True`); behaviour unchanged."""
 
     def __init__(self, oms) -> None:
-        self.rehearsals, ready = 0, oms._ready
+        self.rehearsals, ready = 0, oms.readier.ready
 
         def spy(*args, **kwargs):
             self.rehearsals += bool(kwargs.get("rehearsal"))
             return ready(*args, **kwargs)
 
-        oms._ready = spy
+        oms.readier.ready = spy
 
 
 async def busy_for(oms, seconds: float) -> None:
