@@ -100,13 +100,21 @@ async def start(config: EngineConfig | str | Path | None = None, *, data_dir: st
     configured = [b for ac in config.accounts for b in accounts[ac.id].brokers.values()]
     if configured:
         await _load_instruments(configured, catalog, data_dir)
-    instruments = {i.key: i for i in catalog}
+    return await assemble(config, store, accounts, MarketData({i.key: i for i in catalog}, _feed_factory(accounts_config)),
+                          data_dir, paper_info=paper_info)
+
+
+async def assemble(config: EngineConfig, store: OrderStore, accounts: dict[str, Account], market: MarketData,
+                   data_dir: Path, *, paper_info: dict | None = None) -> OMS:
+    """An engine from parts already built and started (Redis reachable, routes warm): reads
+    the kill switch, runs recovery, then starts the order-update consumers and the Redis
+    watch. `start` builds the parts from a configuration; tests give in-memory routes here."""
     gate = Gate(killed=await store.kill_switch())
     tasks = BackgroundTasks("engine", log)
     journal = SignalJournal(data_dir, config.prefix)
     tracker = OrderTracker(store, accounts, gate, journal, tasks)
-    oms = OMS(config, store, accounts, MarketData(instruments, _feed_factory(accounts_config)), journal, tracker,
-              gate, tasks, recovery=await recover(tracker), paper_info=paper_info)
+    oms = OMS(config, store, accounts, market, journal, tracker, gate, tasks, recovery=await recover(tracker),
+              paper_info=paper_info)
     for account in accounts.values():
         for broker in account.brokers.values():
             tasks.spawn(_consume_updates(tracker, gate, account.id, broker))

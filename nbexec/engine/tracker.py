@@ -172,13 +172,13 @@ class OrderTracker:
         self.tasks.spawn(self.resolve_unknown(current))
 
     async def fail_over(self, account: Account, order: Order, exc: Exception) -> asyncio.Future | None:
-        """The request provably never left: send it on the next healthy route (its answer's
-        future), or record it REJECTED / CANCELLED with both reasons (None)."""
+        """The request provably never left its route (the adapter's own retries included):
+        send it on the best other healthy route (its answer's future), or record it REJECTED /
+        CANCELLED with both reasons (None)."""
         try:
-            choice = choose(account.routes, time.monotonic_ns())
-        except NbexecError as no_route:
-            sent = await self.mark_sent(order)
-            await self.move(sent, S.REJECTED if sent.status is S.SENT else S.CANCELLED,
+            choice = choose([r for r in account.routes if r.name != order.route], time.monotonic_ns())
+        except NbexecError as no_route:   # it never left: CANCELLED (a REJECTED is the broker's word)
+            await self.move(order, S.CANCELLED if order.status is S.PENDING_SEND else S.REJECTED,
                             reject_reason=f"{exc}; {no_route}")
             return None
         moved = order.evolve(route=choice.route.name, broker=account.brokers[choice.route.name].name)
