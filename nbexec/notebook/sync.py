@@ -12,8 +12,8 @@ updates keep running meanwhile; only the calling cell waits. ipykernel 7 runs ev
 shared contextvars Context, and the kernel's own message task lives in it: a nested loop that
 stepped that task (the next queued cell, a widget click) would fail with "cannot enter context"
 and wedge the kernel. nest_asyncio2 (ipykernel 7's own dependency) defers such handles until
-the nested run returns; the original nest_asyncio does not, and is used only without it
-(ipykernel 6, which has no shared Context). Outside a running loop
+the nested run returns (the original nest_asyncio does not, so it is not used). Outside a
+running loop
 (terminal IPython, an in-process shell) it uses IPython's own asyncio loop, the one top-level
 `await` uses, so awaited and synchronous calls share the engine. Never call these from a
 widget callback or a tick callback: those must only schedule work.
@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any, Awaitable, TypeVar
+
+import nest_asyncio2
 
 from ..engine.config import EngineConfig
 from .session import session
@@ -38,18 +40,9 @@ def run(awaitable: Awaitable[T]) -> T:
     except RuntimeError:
         return _idle_loop().run_until_complete(awaitable)
     if id(loop) not in _patched:
-        _reentrant().apply(loop)
+        nest_asyncio2.apply(loop)
         _patched.add(id(loop))
     return loop.run_until_complete(awaitable)
-
-
-def _reentrant():
-    try:
-        import nest_asyncio2
-        return nest_asyncio2
-    except ImportError:
-        import nest_asyncio
-        return nest_asyncio
 
 
 def _idle_loop() -> asyncio.AbstractEventLoop:
