@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 from ..bench.runner import SCENARIOS, format_table, run_all
+from ..core.errors import NbexecError
+
+OFFICIAL_SDKS = ("kiteconnect", "dhanhq")
 
 
 def register(subparsers) -> None:
@@ -16,7 +20,16 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def missing_sdks() -> list[str]:
+    """The official SDKs the scenarios compare against that are not installed."""
+    return [name for name in OFFICIAL_SDKS if importlib.util.find_spec(name) is None]
+
+
 def run(args) -> int:
+    missing = missing_sdks()
+    if missing:
+        raise NbexecError(f"the comparisons need the official SDKs ({', '.join(missing)} missing): "
+                          "pip install 'nbexec[bench]' (or: make bench)")
     results = run_all(args.scenarios or list(SCENARIOS), quick=args.quick, progress=print)
     print(format_table(results))
     if args.json:
