@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
-from nbexec.brokers.retry import backoff_delay
+from nbexec.core.backoff import backoff_delay
 from nbexec.core.errors import (AuthError, BrokerError, BrokerUnavailable, ConfigError, NbexecError,
                                 ValidationError)
 from nbexec.core.secrets import Secret
