@@ -24,6 +24,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from nbexec.brokers.dhan.market_feed import DhanFeedClient
+from nbexec.brokers.kite.market_feed import KiteTickerClient
 from nbexec.core.errors import ValidationError
 from nbexec.core.instruments import Instrument, parse_instrument_key
 from nbexec.core.secrets import Secret
@@ -32,8 +34,6 @@ from nbexec.core.ticks import MODE_NAMES, as_ticks
 from . import frames
 from .client import FeedClient
 from .connection import ReconnectPolicy
-from .dhan_feed import DhanFeedClient
-from .kite_ticker import KiteTickerClient
 from .ring import DEFAULT_CAPACITY, LastQuote, TickRings
 
 log = logging.getLogger(__name__)
