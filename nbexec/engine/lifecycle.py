@@ -16,7 +16,7 @@ import asyncio
 import logging
 from pathlib import Path
 
-from ..brokers.base import Broker
+from ..brokers.base import OrderRoute
 from ..brokers.dhan.adapter import DhanBroker
 from ..brokers.dhan.config import DhanConfig
 from ..brokers.kite.adapter import KiteBroker
@@ -57,7 +57,7 @@ def paper_instruments(info: dict) -> dict[str, Instrument]:
     return {i.key: i for i in instruments}
 
 
-def make_broker(route: RouteConfig, account_id: str, catalog: Catalog) -> Broker:
+def make_broker(route: RouteConfig, account_id: str, catalog: Catalog) -> OrderRoute:
     """The adapter behind one account route (Dhan names instruments by security id: `catalog`)."""
     settings = {**route.settings, **route.secrets, "account": account_id}
     if route.broker == "kite":
@@ -109,7 +109,7 @@ async def start(config: EngineConfig | str | Path | None = None, *, data_dir: st
     return oms
 
 
-async def _load_instruments(brokers: list[Broker], catalog: Catalog, data_dir: Path) -> None:
+async def _load_instruments(brokers: list[OrderRoute], catalog: Catalog, data_dir: Path) -> None:
     """Fill `catalog` from the configured brokers' own lists (Kite's instruments dump, Dhan's
     security list; each cached on disk for the day), joined by key."""
     lists: dict[str, list[Instrument]] = {}
@@ -136,7 +136,7 @@ def _feed_factory(accounts: list[AccountConfig]):
     return lambda instruments, mode: Feed.dhan(s["feed_ws_url"], s["client_id"], token, instruments, mode=mode)
 
 
-async def _consume_updates(oms: OMS, account_id: str, broker: Broker) -> None:
+async def _consume_updates(oms: OMS, account_id: str, broker: OrderRoute) -> None:
     """Order updates from one broker connection drive transitions, fills and positions."""
     async for seen in broker.order_updates():
         if oms.stopped:
