@@ -15,12 +15,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import Any
 
 from ..brokers.base import OrderRoute
-from ..brokers.dhan.adapter import DhanBroker
-from ..brokers.dhan.config import DhanConfig
-from ..brokers.kite.adapter import KiteBroker
-from ..brokers.kite.config import KiteConfig
+from ..brokers.dhan.factory import DHAN
+from ..brokers.kite.factory import KITE
 from ..core.errors import NbexecError, StoreUnavailable
 from ..core.catalog import Catalog
 from ..core.instruments import Instrument
@@ -57,12 +56,15 @@ def paper_instruments(info: dict) -> dict[str, Instrument]:
     return {i.key: i for i in instruments}
 
 
+def _route_settings(route: RouteConfig, account_id: str) -> dict[str, Any]:
+    """What a broker's factory builds from: the route's settings, its secrets and the account id."""
+    return {**route.settings, **route.secrets, "account": account_id}
+
+
 def make_broker(route: RouteConfig, account_id: str, catalog: Catalog) -> OrderRoute:
     """The adapter behind one account route (Dhan names instruments by security id: `catalog`)."""
-    settings = {**route.settings, **route.secrets, "account": account_id}
-    if route.broker == "kite":
-        return KiteBroker(KiteConfig.from_mapping(settings))
-    return DhanBroker(DhanConfig.from_mapping(settings), catalog)
+    factory = KITE if route.broker == "kite" else DHAN
+    return factory.route(_route_settings(route, account_id), catalog)
 
 
 async def start(config: EngineConfig | str | Path | None = None, *, data_dir: str | Path | None = None,
@@ -126,14 +128,11 @@ async def _load_instruments(brokers: list[OrderRoute], catalog: Catalog, data_di
 
 def _feed_factory(accounts: list[AccountConfig]):
     """Market data comes over the first account's first route (a Kite or Dhan socket)."""
-    from ..feeds.feed import Feed
     if not accounts:
         return None
     route = accounts[0].routes[0]
-    s, token = route.settings, route.secrets["access_token"]
-    if route.broker == "kite":
-        return lambda instruments, mode: Feed.kite(s["ws_url"], s["api_key"], token, instruments, mode=mode)
-    return lambda instruments, mode: Feed.dhan(s["feed_ws_url"], s["client_id"], token, instruments, mode=mode)
+    factory, settings = KITE if route.broker == "kite" else DHAN, _route_settings(route, accounts[0].id)
+    return lambda instruments, mode: factory.feed(settings, instruments, mode)
 
 
 async def _consume_updates(oms: OMS, account_id: str, broker: OrderRoute) -> None:

@@ -8,6 +8,7 @@ import logging
 import pytest
 
 from nbexec.brokers.dhan import market_feed
+from nbexec.brokers.dhan.factory import DHAN
 from nbexec.brokers.dhan.market_feed import DhanFeedClient
 from nbexec.brokers.dhan.ticks import encode_disconnect
 from nbexec.core.errors import AuthError, BrokerError
@@ -16,6 +17,7 @@ from nbexec.core.secrets import Secret
 from nbexec.feeds.connection import ReconnectPolicy
 from nbexec.feeds.feed import Feed
 from nbexec.feeds.ring import TickRings
+from tests.brokers.adapter_helpers import dhan_settings
 from tests.feeds.helpers import client_sockets_to, feed_tasks, wait_until
 
 FAST = ReconnectPolicy(base_s=0.05, cap_s=0.5, watchdog_s=5.0)
@@ -23,9 +25,7 @@ NIFTY = Instrument("INDICES", "NIFTY 50", 1001, dhan_security_id=13)
 
 
 def dhan_feed(x, mode: str = "quote", **kw) -> Feed:
-    a = x.accounts[0]
-    return Feed.dhan(x.urls()["dhan_feed_ws"], a.dhan_client_id, Secret(a.dhan_access_token),
-                     x.engine.instruments.values(), mode=mode, **kw)
+    return DHAN.feed(dhan_settings(x), x.engine.instruments.values(), mode, **kw)
 
 
 def has_ticks_for_all(feed: Feed) -> bool:

@@ -10,12 +10,14 @@ import aiohttp
 import pytest
 
 from nbexec.brokers.kite import market_feed
+from nbexec.brokers.kite.factory import KITE
 from nbexec.brokers.kite.market_feed import KiteTickerClient
 from nbexec.core.errors import AuthError
 from nbexec.core.instruments import Instrument
 from nbexec.core.secrets import Secret
 from nbexec.feeds.connection import ReconnectPolicy
 from nbexec.feeds.feed import Feed
+from tests.brokers.adapter_helpers import kite_settings
 from tests.feeds.helpers import client_sockets_to, feed_tasks, wait_until
 
 FAST = ReconnectPolicy(base_s=0.05, cap_s=0.5)
@@ -23,9 +25,7 @@ INFY = Instrument("NSE", "INFY", 1594)
 
 
 def kite_feed(x, mode: str = "quote", account: int = 0, **kw) -> Feed:
-    a = x.accounts[account]
-    return Feed.kite(x.urls()["kite_ws"], a.kite_api_key, Secret(a.kite_access_token),
-                     x.engine.instruments.values(), mode=mode, **kw)
+    return KITE.feed(kite_settings(x, account), x.engine.instruments.values(), mode, **kw)
 
 
 def has_ticks_for_all(feed: Feed) -> bool:
