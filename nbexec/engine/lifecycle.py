@@ -17,9 +17,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from ..brokers import registry
 from ..brokers.base import OrderRoute
-from ..brokers.dhan.factory import DHAN
-from ..brokers.kite.factory import KITE
 from ..core.errors import NbexecError, StoreUnavailable
 from ..core.catalog import Catalog
 from ..core.instruments import Instrument
@@ -63,8 +62,7 @@ def _route_settings(route: RouteConfig, account_id: str) -> dict[str, Any]:
 
 def make_broker(route: RouteConfig, account_id: str, catalog: Catalog) -> OrderRoute:
     """The adapter behind one account route (Dhan names instruments by security id: `catalog`)."""
-    factory = KITE if route.broker == "kite" else DHAN
-    return factory.route(_route_settings(route, account_id), catalog)
+    return registry.factory(route.broker).route(_route_settings(route, account_id), catalog)
 
 
 async def start(config: EngineConfig | str | Path | None = None, *, data_dir: str | Path | None = None,
@@ -127,11 +125,11 @@ async def _load_instruments(brokers: list[OrderRoute], catalog: Catalog, data_di
 
 
 def _feed_factory(accounts: list[AccountConfig]):
-    """Market data comes over the first account's first route (a Kite or Dhan socket)."""
+    """Market data comes over the first account's first route (its broker's market-data socket)."""
     if not accounts:
         return None
     route = accounts[0].routes[0]
-    factory, settings = KITE if route.broker == "kite" else DHAN, _route_settings(route, accounts[0].id)
+    factory, settings = registry.factory(route.broker), _route_settings(route, accounts[0].id)
     return lambda instruments, mode: factory.feed(settings, instruments, mode)
 
 
