@@ -1,12 +1,13 @@
-"""The `Broker` interface that `brokers/kite/`, `brokers/dhan/` and the paper client implement.
+"""`OrderRoute`: everything the engine calls on a broker, and the retry contract behind it.
 
-One instance = one account at one broker, living on the kernel's event loop. What may be sent
-again is the contract the engine relies on (see `retry.py` for the mechanics):
+One route = one account at one broker (`brokers/kite/`, `brokers/dhan/`; both implement it
+through `pooled.PooledBroker`), living on the kernel's event loop. What may be sent again is
+the contract the engine relies on (see `retry.py` for the mechanics):
 
-* `place` and `modify` are NOT idempotent on the wire. They are retried inside the adapter
+* a place and a modify are NOT idempotent on the wire. They are retried inside the adapter
   only when the request provably never reached the broker. If it may have, they raise
   `retry.OutcomeUnknown`: the engine marks the order UNKNOWN and resolves it with
-  `order_by_tag`, never by calling `place` again.
+  `order_by_tag` (`reconcile.resolve_unknown`), never by placing it again.
 * `cancel` is idempotent in effect (a second cancel changes nothing at the exchange).
 * Every read (`order_by_id`, `order_by_tag`, `orders`, `trades`, `positions`, `funds`) is
   idempotent and safe to retry.
@@ -18,9 +19,10 @@ Failures are `nbexec.core.errors.BrokerError` subclasses: `OrderRejected`, `Inpu
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
-from typing import Any, ClassVar
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Protocol, runtime_checkable
 
 from nbexec.core.errors import ValidationError
 from nbexec.core.instruments import Instrument
@@ -28,7 +30,7 @@ from nbexec.core.orders import Order
 
 from .types import BrokerAck, BrokerOrder, BrokerPosition, BrokerTrade, Funds
 
-__all__ = ["Broker", "MODIFIABLE_FIELDS", "check_changes", "BrokerAck", "BrokerOrder",
+__all__ = ["OrderRoute", "MODIFIABLE_FIELDS", "check_changes", "BrokerAck", "BrokerOrder",
            "BrokerPosition", "BrokerTrade", "Funds"]
 
 # What a modify may change, in nbexec's field names (adapters translate to the broker's).
@@ -45,84 +47,75 @@ def check_changes(changes: dict[str, Any]) -> dict[str, Any]:
     return changes
 
 
-class Broker(ABC):
+@runtime_checkable
+class OrderRoute(Protocol):
     """One account's connection to one broker: orders out, order state and positions in."""
 
-    name: ClassVar[str]       # "kite", "dhan", "paper"
-    account: str
+    @property
+    def name(self) -> str:
+        """The broker's name ("kite", "dhan"): what an order records as its `broker`."""
 
-    @abstractmethod
+    @property
+    def account(self) -> str:
+        """nbexec's name for the account at this broker."""
+
     async def start(self) -> None:
         """Log in if needed, open and warm the order connections, start the order-update stream.
 
-        After it returns, a `place` pays no connect or handshake. Idempotent.
+        After it returns, a place pays no connect or handshake. Idempotent.
         """
 
-    @abstractmethod
     async def close(self) -> None:
         """Close connections and streams. Idempotent."""
 
-    @abstractmethod
-    async def place(self, order: Order) -> BrokerAck:
-        """Send one new order, tagged with `order.tag`.
+    def prepare_place(self, order: Order) -> bytes:
+        """The place request's body for `order`; raises `ValidationError` (also when not
+        started), sends nothing: the fan-out builds every body before it writes any."""
 
-        Not idempotent: raises `OutcomeUnknown` when the request may have reached the broker,
-        `OrderRejected` / `InputError` when it definitely did not take the order.
+    def send_place(self, order: Order, body: bytes | None = None, *,
+                   on_write: Callable[[], object] | None = None) -> asyncio.Future[BrokerAck]:
+        """Send one new order, tagged with `order.tag` (`body`: from `prepare_place`, else built
+        now); the future holds the broker's ack. `on_write` is called when the bytes left.
+
+        Not idempotent: the future raises `OutcomeUnknown` when the request may have reached
+        the broker (never send the order again: resolve it with `order_by_tag`), and
+        `OrderRejected` / `InputError` when the broker definitely did not take it.
         """
 
-    @abstractmethod
     async def modify(self, order: Order, **changes: Any) -> BrokerAck:
-        """Change an open order's `MODIFIABLE_FIELDS`; same retry contract as `place`."""
+        """Change an open order's `MODIFIABLE_FIELDS`; same retry contract as `send_place`."""
 
-    @abstractmethod
     async def cancel(self, order: Order) -> BrokerAck:
         """Cancel an open order. Idempotent in effect, safe to retry."""
 
-    @abstractmethod
     async def order_by_id(self, broker_order_id: str) -> BrokerOrder:
         """The order's current state; raises `OrderNotFound` if the broker has no such order."""
 
     async def order_by_tag(self, tag: str) -> BrokerOrder | None:
         """The order carrying our tag, or None: how an UNKNOWN order is resolved.
 
-        None means the broker's day book has no such order, so it was never placed. The default
-        scans `orders()`; adapters with a direct lookup (Dhan's correlation id) override it.
+        None means the broker's day book has no such order, so it was never placed.
         """
-        matches = [o for o in await self.orders() if o.tag == tag]
-        return matches[-1] if matches else None
 
-    @abstractmethod
     async def orders(self) -> list[BrokerOrder]:
         """Today's order book, one entry per order (its latest state)."""
 
-    @abstractmethod
     async def trades(self) -> list[BrokerTrade]:
         """Today's executions."""
 
-    @abstractmethod
     async def positions(self) -> list[BrokerPosition]:
         """Net positions."""
 
-    @abstractmethod
     async def funds(self) -> Funds:
         """Available and used cash."""
 
-    @abstractmethod
-    async def instruments(self, cache_dir: str | None = None) -> list[Instrument]:
+    async def instruments(self, cache_dir: str | os.PathLike | None = None) -> list[Instrument]:
         """The broker's instrument list (symbols, tokens / security ids, tick and lot sizes),
         cached on disk for the day under `cache_dir`."""
 
-    @abstractmethod
     def order_updates(self) -> AsyncIterator[BrokerOrder]:
-        """Order updates as the broker pushes them; they may arrive before `place` returns.
+        """Order updates as the broker pushes them; they may arrive before the place's ack.
 
         Reconnects by itself; updates missed while disconnected are recovered by the engine's
         reconciliation against `orders()`, not replayed here.
         """
-
-    async def __aenter__(self) -> Broker:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()

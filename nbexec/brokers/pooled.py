@@ -1,6 +1,7 @@
 """What the Kite and Dhan adapters share: the order path over a warm pool, the REST client,
-the order-update stream, start and close. A broker's `adapter.py` supplies its requests,
-its ack parser, its update source and its reads; the mechanics live here once.
+the order-update stream, start and close. `PooledBroker` is an `OrderRoute` (`base.py`) less
+each broker's own parts: a broker's `adapter.py` supplies its requests, its ack parser, its
+update source, its reads and its instrument list; the mechanics live here once.
 
 The fan-out pattern this serves (all on the kernel's loop):
 
@@ -17,13 +18,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, ClassVar, Protocol
 
 from nbexec.core.errors import AuthError, BrokerUnavailable, ValidationError
+from nbexec.core.instruments import Instrument
 from nbexec.core.orders import Order
 
-from .base import Broker
 from .channel import OrderChannel
 from .order_fields import modified
 from .rest_client import RestClient
@@ -73,15 +76,19 @@ class BrokerReads(Protocol):
     async def funds(self) -> Funds: ...
 
 
-class PooledBroker(Broker):
-    """`Broker` with orders over `channel`, reads over `rest` / `reads` and updates from a stream.
+class PooledBroker(ABC):
+    """An `OrderRoute` with orders over `channel`, reads over `rest` / `reads` and updates from
+    a stream.
 
-    Subclasses set `channel`, `rest`, `reads`, `parse_ack` and implement `_requests()` (built
-    at start, after any login) and `_update_source(hub)`. `stream_timeout_s`: how long `start`
-    waits for the update stream before going on without it (it keeps reconnecting; missed
-    updates are recovered by reconciliation against `orders()`).
+    Subclasses set `name`, `account`, `channel`, `rest`, `reads`, `parse_ack` and implement
+    `_requests()` (built at start, after any login), `_update_source(hub)` and `instruments()`.
+    `stream_timeout_s`: how long `start` waits for the update stream before going on without
+    it (it keeps reconnecting; missed updates are recovered by reconciliation against
+    `orders()`).
     """
 
+    name: ClassVar[str]       # "kite", "dhan"
+    account: str
     channel: OrderChannel
     rest: RestClient
     reads: BrokerReads
@@ -93,11 +100,17 @@ class PooledBroker(Broker):
         self.requests: OrderRequests | None = None
         self._updates: UpdateSource | None = None
 
+    @abstractmethod
     def _requests(self) -> OrderRequests:
-        raise NotImplementedError
+        """The broker's request builder; called by `start`, after any login."""
 
+    @abstractmethod
     def _update_source(self, hub: UpdateHub) -> UpdateSource:
-        raise NotImplementedError
+        """The broker's order-update connection, publishing into `hub`."""
+
+    @abstractmethod
+    async def instruments(self, cache_dir: str | os.PathLike | None = None) -> list[Instrument]:
+        """The broker's instrument list, cached on disk for the day under `cache_dir`."""
 
     # -- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -154,9 +167,10 @@ class PooledBroker(Broker):
                                    lambda response: self.parse_ack(response, tag), on_write=on_write)
 
     async def place(self, order: Order) -> BrokerAck:
+        """One order, its ack awaited: `send_place` outside a fan-out."""
         return await self.send_place(order)
 
-    def send_modify(self, order: Order, **changes) -> asyncio.Future[BrokerAck]:
+    def send_modify(self, order: Order, **changes: Any) -> asyncio.Future[BrokerAck]:
         """Like `send_place` for a modify of the open order `order` (same retry contract)."""
         requests = self._started()
         path = requests.order_path(order.broker_order_id)
@@ -165,7 +179,7 @@ class PooledBroker(Broker):
         return self.channel.submit(Operation.MODIFY, requests.modify, body,
                                    lambda response: self.parse_ack(response, tag), path)
 
-    async def modify(self, order: Order, **changes) -> BrokerAck:
+    async def modify(self, order: Order, **changes: Any) -> BrokerAck:
         return await self.send_modify(order, **changes)
 
     def send_cancel(self, order: Order) -> asyncio.Future[BrokerAck]:
@@ -183,6 +197,12 @@ class PooledBroker(Broker):
     async def order_by_id(self, broker_order_id: str) -> BrokerOrder:
         return await self.reads.order(broker_order_id)
 
+    async def order_by_tag(self, tag: str) -> BrokerOrder | None:
+        """The newest order carrying `tag` in `orders()`, or None: a broker with a direct
+        lookup (Dhan's correlation id) overrides it."""
+        matches = [o for o in await self.orders() if o.tag == tag]
+        return matches[-1] if matches else None
+
     async def orders(self) -> list[BrokerOrder]:
         return await self.reads.orders()
 
@@ -199,6 +219,13 @@ class PooledBroker(Broker):
     def order_updates(self) -> UpdateSubscription:
         """A new subscription, registered now: updates published from here on are in it."""
         return self.hub.subscribe()
+
+    async def __aenter__(self) -> PooledBroker:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(account={self.account!r}, started={self.requests is not None})"

@@ -1,6 +1,6 @@
 """Resolving an UNKNOWN order: ask the broker what it has under the order's tag.
 
-Shared by every adapter: the lookup is `Broker.order_by_tag` (Kite scans its day book for
+Shared by every adapter: the lookup is `OrderRoute.order_by_tag` (Kite scans its day book for
 `tag`, Dhan asks `/orders/external/{correlationId}`). An UNKNOWN order is never resolved by
 sending it again (DESIGN.md "Order lifecycle").
 """
@@ -11,11 +11,11 @@ import asyncio
 
 from nbexec.core.orders import Order
 
-from .base import Broker
+from .base import OrderRoute
 from .types import BrokerOrder
 
 
-async def resolve_unknown(broker: Broker, order: Order, *, checks: int = 2,
+async def resolve_unknown(broker: OrderRoute, order: Order, *, checks: int = 2,
                           interval_s: float = 0.25) -> BrokerOrder | None:
     """What the broker holds for `order.tag`, or None when it provably does not have it.
 

@@ -7,8 +7,8 @@ written, a timeout or a reset means the order's fate is unknown; it is resolved 
 order up by its tag (`OutcomeUnknown`), never by sending again. Reads and cancels are
 idempotent in effect and are retried on timeouts, 5xx and 429.
 
-Pure parts (`classify`, `RetryPolicy.decide`, `backoff_delay`, `RateWindows`) take the clock
-and the RNG as arguments; the async shells (`call_with_retry`, `RateLimiter.acquire`) only wait.
+Pure parts (`classify`, `RetryPolicy.decide`, `RateWindows`) take the clock and the RNG as
+arguments; the async shells (`call_with_retry`, `RateLimiter.acquire`) only wait.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TypeVar
 
+from nbexec.core.backoff import backoff_delay
 from nbexec.core.errors import BrokerError, BrokerUnavailable, RateLimited, ValidationError
 
 from .wire import TransportError
@@ -67,11 +68,6 @@ def classify(operation: Operation, error: BaseException) -> Verdict:
             return Verdict.RETRY
         return Verdict.UNKNOWN
     return Verdict.FAIL    # auth, input, rejection, anything else: sending again changes nothing
-
-
-def backoff_delay(attempt: int, *, base_s: float, cap_s: float, rng: random.Random) -> float:
-    """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2**(attempt-1))]."""
-    return rng.uniform(0.0, min(cap_s, base_s * 2.0 ** max(attempt - 1, 0)))
 
 
 @dataclass(frozen=True, slots=True)

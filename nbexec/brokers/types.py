@@ -1,4 +1,4 @@
-"""What every broker's answers look like once normalised: the `Broker` interface's results.
+"""What every broker's answers look like once normalised: `OrderRoute`'s results.
 
 Broker-specific field names stop at the adapter; these carry the trader's words and the
 nbexec `OrderStatus`. `raw` keeps the broker's own object for display and debugging (it is

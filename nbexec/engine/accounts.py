@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
-from ..brokers.base import Broker
+from ..brokers.base import OrderRoute
 from ..core.errors import ValidationError
 from .routing import Route
 from .sizing import SizingRule
@@ -16,7 +16,7 @@ class Account:
     id: str
     sizing: SizingRule
     routes: list[Route]
-    brokers: dict[str, Broker]      # route name -> the broker adapter behind it
+    brokers: dict[str, OrderRoute]  # route name -> the broker adapter behind it
     groups: tuple[str, ...] = ()
     capital: float | None = None
     info: dict = field(default_factory=dict)

@@ -24,9 +24,6 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-BROKERS = ("kite", "dhan")
-
-
 @dataclass(frozen=True)
 class RouteConfig:
     """One way to reach an account: a broker and its settings; `secrets` resolved from env."""
@@ -38,10 +35,13 @@ class RouteConfig:
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any], where: str) -> "RouteConfig":
+        # Imported here, not at the top: the registry imports every adapter and pandas, and
+        # `import nbexec.engine.config` alone (the notebook runner does it) stays light.
+        from ..brokers import registry
+
         raw = dict(raw)
         broker = raw.pop("broker", None)
-        if broker not in BROKERS:
-            raise ValidationError(f"{where}.broker", broker, f"must be one of {BROKERS}")
+        registry.factory(broker, f"{where}.broker")
         name = str(raw.pop("name", broker))
         secrets: dict[str, Secret] = {}
         for key in [k for k in raw if k.endswith("_env")]:

@@ -15,12 +15,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import Any
 
-from ..brokers.base import Broker
-from ..brokers.dhan.adapter import DhanBroker
-from ..brokers.dhan.config import DhanConfig
-from ..brokers.kite.adapter import KiteBroker
-from ..brokers.kite.config import KiteConfig
+from ..brokers import registry
+from ..brokers.base import OrderRoute
 from ..core.errors import NbexecError, StoreUnavailable
 from ..core.catalog import Catalog
 from ..core.instruments import Instrument
@@ -61,12 +59,14 @@ def paper_instruments(info: dict) -> dict[str, Instrument]:
     return {i.key: i for i in instruments}
 
 
-def make_broker(route: RouteConfig, account_id: str, catalog: Catalog) -> Broker:
+def _route_settings(route: RouteConfig, account_id: str) -> dict[str, Any]:
+    """What a broker's factory builds from: the route's settings, its secrets and the account id."""
+    return {**route.settings, **route.secrets, "account": account_id}
+
+
+def make_broker(route: RouteConfig, account_id: str, catalog: Catalog) -> OrderRoute:
     """The adapter behind one account route (Dhan names instruments by security id: `catalog`)."""
-    settings = {**route.settings, **route.secrets, "account": account_id}
-    if route.broker == "kite":
-        return KiteBroker(KiteConfig.from_mapping(settings))
-    return DhanBroker(DhanConfig.from_mapping(settings), catalog)
+    return registry.factory(route.broker).route(_route_settings(route, account_id), catalog)
 
 
 async def start(config: EngineConfig | str | Path | None = None, *, data_dir: str | Path | None = None,
@@ -122,7 +122,7 @@ async def assemble(config: EngineConfig, store: OrderStore, accounts: dict[str, 
     return oms
 
 
-async def _load_instruments(brokers: list[Broker], catalog: Catalog, data_dir: Path) -> None:
+async def _load_instruments(brokers: list[OrderRoute], catalog: Catalog, data_dir: Path) -> None:
     """Fill `catalog` from the configured brokers' own lists (Kite's instruments dump, Dhan's
     security list; each cached on disk for the day), joined by key."""
     lists: dict[str, list[Instrument]] = {}
@@ -138,18 +138,15 @@ async def _load_instruments(brokers: list[Broker], catalog: Catalog, data_dir: P
 
 
 def _feed_factory(accounts: list[AccountConfig]):
-    """Market data comes over the first account's first route (a Kite or Dhan socket)."""
-    from ..feeds.feed import Feed
+    """Market data comes over the first account's first route (its broker's market-data socket)."""
     if not accounts:
         return None
     route = accounts[0].routes[0]
-    s, token = route.settings, route.secrets["access_token"]
-    if route.broker == "kite":
-        return lambda instruments, mode: Feed.kite(s["ws_url"], s["api_key"], token, instruments, mode=mode)
-    return lambda instruments, mode: Feed.dhan(s["feed_ws_url"], s["client_id"], token, instruments, mode=mode)
+    factory, settings = registry.factory(route.broker), _route_settings(route, accounts[0].id)
+    return lambda instruments, mode: factory.feed(settings, instruments, mode)
 
 
-async def _consume_updates(tracker: OrderTracker, gate: Gate, account_id: str, broker: Broker) -> None:
+async def _consume_updates(tracker: OrderTracker, gate: Gate, account_id: str, broker: OrderRoute) -> None:
     """Order updates from one broker connection drive transitions, fills and positions."""
     async for seen in broker.order_updates():
         if gate.stopped:

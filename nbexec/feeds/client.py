@@ -1,4 +1,4 @@
-"""What the Kite and Dhan feed clients share: subscriptions by mode, resubscribe, tick sink.
+"""What every broker's market-feed client shares: subscriptions by mode, resubscribe, tick sink.
 
 A broker client says only how its URL, its subscription messages and its binary decoding look
 (pure functions in its module); keeping the socket alive is `FeedConnection`'s job. Ticks go
@@ -39,8 +39,7 @@ def group_by_mode(modes: dict[Hashable, str]) -> dict[str, list]:
 class TickSink(Protocol):
     """Where decoded ticks go; called on the loop, inside the read loop: must not block.
     `ticks` is a `TICK_DTYPE` array, or one tick's row as bytes (a message of one tick
-    packet, decoded without NumPy: `lone_row` in `nbexec.brokers.kite.ticks` and
-    `nbexec.brokers.dhan.ticks`)."""
+    packet, decoded without NumPy by the broker's `ticks.lone_row`)."""
 
     def append(self, ticks: np.ndarray | bytes, received_ns: int) -> object: ...
 

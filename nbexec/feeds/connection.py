@@ -1,10 +1,10 @@
 """One market-data WebSocket kept open: reconnect with backoff and jitter, drop a silent socket.
 
-Both broker clients (`kite_ticker`, `dhan_feed`) and Dhan's order-update socket run on this;
-they only say what the URL is, what to send on open and what to do with a message. Runs as
-one task on the event loop that called `start()` (in Jupyter: the kernel's loop); the socket
-itself is `websocket.WebSocket`, which calls `on_message` inside the read that brought the
-message (no reader task in between: that hop is latency on every tick).
+Each broker's market-feed client (`brokers/<broker>/market_feed.py`) and Dhan's order-update
+socket run on this; they only say what the URL is, what to send on open and what to do with a
+message. Runs as one task on the event loop that called `start()` (in Jupyter: the kernel's
+loop); the socket itself is `websocket.WebSocket`, which calls `on_message` inside the read
+that brought the message (no reader task in between: that hop is latency on every tick).
 
 Credentials ride in the URL's query string (both brokers), so the URL is built at connect
 time only, never stored, logged or put in an exception: logs show `scheme://host/path`, and
@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
-from nbexec.brokers.retry import backoff_delay
+from nbexec.core.backoff import backoff_delay
 from nbexec.core.errors import (AuthError, BrokerError, BrokerUnavailable, ConfigError, NbexecError,
                                 ValidationError)
 from nbexec.core.secrets import Secret

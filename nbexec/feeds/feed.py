@@ -1,6 +1,6 @@
 """`Feed`: what a notebook user holds: live ticks of some instruments as pandas, callbacks, a stream.
 
-    feed = Feed.kite(url, api_key, Secret(token), instruments, mode="full")
+    feed = Feed.subscribed(client, instruments, mode="full")   # a broker's factory builds it
     await feed.start(); await feed.wait_connected()
     feed.df; feed.bars("1s"); feed.last("NSE:INFY")
     feed.on_tick(lambda ticks: ...)
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import NamedTuple
 
@@ -26,14 +25,10 @@ import pandas as pd
 
 from nbexec.core.errors import ValidationError
 from nbexec.core.instruments import Instrument, parse_instrument_key
-from nbexec.core.secrets import Secret
 from nbexec.core.ticks import MODE_NAMES, as_ticks
 
 from . import frames
 from .client import FeedClient
-from .connection import ReconnectPolicy
-from .dhan_feed import DhanFeedClient
-from .kite_ticker import KiteTickerClient
 from .ring import DEFAULT_CAPACITY, LastQuote, TickRings
 
 log = logging.getLogger(__name__)
@@ -96,26 +91,10 @@ class Feed:
 
     # -- construction -----------------------------------------------------------------------
     @classmethod
-    def kite(cls, url: str, api_key: str, access_token: Secret, instruments: Iterable[Instrument],
-             *, mode: str = "quote", capacity: int = DEFAULT_CAPACITY,
-             policy: ReconnectPolicy = ReconnectPolicy(), rng: random.Random | None = None,
-             on_order_update: Callable[[dict], None] | None = None) -> Feed:
-        """A feed of Kite ticks, every instrument subscribed in `mode`."""
-        client = KiteTickerClient(url, api_key, access_token, policy=policy, rng=rng,
-                                  on_order_update=on_order_update)
-        return cls._subscribed(client, instruments, mode, capacity)
-
-    @classmethod
-    def dhan(cls, url: str, client_id: str, access_token: Secret, instruments: Iterable[Instrument],
-             *, mode: str = "quote", capacity: int = DEFAULT_CAPACITY,
-             policy: ReconnectPolicy = ReconnectPolicy(), rng: random.Random | None = None) -> Feed:
-        """A feed of Dhan v2 ticks, every instrument subscribed in `mode`."""
-        client = DhanFeedClient(url, client_id, access_token, policy=policy, rng=rng)
-        return cls._subscribed(client, instruments, mode, capacity)
-
-    @classmethod
-    def _subscribed(cls, client: FeedClient, instruments: Iterable[Instrument], mode: str,
-                    capacity: int) -> Feed:
+    def subscribed(cls, client: FeedClient, instruments: Iterable[Instrument], mode: str = "quote",
+                   *, capacity: int = DEFAULT_CAPACITY) -> Feed:
+        """A feed of `client`'s ticks, every one of `instruments` subscribed in `mode`: how each
+        broker's factory builds its market data around its own client."""
         feed = cls(client, instruments, capacity=capacity)
         client.subscribe(feed.instruments.values(), mode)
         return feed

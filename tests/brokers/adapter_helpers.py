@@ -20,21 +20,29 @@ from tests.fixtures.waiting import wait_until  # noqa: F401  (the adapters' test
 _tags = itertools.count(1)
 
 
-def kite_config(x: PaperExchange, i: int = 0, **overrides) -> KiteConfig:
+def kite_settings(x: PaperExchange, i: int = 0, **overrides) -> dict:
+    """Paper account `i` as a Kite route's settings (what `KITE` and `KiteConfig` build from)."""
     a = x.accounts[i]
     urls = x.urls()
-    return KiteConfig.from_mapping({"api_key": a.kite_api_key, "access_token": a.kite_access_token,
-                                    "api_secret": a.kite_api_secret, "account": a.id,
-                                    "root": urls["kite_rest"], "ws_url": urls["kite_ws"], **overrides})
+    return {"api_key": a.kite_api_key, "access_token": a.kite_access_token, "api_secret": a.kite_api_secret,
+            "account": a.id, "root": urls["kite_rest"], "ws_url": urls["kite_ws"], **overrides}
+
+
+def dhan_settings(x: PaperExchange, i: int = 0, **overrides) -> dict:
+    """Paper account `i` as a Dhan route's settings (what `DHAN` and `DhanConfig` build from)."""
+    a = x.accounts[i]
+    urls = x.urls()
+    return {"client_id": a.dhan_client_id, "access_token": a.dhan_access_token, "account": a.id,
+            "rest_base": urls["dhan_rest"], "feed_ws_url": urls["dhan_feed_ws"],
+            "order_ws_url": urls["dhan_order_ws"], **overrides}
+
+
+def kite_config(x: PaperExchange, i: int = 0, **overrides) -> KiteConfig:
+    return KiteConfig.from_mapping(kite_settings(x, i, **overrides))
 
 
 def dhan_config(x: PaperExchange, i: int = 0, **overrides) -> DhanConfig:
-    a = x.accounts[i]
-    urls = x.urls()
-    return DhanConfig.from_mapping({"client_id": a.dhan_client_id, "access_token": a.dhan_access_token,
-                                    "account": a.id, "rest_base": urls["dhan_rest"],
-                                    "feed_ws_url": urls["dhan_feed_ws"],
-                                    "order_ws_url": urls["dhan_order_ws"], **overrides})
+    return DhanConfig.from_mapping(dhan_settings(x, i, **overrides))
 
 
 def paper_catalog(x: PaperExchange) -> Catalog:

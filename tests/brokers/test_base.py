@@ -1,41 +1,15 @@
-"""The Broker interface's shared parts: modify validation and the default tag lookup."""
+"""The OrderRoute contract's shared parts: modify validation, and the protocol itself."""
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 
-from nbexec.brokers.base import Broker, check_changes
-from nbexec.brokers.types import BrokerOrder
+from nbexec.brokers.base import OrderRoute, check_changes
+from nbexec.brokers.dhan.adapter import DhanBroker
+from nbexec.brokers.kite.adapter import KiteBroker
 from nbexec.core.errors import ValidationError
-from nbexec.core.states import OrderStatus
-
-
-class BookOnly(Broker):
-    """A broker whose only working call is `orders()`."""
-
-    name = "book"
-
-    def __init__(self, book: list[BrokerOrder]) -> None:
-        self.account, self.book = "A1", book
-
-    async def orders(self):
-        return self.book
-
-    start = close = place = modify = cancel = order_by_id = trades = positions = funds = instruments = None
-    order_updates = None
-
-
-def order(broker_id: str, tag: str, status=OrderStatus.ACKED) -> BrokerOrder:
-    return BrokerOrder(broker_id, tag, status)
-
-
-async def test_order_by_tag_finds_the_tagged_order_in_the_book():
-    broker = BookOnly([order("1", "aaa"), order("2", "bbb")])
-    assert (await broker.order_by_tag("bbb")).broker_order_id == "2"
-
-
-async def test_order_by_tag_is_none_when_the_broker_never_got_it():
-    assert await BookOnly([order("1", "aaa")]).order_by_tag("zzz") is None
 
 
 def test_modify_changes_must_be_known_fields():
@@ -48,6 +22,20 @@ def test_modify_needs_at_least_one_change():
         check_changes({})
 
 
-def test_broker_is_abstract():
+def test_order_route_is_an_interface_only():
     with pytest.raises(TypeError):
-        Broker()
+        OrderRoute()
+
+
+@pytest.mark.parametrize("adapter", [KiteBroker, DhanBroker])
+def test_each_adapter_takes_what_the_protocol_declares(adapter):
+    """Same parameters, async where declared (a narrower result is fine). `name` and
+    `account` are attributes: test_registry.py checks them on built adapters."""
+    methods = {name: member for name, member in vars(OrderRoute).items()
+               if not name.startswith("_") and not isinstance(member, property)}
+    assert {"prepare_place", "send_place", "cancel", "order_by_tag", "order_updates"} <= set(methods)
+    for name, declared in methods.items():
+        implemented = getattr(adapter, name)
+        assert (list(inspect.signature(implemented).parameters.values())
+                == list(inspect.signature(declared).parameters.values())), name
+        assert inspect.iscoroutinefunction(implemented) == inspect.iscoroutinefunction(declared), name

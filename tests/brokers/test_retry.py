@@ -1,4 +1,4 @@
-"""Retry decisions, backoff and rate windows: pure, with an injected clock and a seeded RNG."""
+"""Retry decisions and rate windows: pure, with an injected clock and a seeded RNG."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from nbexec.brokers.retry import (DHAN_RATE_LIMITS, KITE_RATE_LIMITS, Operation, OutcomeUnknown,
                                   RateLimit, RateLimiter, RateWindows, RetryPolicy, Verdict,
-                                  backoff_delay, call_with_retry, classify)
+                                  call_with_retry, classify)
 from nbexec.brokers.wire import ConnectFailed, ConnectionLost, PoolClosed, RequestTimedOut
 from nbexec.core.errors import (AuthError, BrokerError, BrokerUnavailable, InputError, OrderRejected,
                                 RateLimited)
@@ -75,20 +75,6 @@ def test_pool_closed_is_retryable_but_policy_gives_up_after_max_attempts():
     rng = random.Random(1)
     assert policy.decide(P, error, 2, rng).verdict is Verdict.RETRY
     assert policy.decide(P, error, 3, rng).verdict is Verdict.FAIL
-
-
-def test_backoff_is_full_jitter_below_the_exponential_ceiling():
-    rng = random.Random(7)
-    for attempt, ceiling in ((1, 0.1), (2, 0.2), (3, 0.4), (4, 0.8), (10, 1.0)):
-        delays = [backoff_delay(attempt, base_s=0.1, cap_s=1.0, rng=rng) for _ in range(200)]
-        assert all(0 <= d <= ceiling for d in delays)
-        assert max(delays) > ceiling / 2   # spread over the whole range, not a fixed step
-
-
-def test_backoff_is_reproducible_with_a_seed():
-    a = [backoff_delay(i, base_s=0.1, cap_s=5, rng=random.Random(3)) for i in range(1, 6)]
-    b = [backoff_delay(i, base_s=0.1, cap_s=5, rng=random.Random(3)) for i in range(1, 6)]
-    assert a == b
 
 
 def test_rate_limited_retry_waits_at_least_the_floor():

@@ -7,11 +7,12 @@ import asyncio
 import numpy as np
 import pytest
 
+from nbexec.brokers.kite.factory import KITE
 from nbexec.core.errors import BrokerUnavailable, ValidationError
-from nbexec.core.secrets import Secret
 from nbexec.core.ticks import TICK_DTYPE
 from nbexec.feeds.connection import ReconnectPolicy
 from nbexec.feeds.feed import Feed, Tick
+from tests.brokers.adapter_helpers import kite_settings
 
 from .helpers import client_sockets_to, feed_tasks, wait_until
 
@@ -19,9 +20,7 @@ FAST = ReconnectPolicy(base_s=0.05, cap_s=0.5)
 
 
 def kite_feed(x, **kw) -> Feed:
-    a = x.accounts[0]
-    return Feed.kite(x.urls()["kite_ws"], a.kite_api_key, Secret(a.kite_access_token),
-                     x.engine.instruments.values(), policy=FAST, **kw)
+    return KITE.feed(kite_settings(x), x.engine.instruments.values(), policy=FAST, **kw)
 
 
 async def test_async_for_yields_tick_records_of_the_subscribed_instruments(paper_exchange):
@@ -159,7 +158,8 @@ async def test_close_leaves_no_task_and_no_socket(paper_exchange):
 
 
 async def test_close_while_the_exchange_is_unreachable_leaves_no_task(unused_tcp_port):
-    feed = Feed.kite(f"ws://127.0.0.1:{unused_tcp_port}/kite/ws", "k", Secret("t"), [], policy=FAST)
+    feed = KITE.feed({"ws_url": f"ws://127.0.0.1:{unused_tcp_port}/kite/ws", "api_key": "k", "access_token": "t"},
+                     [], policy=FAST)
     await feed.start()
     with pytest.raises(BrokerUnavailable, match="not connected"):
         await feed.wait_connected(0.3)   # meanwhile: refused connects and backoff sleeps

@@ -1,4 +1,4 @@
-"""`DhanBroker`: one Dhan v2 account behind nbexec's `Broker` interface.
+"""`DhanBroker`: one Dhan v2 account as an `OrderRoute` (`brokers/base.py`).
 
 Orders (place / modify / cancel) go over the lean warm pool (`PooledBroker`, `channel.py`),
 reads over httpx (`rest.py`), order updates over Dhan's order-update WebSocket

@@ -1,4 +1,4 @@
-"""`KiteBroker`: one Kite Connect v3 account behind nbexec's `Broker` interface.
+"""`KiteBroker`: one Kite Connect v3 account as an `OrderRoute` (`brokers/base.py`).
 
 Orders (place / modify / cancel) go over the lean warm pool (`PooledBroker`, `channel.py`),
 reads over httpx (`rest.py`), order updates over the ticker WebSocket (`order_updates.py`).

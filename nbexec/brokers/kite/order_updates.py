@@ -1,6 +1,6 @@
 """Kite order updates: the ticker WebSocket carries them as `{"type":"order"}` text messages.
 
-One `feeds.kite_ticker.KiteTickerClient` with no subscriptions and no tick sink (reconnect,
+One `market_feed.KiteTickerClient` with no subscriptions and no tick sink (reconnect,
 backoff and watchdog are the feed's; Kite's 1 s heartbeats keep the watchdog fed) forwards
 each order object here; it is normalised and published to the adapter's `UpdateHub`. Runs on
 the loop that calls `start()`; the callback only parses and queues.
@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import logging
 
-from nbexec.feeds.kite_ticker import KiteTickerClient
-
 from ..updates import UpdateHub
 from .config import KiteConfig
+from .market_feed import KiteTickerClient
 from .parsing import parse_order
 
 log = logging.getLogger(__name__)

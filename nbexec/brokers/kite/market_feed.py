@@ -1,11 +1,12 @@
 """Kite Connect v3 ticker client (PROTOCOLS.md 2): binary ticks into a sink, order updates out.
 
-Pure parts: `subscribe_messages` / `unsubscribe_messages` build the JSON text frames; binary
-frames are decoded by `nbexec.brokers.kite.ticks.decode_feed_message` (1-byte heartbeats decode to
-nothing but still feed the watchdog: Kite sends one about every second when idle, so the
-default 5 s watchdog only fires on a dead connection). Order postbacks
-(`{"type":"order","data":{...}}`) go to `on_order_update` with the `data` object as Kite sent
-it; the broker adapter maps it.
+Kite's market feed is its ticker WebSocket, which also carries the account's order updates
+(`order_updates.py` runs one with no subscriptions for them). Pure parts:
+`subscribe_messages` / `unsubscribe_messages` build the JSON text frames; binary frames are
+decoded by `ticks.decode_feed_message` (1-byte heartbeats decode to nothing but still feed the
+watchdog: Kite sends one about every second when idle, so the default 5 s watchdog only fires
+on a dead connection). Order postbacks (`{"type":"order","data":{...}}`) go to
+`on_order_update` with the `data` object as Kite sent it; the broker adapter maps it.
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ import random
 from collections.abc import Callable, Sequence
 from urllib.parse import urlencode
 
-from nbexec.brokers.kite.ticks import decode_feed_message
 from nbexec.core.instruments import Instrument
 from nbexec.core.secrets import Secret
+from nbexec.feeds.client import FeedClient, TickSink
+from nbexec.feeds.connection import Message, ReconnectPolicy
+from nbexec.feeds.ring import TickId
 
-from .client import FeedClient, TickSink
-from .connection import Message, ReconnectPolicy
-from .ring import TickId
+from .ticks import decode_feed_message
 
 log = logging.getLogger(__name__)
 

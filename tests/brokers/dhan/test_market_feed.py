@@ -1,31 +1,73 @@
-"""The Dhan v2 feed client against the paper exchange over real sockets."""
+"""The Dhan v2 feed client: its requests, URL and disconnects, then against the paper exchange over real sockets."""
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
 
-from nbexec.core.errors import AuthError
+from nbexec.brokers.dhan import market_feed
+from nbexec.brokers.dhan.factory import DHAN
+from nbexec.brokers.dhan.market_feed import DhanFeedClient
+from nbexec.brokers.dhan.ticks import encode_disconnect
+from nbexec.core.errors import AuthError, BrokerError
+from nbexec.core.instruments import Instrument
 from nbexec.core.secrets import Secret
 from nbexec.feeds.connection import ReconnectPolicy
-from nbexec.feeds.dhan_feed import DhanFeedClient
 from nbexec.feeds.feed import Feed
 from nbexec.feeds.ring import TickRings
-
-from .helpers import client_sockets_to, feed_tasks, wait_until
+from tests.brokers.adapter_helpers import dhan_settings
+from tests.feeds.helpers import client_sockets_to, feed_tasks, wait_until
 
 FAST = ReconnectPolicy(base_s=0.05, cap_s=0.5, watchdog_s=5.0)
+NIFTY = Instrument("INDICES", "NIFTY 50", 1001, dhan_security_id=13)
 
 
 def dhan_feed(x, mode: str = "quote", **kw) -> Feed:
-    a = x.accounts[0]
-    return Feed.dhan(x.urls()["dhan_feed_ws"], a.dhan_client_id, Secret(a.dhan_access_token),
-                     x.engine.instruments.values(), mode=mode, **kw)
+    return DHAN.feed(dhan_settings(x), x.engine.instruments.values(), mode, **kw)
 
 
 def has_ticks_for_all(feed: Feed) -> bool:
     return all(feed.rings.count(i) > 0 for i in feed.rings.ids)
+
+
+def test_dhan_requests_carry_at_most_100_instruments_each():
+    keys = [("NSE_EQ", i) for i in range(250)]
+    messages = [json.loads(m) for m in market_feed.request_messages(17, keys)]
+    assert [m["InstrumentCount"] for m in messages] == [100, 100, 50]
+    assert all(m["RequestCode"] == 17 for m in messages)
+    assert messages[2]["InstrumentList"][-1] == {"ExchangeSegment": "NSE_EQ", "SecurityId": "249"}
+
+
+def test_dhan_mode_change_unsubscribes_the_old_mode_first():
+    client = DhanFeedClient("ws://h/feed", "1100000001", Secret("tok"))
+    sent = [json.loads(m) for m in client._subscribe_messages({"full": [("NSE_EQ", 1594)]},
+                                                              {("NSE_EQ", 1594): "ltp"})]
+    assert [m["RequestCode"] for m in sent] == [16, 21]
+
+
+def test_tick_ids_match_what_the_decoder_writes():
+    assert DhanFeedClient("ws://h", "c", Secret("t")).tick_id(NIFTY) == (13, 0)   # IDX_I
+
+
+def test_the_url_carries_the_credentials_and_the_repr_does_not():
+    dhan = DhanFeedClient("ws://h:1/dhan/feed", "1100000001", Secret("SECRET-JWT"))
+    assert dhan._connect_url() == "ws://h:1/dhan/feed?version=2&token=SECRET-JWT&clientId=1100000001&authType=2"
+    assert "SECRET" not in repr(dhan)
+
+
+@pytest.mark.parametrize("reason, error", [(807, AuthError), (810, AuthError), (804, BrokerError),
+                                           (805, BrokerError)])
+def test_dhan_disconnects_that_retrying_cannot_fix_stop_the_client(reason, error):
+    client = DhanFeedClient("ws://h", "c", Secret("t"))
+    with pytest.raises(error) as info:
+        client._decode(encode_disconnect(reason))
+    assert info.value.code == str(reason) and info.value.broker == "dhan"
+
+
+def test_other_dhan_disconnects_let_the_client_reconnect():
+    assert len(DhanFeedClient("ws://h", "c", Secret("t"))._decode(encode_disconnect(800))) == 0
 
 
 async def test_ticks_of_every_subscribed_instrument_land_in_the_dataframe(paper_exchange):

@@ -1,10 +1,10 @@
 """Dhan v2 live market feed client (PROTOCOLS.md 4.1-4.2): binary packets into a sink.
 
 Pure parts: `request_messages` builds the JSON requests (at most 100 instruments each, the
-server's limit); packets are decoded by `nbexec.brokers.dhan.ticks.decode_feed_packets`. A
-disconnect packet (code 50) ends the connection: for credential, instrument-count and
-connection-count reasons retrying cannot help (and a reconnect after 805 would only drop
-another of the user's connections), so those stop the client with the reason in the error.
+server's limit); packets are decoded by `ticks.decode_feed_packets`. A disconnect packet
+(code 50) ends the connection: for credential, instrument-count and connection-count reasons
+retrying cannot help (and a reconnect after 805 would only drop another of the user's
+connections), so those stop the client with the reason in the error.
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from urllib.parse import urlencode
 
 import numpy as np
 
-from nbexec.brokers.dhan.ticks import decode_feed_packets, disconnect_reason
 from nbexec.core.errors import AuthError, BrokerError
 from nbexec.core.instruments import DHAN_SEGMENT_ENUM, Instrument
 from nbexec.core.secrets import Secret
+from nbexec.feeds.client import FeedClient, TickSink, group_by_mode
+from nbexec.feeds.connection import Message, ReconnectPolicy
+from nbexec.feeds.ring import TickId
 
-from .client import FeedClient, TickSink, group_by_mode
-from .connection import Message, ReconnectPolicy
-from .ring import TickId
+from .ticks import decode_feed_packets, disconnect_reason
 
 log = logging.getLogger(__name__)
 

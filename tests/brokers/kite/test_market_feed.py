@@ -1,32 +1,53 @@
-"""The Kite ticker client against the paper exchange over real sockets."""
+"""The Kite ticker client: its messages and URL, then against the paper exchange over real sockets."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 
 import aiohttp
 import pytest
 
+from nbexec.brokers.kite import market_feed
+from nbexec.brokers.kite.factory import KITE
+from nbexec.brokers.kite.market_feed import KiteTickerClient
 from nbexec.core.errors import AuthError
+from nbexec.core.instruments import Instrument
 from nbexec.core.secrets import Secret
 from nbexec.feeds.connection import ReconnectPolicy
 from nbexec.feeds.feed import Feed
-from nbexec.feeds.kite_ticker import KiteTickerClient
-
-from .helpers import client_sockets_to, feed_tasks, wait_until
+from tests.brokers.adapter_helpers import kite_settings
+from tests.feeds.helpers import client_sockets_to, feed_tasks, wait_until
 
 FAST = ReconnectPolicy(base_s=0.05, cap_s=0.5)
+INFY = Instrument("NSE", "INFY", 1594)
 
 
 def kite_feed(x, mode: str = "quote", account: int = 0, **kw) -> Feed:
-    a = x.accounts[account]
-    return Feed.kite(x.urls()["kite_ws"], a.kite_api_key, Secret(a.kite_access_token),
-                     x.engine.instruments.values(), mode=mode, **kw)
+    return KITE.feed(kite_settings(x, account), x.engine.instruments.values(), mode, **kw)
 
 
 def has_ticks_for_all(feed: Feed) -> bool:
     return all(feed.rings.count(i) > 0 for i in feed.rings.ids)
+
+
+def test_kite_subscribes_then_sets_the_mode_of_each_group():
+    messages = [json.loads(m) for m in market_feed.subscribe_messages({"full": [408065], "ltp": [1, 2]})]
+    assert messages == [{"a": "subscribe", "v": [408065]}, {"a": "mode", "v": ["full", [408065]]},
+                        {"a": "subscribe", "v": [1, 2]}, {"a": "mode", "v": ["ltp", [1, 2]]}]
+    assert json.loads(market_feed.unsubscribe_messages([7])[0]) == {"a": "unsubscribe", "v": [7]}
+
+
+def test_tick_ids_match_what_the_decoder_writes():
+    assert KiteTickerClient("ws://h", "k", Secret("t")).tick_id(INFY) == (1594 << 8 | 1, 1)
+
+
+def test_the_url_carries_the_credentials_and_the_repr_does_not():
+    kite = KiteTickerClient("ws://h:1/kite/ws", "key1", Secret("SECRET-AT"))
+    assert kite._connect_url() == "ws://h:1/kite/ws?api_key=key1&access_token=SECRET-AT"
+    assert "SECRET" not in repr(kite)
+    assert "h:1/kite/ws" in repr(kite)
 
 
 async def test_ticks_of_every_subscribed_instrument_land_in_the_dataframe(paper_exchange):
