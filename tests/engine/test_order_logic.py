@@ -4,6 +4,7 @@ real journal, in milliseconds. What needs the wire is tested against the paper e
 
 import pytest
 
+from nbexec.brokers.base import OrderRoute
 from nbexec.core.errors import RiskRejected
 from nbexec.core.orders import make_tag
 from nbexec.core.states import OrderStatus
@@ -12,6 +13,10 @@ from tests.fixtures.routes import FakeRoute, account
 from tests.fixtures.waiting import wait_until
 
 S = OrderStatus
+
+
+def test_the_in_memory_route_is_an_order_route():
+    assert isinstance(FakeRoute("X"), OrderRoute)
 
 
 async def stored(oms, account_id: str, signal_id: str):
