@@ -34,7 +34,7 @@ def add_arguments(p) -> None:
 
 async def serve(args, ready=None) -> None:
     """Run until SIGINT / SIGTERM; print the info line (or call `ready(info)`) once listening."""
-    from nbexec.brokers.paper.server import PaperExchange
+    from nbexec.paper.server import PaperExchange
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -10,7 +10,7 @@ from nbexec.brokers.dhan.adapter import DhanBroker
 from nbexec.brokers.dhan.config import DhanConfig
 from nbexec.brokers.kite.adapter import KiteBroker
 from nbexec.brokers.kite.config import KiteConfig
-from nbexec.brokers.paper.server import PaperExchange
+from nbexec.paper.server import PaperExchange
 from nbexec.core.catalog import Catalog
 from nbexec.brokers.types import BrokerAck
 from nbexec.core.orders import Order

@@ -10,7 +10,7 @@ import socket
 
 import pytest
 
-from nbexec.brokers.paper.server import PaperExchange
+from nbexec.paper.server import PaperExchange
 from nbexec.brokers.reconcile import resolve_unknown
 from nbexec.brokers.retry import OutcomeUnknown, RetryPolicy
 from nbexec.brokers.transport import ConnectionPool

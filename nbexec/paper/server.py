@@ -92,7 +92,7 @@ async def _stamped(request: web.Request, handler, recv_ns: int):
         # Kite's SDK cannot read aiohttp's text/plain pages: answer Kite paths in its envelope.
         if request.path.startswith(_NOT_KITE):
             raise
-        from .kite_api import error
+        from .kite.api import error
         return error(exc.status, "GeneralException" if exc.status == 404 else "InputException",
                      f"{exc.reason}: {request.method} {request.path}")
 
@@ -158,11 +158,12 @@ class PaperExchange:
     def _build_app(self) -> web.Application:
         app = web.Application(middlewares=[_stamp], client_max_size=1 << 20)
         app[EXCHANGE] = self
-        from . import admin, kite_api
+        from . import admin
+        from .kite import api as kite_api
         kite_api.setup(app, self)
         admin.setup(app, self)
-        if importlib.util.find_spec("nbexec.brokers.paper.dhan_api") is not None:
-            from . import dhan_api
+        if importlib.util.find_spec("nbexec.paper.dhan.api") is not None:
+            from .dhan import api as dhan_api
             dhan_api.setup(app, self)
         return app
 

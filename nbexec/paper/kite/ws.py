@@ -19,13 +19,13 @@ from aiohttp import web
 
 from nbexec.brokers.kite.ticks import HEARTBEAT, encode_message, encode_packet
 
-from . import kite_format as fmt
-from .matching import INTERIM, Event
-from .services import EXCHANGE, KITE_PACKET_CACHE, UpdateDelivery, serve_socket
+from . import format as fmt
+from ..matching import INTERIM, Event
+from ..services import EXCHANGE, KITE_PACKET_CACHE, UpdateDelivery, serve_socket
 
 if TYPE_CHECKING:
-    from .server import PaperExchange
-    from .services import PaperAccount
+    from ..server import PaperExchange
+    from ..services import PaperAccount
 
 MAX_TOKENS = 3000
 MODES = ("ltp", "quote", "full")

@@ -33,11 +33,11 @@ from nbexec.brokers.dhan.ticks import (encode_disconnect, encode_full, encode_pr
 from nbexec.core.errors import ValidationError
 from nbexec.core.instruments import DHAN_SEGMENT_ENUM
 
-from .dhan_wire import ORDER_TYPE_OUT, PRODUCT_OUT, correlation_of, ist_time, order_status
-from .services import EXCHANGE, UpdateDelivery, serve_socket
+from .wire import ORDER_TYPE_OUT, PRODUCT_OUT, correlation_of, ist_time, order_status
+from ..services import EXCHANGE, UpdateDelivery, serve_socket
 
 if TYPE_CHECKING:
-    from .server import PaperExchange
+    from ..server import PaperExchange
 
 log = logging.getLogger(__name__)
 

@@ -15,13 +15,13 @@ from aiohttp import web
 
 from nbexec.core.errors import OrderNotFound, ValidationError
 
-from . import kite_format as fmt
-from . import kite_ws
-from .services import ORDER_RECORD
+from . import format as fmt
+from . import ws as kite_ws
+from ..services import ORDER_RECORD
 
 if TYPE_CHECKING:
-    from .server import PaperExchange
-    from .services import PaperAccount
+    from ..server import PaperExchange
+    from ..services import PaperAccount
 
 _VARIETIES = ("regular", "amo", "co", "iceberg", "auction")
 _FAULT_STATUS = {"500": (500, "GeneralException", "Internal server error"),

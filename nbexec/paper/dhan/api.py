@@ -16,13 +16,13 @@ from aiohttp import web
 
 from nbexec.core.errors import OrderNotFound, ValidationError
 
-from . import dhan_wire as wire
-from . import dhan_ws
-from .services import ORDER_RECORD
+from . import wire
+from . import ws as dhan_ws
+from ..services import ORDER_RECORD
 
 if TYPE_CHECKING:
-    from .server import PaperExchange
-    from .services import PaperAccount
+    from ..server import PaperExchange
+    from ..services import PaperAccount
 
 Handler = Callable[[web.Request, "PaperAccount", "dict | None"], Awaitable[web.Response]]
 

@@ -7,8 +7,8 @@ import json
 
 import aiohttp
 
-from nbexec.brokers.paper.server import PaperExchange
-from nbexec.brokers.paper.services import PaperAccount
+from nbexec.paper.server import PaperExchange
+from nbexec.paper.services import PaperAccount
 
 
 async def test_port_zero_binds_a_free_loopback_port_and_urls_name_it(make_paper_exchange):

@@ -1,0 +1,1 @@
+"""The paper exchange's Dhan v2 front end: REST, wire shapes, WebSockets."""
