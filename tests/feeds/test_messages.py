@@ -7,7 +7,6 @@ import logging
 
 import pytest
 
-from nbexec.brokers.dhan.ticks import encode_disconnect
 from nbexec.core.errors import AuthError, BrokerError, ValidationError
 from nbexec.core.instruments import Instrument
 from nbexec.core.secrets import Secret
@@ -15,6 +14,7 @@ from nbexec.feeds import dhan_feed, kite_ticker
 from nbexec.feeds.connection import ReconnectPolicy, RedactingLogger, public_url, redact
 from nbexec.feeds.dhan_feed import DhanFeedClient
 from nbexec.feeds.kite_ticker import KiteTickerClient
+from nbexec.paper.dhan.ticks import encode_disconnect
 
 INFY = Instrument("NSE", "INFY", 1594)
 NIFTY = Instrument("INDICES", "NIFTY 50", 1001, dhan_security_id=13)

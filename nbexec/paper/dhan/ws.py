@@ -3,7 +3,7 @@
 Sans-I/O cores first (feed request parsing, `FeedSession`, the order-update login and
 `order_alert` rendering, `AlertFilter`); then the aiohttp handlers, which only move bytes
 between those cores, the exchange's pub-sub (`Hub`) and the socket. Packets are built by
-`nbexec.brokers.dhan.ticks`, the codec the Dhan adapter decodes with, so the ends cannot drift.
+`ticks`, the exchange's own encoders (the Dhan adapter's decoder is checked against them).
 
 Feed (`/dhan/feed?version=2&token=..&clientId=..&authType=2`): JSON requests in, binary packets
 out, ONE packet per WS message (the SDK parses only the first packet of a message). On
@@ -28,13 +28,12 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
-from nbexec.brokers.dhan.ticks import (encode_disconnect, encode_full, encode_prev_close,
-                                       encode_quote, encode_ticker)
 from nbexec.core.errors import ValidationError
 from nbexec.core.instruments import DHAN_SEGMENT_ENUM
 
-from .wire import ORDER_TYPE_OUT, PRODUCT_OUT, correlation_of, ist_time, order_status
 from ..services import EXCHANGE, UpdateDelivery, serve_socket
+from .ticks import encode_disconnect, encode_full, encode_prev_close, encode_quote, encode_ticker
+from .wire import ORDER_TYPE_OUT, PRODUCT_OUT, correlation_of, ist_time, order_status
 
 if TYPE_CHECKING:
     from ..server import PaperExchange

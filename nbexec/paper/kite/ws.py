@@ -2,9 +2,9 @@
 
 `TickerSession` is the sans-I/O part of one connection: which token is subscribed in which
 mode, updated from the client's JSON text messages. The handler moves bytes: after every
-market step it sends ONE binary frame with a packet per subscribed token (built by the shared
-`nbexec.brokers.kite.ticks` codec; each (token, mode) packet is encoded once per quote change
-for all connections), a 1-byte heartbeat when idle, and order updates as `{"type":"order"}` text.
+market step it sends ONE binary frame with a packet per subscribed token (built by `ticks`;
+each (token, mode) packet is encoded once per quote change for all connections), a 1-byte
+heartbeat when idle, and order updates as `{"type":"order"}` text.
 """
 
 from __future__ import annotations
@@ -17,11 +17,10 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from nbexec.brokers.kite.ticks import HEARTBEAT, encode_message, encode_packet
-
-from . import format as fmt
 from ..matching import INTERIM, Event
 from ..services import EXCHANGE, KITE_PACKET_CACHE, UpdateDelivery, serve_socket
+from . import format as fmt
+from .ticks import HEARTBEAT, encode_message, encode_packet
 
 if TYPE_CHECKING:
     from ..server import PaperExchange
