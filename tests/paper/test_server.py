@@ -7,8 +7,7 @@ import json
 
 import aiohttp
 
-from nbexec.paper.server import PaperExchange
-from nbexec.paper.services import PaperAccount
+from nbexec.paper import FRONT_ENDS, PaperAccount, PaperExchange
 
 
 async def test_port_zero_binds_a_free_loopback_port_and_urls_name_it(make_paper_exchange):
@@ -39,7 +38,7 @@ async def test_the_market_steps_at_the_tick_rate(make_paper_exchange):
 
 
 async def test_closing_the_exchange_closes_feed_connections():
-    x = await PaperExchange(accounts=1).start()
+    x = await PaperExchange(FRONT_ENDS, accounts=1).start()
     a = x.accounts[0]
     async with aiohttp.ClientSession() as session:
         ws = await session.ws_connect(x.urls()["kite_ws"], params={

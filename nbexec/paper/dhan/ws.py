@@ -24,21 +24,22 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from nbexec.core.errors import ValidationError
 from nbexec.core.instruments import DHAN_SEGMENT_ENUM
 
-from ..services import EXCHANGE, UpdateDelivery, serve_socket
+from ..exchange import EXCHANGE, Exchange
+from ..sockets import UpdateDelivery, serve_socket
 from .ticks import encode_disconnect, encode_full, encode_prev_close, encode_quote, encode_ticker
 from .wire import ORDER_TYPE_OUT, PRODUCT_OUT, correlation_of, ist_time, order_status
 
-if TYPE_CHECKING:
-    from ..server import PaperExchange
-
 log = logging.getLogger(__name__)
+
+FEED_PATH = "/dhan/feed"
+ORDERS_PATH = "/dhan/orders"
 
 MAX_INSTRUMENTS_PER_CONNECTION = 5000
 MAX_CONNECTIONS_PER_CLIENT = 5
@@ -250,7 +251,7 @@ _conn_ids = itertools.count(1)
 class _Sender:
     """Serialises writes of one connection (subscribe replies and step packets interleave)."""
 
-    def __init__(self, ws: web.WebSocketResponse, x: "PaperExchange", conn: int) -> None:
+    def __init__(self, ws: web.WebSocketResponse, x: Exchange, conn: int) -> None:
         self.ws, self.x, self.conn = ws, x, conn
         self.lock = asyncio.Lock()
 
@@ -264,7 +265,7 @@ class _Sender:
 class _Feed:
     """One feed connection: its session, the instruments it knows and the last quote sent."""
 
-    def __init__(self, x: "PaperExchange", sender: _Sender, cache: PacketCache) -> None:
+    def __init__(self, x: Exchange, sender: _Sender, cache: PacketCache) -> None:
         self.x, self.sender, self.cache = x, sender, cache
         self.session = FeedSession()
         self.instruments = {(DHAN_SEGMENT_ENUM[seg], sid): inst
@@ -320,7 +321,7 @@ class _Feed:
             self.x.hub.unsubscribe_ticks(q)
 
 
-def _feed_auth_problem(x: "PaperExchange", query: Any) -> tuple[int | None, Any]:
+def _feed_auth_problem(x: Exchange, query: Any) -> tuple[int | None, Any]:
     """(disconnect reason or None, account) for the feed's query string."""
     if query.get("version") != "2":
         return INVALID_REQUEST, None
@@ -348,7 +349,7 @@ async def _disconnect(ws: web.WebSocketResponse, reason: int, linger_s: float = 
     await ws.close()
 
 
-async def _serve(ws: web.WebSocketResponse, x: "PaperExchange", tasks: list[asyncio.Task],
+async def _serve(ws: web.WebSocketResponse, x: Exchange, tasks: list[asyncio.Task],
                  handle_text) -> None:
     """`serve_socket` where a text message may answer with a disconnect reason (code 50)."""
     async def on_text(data: str) -> bool:
@@ -361,7 +362,7 @@ async def _serve(ws: web.WebSocketResponse, x: "PaperExchange", tasks: list[asyn
 
 
 async def market_feed(request: web.Request) -> web.WebSocketResponse:
-    x: PaperExchange = request.app[EXCHANGE]
+    x = request.app[EXCHANGE]
     ws = web.WebSocketResponse(autoping=True)
     await ws.prepare(request)
     reason, account = _feed_auth_problem(x, request.query)
@@ -382,7 +383,7 @@ async def market_feed(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
-async def _forward_updates(ws: web.WebSocketResponse, x: "PaperExchange", account: Any,
+async def _forward_updates(ws: web.WebSocketResponse, x: Exchange, account: Any,
                            q: asyncio.Queue) -> None:
     """Forward the account's order changes; seeded delay / duplicate / reorder faults apply."""
     alerts = AlertFilter()
@@ -400,7 +401,7 @@ async def _forward_updates(ws: web.WebSocketResponse, x: "PaperExchange", accoun
 
 
 async def order_updates(request: web.Request) -> web.WebSocketResponse:
-    x: PaperExchange = request.app[EXCHANGE]
+    x = request.app[EXCHANGE]
     ws = web.WebSocketResponse(autoping=True)
     await ws.prepare(request)
     try:
@@ -430,10 +431,10 @@ def order_update_clients(app: web.Application, account_id: str) -> int:
     return app[ORDER_CLIENTS].get(account_id, 0)
 
 
-def setup(app: web.Application, exchange: "PaperExchange") -> None:
-    """Register `/dhan/feed` and `/dhan/orders` (called by `dhan_api.setup`)."""
+def setup(app: web.Application, exchange: Exchange) -> None:
+    """Register the market feed at `FEED_PATH` and the order updates at `ORDERS_PATH`."""
     app[FEED_CONNECTIONS] = {}
     app[ORDER_CLIENTS] = {}
     app[PACKET_CACHE] = PacketCache()
-    app.router.add_get("/dhan/feed", market_feed)
-    app.router.add_get("/dhan/orders", order_updates)
+    app.router.add_get(FEED_PATH, market_feed)
+    app.router.add_get(ORDERS_PATH, order_updates)
