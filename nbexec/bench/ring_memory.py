@@ -17,11 +17,13 @@ import random
 import time
 
 
-from ..brokers.dhan.ticks import decode_packets, encode_full
-from ..brokers.kite.ticks import decode_message, encode_message, encode_packet
+from ..brokers.dhan.ticks import decode_packets
+from ..brokers.kite.ticks import decode_message
 from ..core.instruments import DHAN_SEGMENT_ENUM, Instrument
 from ..core.market import DepthLevel, Quote
 from ..feeds.ring import RING_DTYPE, TickRings
+from ..paper.dhan.ticks import encode_full
+from ..paper.kite.ticks import encode_message, encode_packet
 
 INSTRUMENTS = 100
 DISTINCT_MESSAGES = 64   # cycled: encoding a million packets would measure the encoder

@@ -24,6 +24,8 @@ from importlib import metadata
 from nbexec.brokers.dhan import ticks as dhan
 from nbexec.brokers.kite import ticks as kite
 from nbexec.core.market import DepthLevel, Quote
+from nbexec.paper.dhan import ticks as paper_dhan
+from nbexec.paper.kite import ticks as paper_kite
 
 TICKS = 10_000
 PER_MESSAGE = 100
@@ -43,14 +45,14 @@ def _quote(n: int) -> Quote:
 
 def kite_messages(modes: Sequence[str]) -> list[bytes]:
     """TICKS packets, PER_MESSAGE to a message, mode of packet i = modes[i % len(modes)]."""
-    packets = [kite.encode_packet((n << 8) | 1, _quote(n), modes[(n - 1) % len(modes)])
+    packets = [paper_kite.encode_packet((n << 8) | 1, _quote(n), modes[(n - 1) % len(modes)])
                for n in range(1, TICKS + 1)]
-    return [kite.encode_message(packets[i:i + PER_MESSAGE])
+    return [paper_kite.encode_message(packets[i:i + PER_MESSAGE])
             for i in range(0, TICKS, PER_MESSAGE)]
 
 
 def dhan_packets() -> list[bytes]:
-    return [dhan.encode_full(1, n, _quote(n)) for n in range(1, TICKS + 1)]
+    return [paper_dhan.encode_full(1, n, _quote(n)) for n in range(1, TICKS + 1)]
 
 
 def _timed_pass(decode: Callable[[bytes], Sized], frames: Sequence[bytes]) -> tuple[float, int]:

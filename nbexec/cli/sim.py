@@ -34,13 +34,13 @@ def add_arguments(p) -> None:
 
 async def serve(args, ready=None) -> None:
     """Run until SIGINT / SIGTERM; print the info line (or call `ready(info)`) once listening."""
-    from nbexec.brokers.paper.server import PaperExchange
+    from nbexec.paper import FRONT_ENDS, PaperExchange
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    exchange = PaperExchange(host=args.host, port=args.port, accounts=args.accounts,
+    exchange = PaperExchange(FRONT_ENDS, host=args.host, port=args.port, accounts=args.accounts,
                              symbols=args.symbols, tick_rate=args.tick_rate, seed=args.seed,
                              faults=args.faults, rate_limits=False if args.no_rate_limits else None)
     async with exchange:

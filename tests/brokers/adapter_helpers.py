@@ -10,11 +10,11 @@ from nbexec.brokers.dhan.adapter import DhanBroker
 from nbexec.brokers.dhan.config import DhanConfig
 from nbexec.brokers.kite.adapter import KiteBroker
 from nbexec.brokers.kite.config import KiteConfig
-from nbexec.brokers.paper.server import PaperExchange
 from nbexec.core.catalog import Catalog
 from nbexec.brokers.types import BrokerAck
 from nbexec.core.orders import Order
 from nbexec.core.states import OrderStatus
+from nbexec.paper import PaperExchange
 from tests.fixtures.waiting import wait_until  # noqa: F401  (the adapters' tests import it from here)
 
 _tags = itertools.count(1)

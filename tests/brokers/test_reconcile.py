@@ -10,12 +10,12 @@ import socket
 
 import pytest
 
-from nbexec.brokers.paper.server import PaperExchange
 from nbexec.brokers.reconcile import resolve_unknown
 from nbexec.brokers.retry import OutcomeUnknown, RetryPolicy
 from nbexec.brokers.transport import ConnectionPool
 from nbexec.brokers.wire import ConnectFailed, RequestTimedOut, TransportError
 from nbexec.core.states import OrderStatus
+from nbexec.paper import FRONT_ENDS, PaperExchange
 from tests.brokers.adapter_helpers import book_orders, make_broker, order, requests_with_tag, wait_until
 from tests.fixtures.paper import make_paper_exchange  # noqa: F401
 
@@ -81,7 +81,7 @@ def _free_port() -> int:
 @pytest.mark.parametrize("kind", BROKERS)
 async def test_a_place_refused_before_the_write_is_sent_again_and_booked_once(kind):
     port = _free_port()
-    x = PaperExchange(port=port, accounts=1, tick_rate=0, rate_limits=False)
+    x = PaperExchange(FRONT_ENDS, port=port, accounts=1, tick_rate=0, rate_limits=False)
     pool = RecordingPool("127.0.0.1", port, size=0, broker=kind)   # nothing warm: must connect
     broker = make_broker(kind, x, pool=pool,
                          policy=RetryPolicy(max_attempts=20, base_s=0.1, cap_s=0.1))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nbexec.brokers.dhan.adapter import DhanBroker
-from nbexec.brokers.paper.dhan_ws import order_update_clients
+from nbexec.paper.dhan.ws import order_update_clients
 from nbexec.core.catalog import Catalog
 from nbexec.core.errors import AuthError, OrderNotFound, ValidationError
 from nbexec.core.secrets import Secret

@@ -10,7 +10,7 @@ import pytest
 from nbexec.brokers.dhan import market_feed
 from nbexec.brokers.dhan.factory import DHAN
 from nbexec.brokers.dhan.market_feed import DhanFeedClient
-from nbexec.brokers.dhan.ticks import encode_disconnect
+from nbexec.paper.dhan.ticks import encode_disconnect
 from nbexec.core.errors import AuthError, BrokerError
 from nbexec.core.instruments import Instrument
 from nbexec.core.secrets import Secret

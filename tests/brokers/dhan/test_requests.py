@@ -10,7 +10,7 @@ import pytest
 from nbexec.brokers.dhan.config import DhanConfig
 from nbexec.brokers.dhan.requests import DhanRequests
 from nbexec.brokers.order_fields import modified
-from nbexec.brokers.paper.dhan_wire import parse_modify, parse_place
+from nbexec.paper.dhan.wire import parse_modify, parse_place
 from nbexec.brokers.settings import Endpoint
 from nbexec.core.catalog import Catalog
 from nbexec.core.errors import ValidationError

@@ -1,4 +1,5 @@
-"""Dhan feed packets: our encoders and decoder against PROTOCOLS.md 5.2 and dhanhq's parser."""
+"""Dhan feed packets: the paper exchange's encoders and our decoder against PROTOCOLS.md 5.2
+and dhanhq's parser (the encoders are the paper's own copy, so each side checks the other)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ from dhanhq import MarketFeed
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nbexec.brokers.dhan.ticks import (decode_feed_packets, decode_packets, disconnect_reason, encode_disconnect,
-                                       encode_full, encode_market_status, encode_oi,
-                                       encode_prev_close, encode_quote, encode_ticker, lone_row)
+from nbexec.brokers.dhan.ticks import decode_feed_packets, decode_packets, disconnect_reason, lone_row
 from nbexec.core.errors import ValidationError
 from nbexec.core.market import DepthLevel, Quote
 from nbexec.core.ticks import MODE_FULL, MODE_LTP, MODE_QUOTE, TICK_DTYPE
+from nbexec.paper.dhan.ticks import (encode_disconnect, encode_full, encode_market_status, encode_oi,
+                                     encode_prev_close, encode_quote, encode_ticker)
 
 TICKER_VECTOR = bytes.fromhex("02 10 00 01 35 05 00 00 33 8b c9 44 00 f1 53 65")
 U32 = 0xFFFF_FFFF

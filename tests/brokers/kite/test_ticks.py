@@ -1,4 +1,5 @@
-"""Kite binary ticks: our encoder and decoder against PROTOCOLS.md 5.1 and the official parser."""
+"""Kite binary ticks: the paper exchange's encoder and our decoder against PROTOCOLS.md 5.1 and
+the official parser (the encoder is the paper's own copy, so each side checks the other)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kiteconnect import KiteTicker
 
-from nbexec.brokers.kite.ticks import (HEARTBEAT, decode_feed_message, decode_message, encode_message, encode_packet,
-                                       lone_row, price_divisor)
+from nbexec.brokers.kite.ticks import decode_feed_message, decode_message, lone_row, price_divisor
 from nbexec.core.errors import ValidationError
 from nbexec.core.market import DepthLevel, Quote
 from nbexec.core.ticks import MODE_FULL, MODE_LTP, MODE_NAMES, MODE_QUOTE, TICK_DTYPE
+from nbexec.paper.kite.ticks import HEARTBEAT, encode_message, encode_packet
 
 U32 = 0xFFFF_FFFF
 PRICE_FIELDS = {"last_price", "average_price", "open", "high", "low", "close"}

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from nbexec.brokers.paper import dhan_wire as w
-from nbexec.brokers.paper import dhan_ws as ws
+from nbexec.paper.dhan import wire as w
+from nbexec.paper.dhan import ws
 from nbexec.core.errors import OrderNotFound, RateLimited, ValidationError
 from nbexec.core.market import Quote
 

@@ -2,7 +2,7 @@
 
 Pure (no I/O, no asyncio): JSON in, typed requests out; engine objects in, Dhan's camelCase
 REST dicts out; engine errors in, Dhan error bodies out. Dhan's REST field names and codes live
-here (the WebSocket shapes in `dhan_ws`), so the matching engine stays broker-neutral.
+here (the WebSocket shapes in `ws`), so the matching engine stays broker-neutral.
 Sources: PROTOCOLS.md sections 3 and 4 and the `dhanhq` 2.3.0 SDK.
 """
 

@@ -1,4 +1,4 @@
-"""PaperExchange itself: ports, accounts, symbols, shutdown."""
+"""PaperExchange itself: ports, accounts, symbols, front ends, shutdown."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import json
 
 import aiohttp
 
-from nbexec.brokers.paper.server import PaperExchange
-from nbexec.brokers.paper.services import PaperAccount
+from nbexec.paper import FRONT_ENDS, PaperAccount, PaperExchange, admin
 
 
 async def test_port_zero_binds_a_free_loopback_port_and_urls_name_it(make_paper_exchange):
@@ -31,6 +30,20 @@ async def test_symbols_choose_the_instruments(make_paper_exchange):
     assert [i["tradingsymbol"] for i in x.info()["instruments"]] == ["SBIN", "NEWCO"]
 
 
+async def test_the_exchange_serves_the_front_ends_it_is_given_and_no_other():
+    x = await PaperExchange([admin], accounts=1, tick_rate=0).start()
+    try:
+        assert set(x.urls()) == {"admin"}
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{x.base_url}/admin/counters") as r:
+                assert r.status == 200
+            async with session.post(f"{x.base_url}/orders/regular") as r:   # no Kite: aiohttp's own page
+                assert (r.status, r.content_type) == (404, "text/plain")
+        assert x.recorder.request_seq == 0   # nor is it an order request
+    finally:
+        await x.close()
+
+
 async def test_the_market_steps_at_the_tick_rate(make_paper_exchange):
     x = await make_paper_exchange(tick_rate=50)
     while x.engine.steps < 3:
@@ -39,7 +52,7 @@ async def test_the_market_steps_at_the_tick_rate(make_paper_exchange):
 
 
 async def test_closing_the_exchange_closes_feed_connections():
-    x = await PaperExchange(accounts=1).start()
+    x = await PaperExchange(FRONT_ENDS, accounts=1).start()
     a = x.accounts[0]
     async with aiohttp.ClientSession() as session:
         ws = await session.ws_connect(x.urls()["kite_ws"], params={

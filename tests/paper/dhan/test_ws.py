@@ -17,7 +17,7 @@ import pytest
 from dhanhq import DhanContext, MarketFeed, OrderUpdate, dhanhq
 
 from nbexec.brokers.dhan.ticks import disconnect_reason
-from nbexec.brokers.paper import dhan_ws
+from nbexec.paper.dhan import ws as dhan_ws
 
 HDFCBANK = 1333
 WAIT_S = 10.0

@@ -1,30 +1,25 @@
-"""Dhan v2 REST front end of the paper exchange (PROTOCOLS.md 3), under `/v2`.
+"""Dhan v2 REST of the paper exchange (PROTOCOLS.md 3), under `/v2`.
 
 Thin: authenticate by the `access-token` + `client-id` headers, apply rate limits and seeded
-faults, validate with `dhan_wire`, call the engine, render with `dhan_wire`. Every response
-is JSON, errors included (`{"errorType","errorCode","errorMessage"}`): the `dhanhq` SDK
-turns any non-JSON body, even an empty 2xx one, into a failure.
-`setup` also registers the Dhan WebSockets (`dhan_ws`).
+faults, validate with `wire`, call the engine, render with `wire`. Every response is JSON,
+errors included (`{"errorType","errorCode","errorMessage"}`): the `dhanhq` SDK turns any
+non-JSON body, even an empty 2xx one, into a failure.
 """
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
 from nbexec.core.errors import OrderNotFound, ValidationError
 
-from . import dhan_wire as wire
-from . import dhan_ws
-from .services import ORDER_RECORD
+from ..exchange import ORDER_RECORD, Exchange
+from ..services import PaperAccount
+from . import wire
 
-if TYPE_CHECKING:
-    from .server import PaperExchange
-    from .services import PaperAccount
-
-Handler = Callable[[web.Request, "PaperAccount", "dict | None"], Awaitable[web.Response]]
+Handler = Callable[[web.Request, PaperAccount, "dict | None"], Awaitable[web.Response]]
 
 _FAULTS = {"500": (500, "Internal_Server_Error", "DH-908", "Internal server error"),
            "502": (502, "Network_Error", "DH-909", "Couldn't reach the OMS"),
@@ -56,10 +51,10 @@ class DhanError(Exception):
 class DhanApi:
     """Handlers bound to one exchange; `route` wraps each with auth, limits and faults."""
 
-    def __init__(self, exchange: "PaperExchange") -> None:
+    def __init__(self, exchange: Exchange) -> None:
         self.x = exchange
 
-    def authenticate(self, request: web.Request) -> "PaperAccount":
+    def authenticate(self, request: web.Request) -> PaperAccount:
         token = request.headers.get("access-token", "")
         client = request.headers.get("client-id", "")
         account = self.x.account_by_dhan(token, client) if token and client else None
@@ -102,7 +97,7 @@ class DhanApi:
             raise DhanError.kind(wire.INPUT_ERROR, "Invalid body: not JSON") from None
 
     # -- orders -----------------------------------------------------------------------------
-    def _place(self, account: "PaperAccount", body: Any, rec: dict | None):
+    def _place(self, account: PaperAccount, body: Any, rec: dict | None):
         try:
             req = wire.parse_place(body, account.dhan_client_id)
             inst = self.x.engine.by_security_id.get((req.segment, req.security_id))
@@ -161,7 +156,7 @@ class DhanApi:
     async def orders(self, request, account, rec) -> web.Response:
         return _json([wire.order_json(o, account.dhan_client_id) for o in self.x.engine.orders(account.id)])
 
-    def _order(self, account: "PaperAccount", order_id: str):
+    def _order(self, account: PaperAccount, order_id: str):
         try:
             return self.x.engine.order(account.id, order_id)
         except OrderNotFound as exc:
@@ -180,7 +175,7 @@ class DhanApi:
         return _json(wire.order_json(found[-1], account.dhan_client_id))
 
     # -- trades, positions, funds -----------------------------------------------------------
-    def _trades(self, account: "PaperAccount", order_id: str | None) -> list[dict]:
+    def _trades(self, account: PaperAccount, order_id: str | None) -> list[dict]:
         engine = self.x.engine
         return [wire.trade_json(t, engine.order(account.id, t.order_id), account.dhan_client_id)
                 for t in engine.trades(account.id, order_id)]
@@ -239,8 +234,8 @@ async def _not_found(request: web.Request) -> web.Response:
     return _json(body, status)
 
 
-def setup(app: web.Application, exchange: "PaperExchange") -> None:
-    """Register Dhan REST under /v2, then the feed and order-update WebSockets."""
+def setup(app: web.Application, exchange: Exchange) -> None:
+    """Register Dhan REST under /v2; a catch-all answers unknown /v2 paths in Dhan's JSON."""
     api = DhanApi(exchange)
     r = app.router
     order, other, quote = "dhan.order", "dhan.other", "dhan.quote"
@@ -262,4 +257,3 @@ def setup(app: web.Application, exchange: "PaperExchange") -> None:
     r.add_post("/v2/marketfeed/ohlc", api.route(api.ohlc, quote))
     r.add_post("/v2/marketfeed/quote", api.route(api.quote, quote))
     r.add_route("*", "/v2/{tail:.*}", _not_found)
-    dhan_ws.setup(app, exchange)

@@ -1,41 +1,32 @@
-"""`PaperExchange`: the matching engine behind Kite v3 and Dhan v2 front ends, on one port.
+"""`PaperExchange`: the matching engine and its services behind the front ends it is given.
 
-One aiohttp Application serves everything (PROTOCOLS.md 6 for why these paths):
-
-* Kite REST at the root (`/session/token`, `/orders...`): the Kite SDK's urljoin drops any
-  path on `root`; Kite ticker WebSocket at `/kite/ws`.
-* Dhan REST under `/v2/...`, Dhan feed at `/dhan/feed`, Dhan order updates at `/dhan/orders`
-  (registered by `dhan_api.setup(app, exchange)` when that module exists; it registers its
-  WebSocket routes too).
-* Admin under `/admin/...` (see `admin.py`).
-
-Front ends are plain `setup(app, exchange)` functions using the services on this object:
-`engine`, `accounts` + `account_by_kite` / `account_by_dhan`, `recorder`, `faults`, `limiter`,
-`hub`, `hang()`, `closing`, plus the stamp the middleware leaves in `request[RECV_NS]` (and
-`request.get(ORDER_RECORD)` for order requests); keys in `services.py`.
+One aiohttp Application on one port serves every front end (PROTOCOLS.md 6 for the paths).
+The server knows none of them: each is an `exchange.FrontEnd` (the default ones, Kite, Dhan
+and admin, are `nbexec.paper.FRONT_ENDS`) that registers its routes in `setup(app, exchange)`
+and uses only the `exchange.Exchange` interface, which this class implements. What the server
+takes from them: their URLs, which requests are order requests (recorded on arrival), and how
+each answers a request no route takes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import logging
 import time
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
 from .arrival import StampedSocket, listening_socket
+from .exchange import EXCHANGE, ORDER_RECORD, RECV_NS, FrontEnd
 from .faults import Faults, FaultSpec
 from .matching import Engine
-from .services import EXCHANGE, ORDER_RECORD, RECV_NS, Hub, PaperAccount, RateLimiter, Recorder, make_accounts
+from .services import Hub, PaperAccount, RateLimiter, Recorder, make_accounts
 from .universe import build_universe
 
 log = logging.getLogger(__name__)
 
-_KITE_ORDER_PREFIX = "/orders"
-_DHAN_ORDER_PREFIX = "/v2/orders"
 _MUTATING = frozenset({"POST", "PUT", "DELETE"})
 
 
@@ -65,44 +56,47 @@ class _StampingServer(web.Server):
         return _StampingHandler(self, loop=self._loop, **self._kwargs)
 
 
-@web.middleware
-async def _stamp(request: web.Request, handler):
-    """Stamp every request with its arrival, before anything reads the body (wire-to-wire latency)."""
-    recv_ns = getattr(request.protocol, "arrived_ns", None) or time.monotonic_ns()
-    try:
-        return await _stamped(request, handler, recv_ns)
-    finally:
-        # Handled (body read, answer not yet written): the next bytes are the next request's.
-        # Cleared here, not when read, because a body may arrive after its head (urllib3).
-        request.protocol.arrived_ns = None
+def _middleware(recorder: Recorder, front_ends: Sequence[FrontEnd]):
+    """The one middleware: stamps every request with its arrival, before anything reads the
+    body (wire-to-wire latency); records the front ends' order requests; and lets the front
+    end owning a path answer what no route takes (the longest of their PATHS that matches)."""
+    order_paths = tuple((f.ORDER_PATH, f.NAME) for f in front_ends if f.ORDER_PATH)
+    owners = sorted(((path, f) for f in front_ends for path in f.PATHS), key=lambda owner: -len(owner[0]))
 
+    @web.middleware
+    async def stamp(request: web.Request, handler):
+        recv_ns = getattr(request.protocol, "arrived_ns", None) or time.monotonic_ns()
+        try:
+            return await stamped(request, handler, recv_ns)
+        finally:
+            # Handled (body read, answer not yet written): the next bytes are the next request's.
+            # Cleared here, not when read, because a body may arrive after its head (urllib3).
+            request.protocol.arrived_ns = None
 
-async def _stamped(request: web.Request, handler, recv_ns: int):
-    request[RECV_NS] = recv_ns
-    if request.method in _MUTATING:
-        path = request.path
-        broker = ("kite" if path.startswith(_KITE_ORDER_PREFIX)
-                  else "dhan" if path.startswith(_DHAN_ORDER_PREFIX) else None)
-        if broker:
-            exchange: PaperExchange = request.app[EXCHANGE]
-            request[ORDER_RECORD] = exchange.recorder.order_request(recv_ns, broker, request.method, path)
-    try:
-        return await handler(request)
-    except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as exc:
-        # Kite's SDK cannot read aiohttp's text/plain pages: answer Kite paths in its envelope.
-        if request.path.startswith(_NOT_KITE):
-            raise
-        from .kite_api import error
-        return error(exc.status, "GeneralException" if exc.status == 404 else "InputException",
-                     f"{exc.reason}: {request.method} {request.path}")
+    async def stamped(request: web.Request, handler, recv_ns: int):
+        request[RECV_NS] = recv_ns
+        if request.method in _MUTATING:
+            path = request.path
+            for prefix, name in order_paths:
+                if path.startswith(prefix):
+                    request[ORDER_RECORD] = recorder.order_request(recv_ns, name, request.method, path)
+                    break
+        try:
+            return await handler(request)
+        except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as exc:
+            owner = next((f for path, f in owners if request.path.startswith(path)), None)
+            answer = owner.unrouted(request, exc) if owner is not None else None
+            if answer is None:
+                raise
+            return answer
 
-
-_NOT_KITE = ("/v2", "/dhan", "/admin")
+    return stamp
 
 
 class PaperExchange:
     """The paper exchange as an async context manager; `info()` is what `nbexec sim` prints.
 
+    front_ends: what it serves (`nbexec.paper.FRONT_ENDS`: Kite, Dhan and the admin API).
     accounts: a count or a list of `PaperAccount`. symbols: names for `build_universe` (None =
     default NSE names plus NIFTY 50). tick_rate: market steps per second (0 = only on
     `step()` / `POST /admin/step`, for deterministic tests). rate_limits: None = PROTOCOLS.md
@@ -110,12 +104,13 @@ class PaperExchange:
     record_limit: how many order requests and feed frames the admin recorder keeps (newest).
     """
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0,
+    def __init__(self, front_ends: Sequence[FrontEnd], *, host: str = "127.0.0.1", port: int = 0,
                  accounts: int | Iterable[PaperAccount] = 1, symbols: Iterable[str] | None = None,
                  tick_rate: float = 10.0, seed: int = 0, faults: str | FaultSpec | dict | None = None,
                  rate_limits: dict | bool | None = None, cash: float = 10_000_000.0,
                  circuit_pct: float = 20.0, heartbeat_s: float = 1.0,
                  record_limit: int = 200_000) -> None:
+        self.front_ends = tuple(front_ends)
         self.host, self.port = host, port
         self.seed = seed
         self.tick_rate = tick_rate
@@ -156,14 +151,11 @@ class PaperExchange:
 
     # -- lifecycle --------------------------------------------------------------------------
     def _build_app(self) -> web.Application:
-        app = web.Application(middlewares=[_stamp], client_max_size=1 << 20)
+        app = web.Application(middlewares=[_middleware(self.recorder, self.front_ends)],
+                              client_max_size=1 << 20)
         app[EXCHANGE] = self
-        from . import admin, kite_api
-        kite_api.setup(app, self)
-        admin.setup(app, self)
-        if importlib.util.find_spec("nbexec.brokers.paper.dhan_api") is not None:
-            from . import dhan_api
-            dhan_api.setup(app, self)
+        for front_end in self.front_ends:
+            front_end.setup(app, self)
         return app
 
     async def start(self) -> "PaperExchange":
@@ -236,10 +228,10 @@ class PaperExchange:
         return f"http://{self.host}:{self.port}"
 
     def urls(self) -> dict[str, str]:
-        http, ws = self.base_url, f"ws://{self.host}:{self.port}"
-        return {"kite_rest": http, "kite_ws": f"{ws}/kite/ws", "dhan_rest": f"{http}/v2",
-                "dhan_feed_ws": f"{ws}/dhan/feed", "dhan_order_ws": f"{ws}/dhan/orders",
-                "admin": f"{http}/admin"}
+        """Every front end's entry points by name, in the order the front ends were given."""
+        http, websocket = self.base_url, f"ws://{self.host}:{self.port}"
+        return {name: url for front_end in self.front_ends
+                for name, url in front_end.urls(http, websocket).items()}
 
     def info(self) -> dict:
         instruments = [{"key": i.key, "exchange": i.exchange, "tradingsymbol": i.symbol,

@@ -1,7 +1,7 @@
-"""Kite Connect v3 REST front end of the paper exchange (PROTOCOLS.md 1).
+"""Kite Connect v3 REST of the paper exchange (PROTOCOLS.md 1), at the root.
 
 Thin: parse Kite's form / query fields, check token, rate limit and faults, call the engine,
-render with `kite_format`. Every response carries a Content-Type and every error a string
+render with `format`. Every response carries a Content-Type and every error a string
 `error_type` naming an SDK exception class, so the official SDK raises the right exception.
 """
 
@@ -9,19 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from nbexec.core.errors import OrderNotFound, ValidationError
 
-from . import kite_format as fmt
-from . import kite_ws
-from .services import ORDER_RECORD
-
-if TYPE_CHECKING:
-    from .server import PaperExchange
-    from .services import PaperAccount
+from ..exchange import ORDER_RECORD, Exchange
+from ..services import PaperAccount
+from . import format as fmt
 
 _VARIETIES = ("regular", "amo", "co", "iceberg", "auction")
 _FAULT_STATUS = {"500": (500, "GeneralException", "Internal server error"),
@@ -43,6 +38,13 @@ def error(status: int, error_type: str, message: str) -> web.Response:
     return _json({"status": "error", "message": message, "error_type": error_type, "data": None}, status)
 
 
+def unrouted(request: web.Request, exc: web.HTTPException) -> web.Response:
+    """A path or method no route takes, in Kite's envelope: the SDK cannot read aiohttp's
+    text/plain pages."""
+    return error(exc.status, "GeneralException" if exc.status == 404 else "InputException",
+                 f"{exc.reason}: {request.method} {request.path}")
+
+
 class KiteError(Exception):
     """Raised inside handlers; rendered as Kite's error envelope."""
 
@@ -59,10 +61,10 @@ def _input_error(exc: ValidationError) -> KiteError:
 class KiteApi:
     """Handlers bound to one exchange; `route` wraps each with auth, limits and faults."""
 
-    def __init__(self, exchange: "PaperExchange") -> None:
+    def __init__(self, exchange: Exchange) -> None:
         self.x = exchange
 
-    def authenticate(self, request: web.Request) -> "PaperAccount":
+    def authenticate(self, request: web.Request) -> PaperAccount:
         header = request.headers.get("Authorization", "")
         scheme, _, cred = header.partition(" ")
         api_key, _, token = cred.partition(":")
@@ -118,7 +120,7 @@ class KiteApi:
         return ok(True)
 
     @staticmethod
-    def _profile(account: "PaperAccount") -> dict:
+    def _profile(account: PaperAccount) -> dict:
         return {"user_id": account.id, "user_name": f"Paper {account.id}", "user_shortname": account.id,
                 "email": f"{account.id.lower()}@paper.invalid", "user_type": "individual",
                 "broker": "PAPER", "exchanges": ["NSE", "BSE"], "products": ["CNC", "MIS", "NRML"],
@@ -281,8 +283,8 @@ class KiteApi:
         return web.Response(text=fmt.instruments_csv(rows), content_type="text/csv")
 
 
-def setup(app: web.Application, exchange: "PaperExchange") -> None:
-    """Register the Kite REST routes at the root and the ticker WebSocket at /kite/ws."""
+def setup(app: web.Application, exchange: Exchange) -> None:
+    """Register the Kite REST routes at the root."""
     api = KiteApi(exchange)
     r = app.router
     r.add_post("/session/token", api.session_token)
@@ -304,4 +306,3 @@ def setup(app: web.Application, exchange: "PaperExchange") -> None:
     r.add_get("/quote/ltp", api.route(api.ltp, "kite.quote"))
     r.add_get("/instruments", api.instruments)
     r.add_get("/instruments/{exchange}", api.instruments)
-    kite_ws.setup(app, exchange)

@@ -1,4 +1,4 @@
-"""Services the paper exchange's front ends share: credentials, rate limits, recorder, pub-sub.
+"""The services the paper exchange offers its front ends: credentials, rate limits, recorder, pub-sub.
 
 Everything here runs on the exchange's one asyncio loop (no locks needed); only `Hub` touches
 asyncio, and only through non-blocking `put_nowait`.
@@ -11,19 +11,9 @@ import hashlib
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Awaitable, Callable
-
-from aiohttp import WSMsgType, web
+from typing import Callable
 
 from .matching import Event
-
-# Keys front ends use: `request.app[EXCHANGE]`, `request[RECV_NS]` (monotonic ns: the kernel's
-# receive stamp of the request's first bytes, see arrival.py), `request.get(ORDER_RECORD)` (the recorder's dict of an
-# order request: fill in account / order_id / tag / status).
-EXCHANGE = web.AppKey("exchange", object)
-RECV_NS = web.RequestKey("recv_ns", int)
-ORDER_RECORD = web.RequestKey("order_record", dict)
-KITE_PACKET_CACHE = web.AppKey("kite_packet_cache", object)
 
 # -- credentials ------------------------------------------------------------------------------
 
@@ -202,60 +192,3 @@ class Hub:
             if q.full():
                 q.get_nowait()
             q.put_nowait(item)
-
-
-class UpdateDelivery:
-    """Sends one connection's order updates with the seeded update faults applied: delayed,
-    duplicated, or held back and sent after the next one (reordered). Both front ends' order
-    update sockets deliver through it."""
-
-    def __init__(self, ws: web.WebSocketResponse, faults) -> None:
-        self.ws, self.faults = ws, faults
-        self._held: list[str] = []
-
-    async def deliver(self, text: str) -> None:
-        delay, dup, hold = self.faults.update()
-        if hold and not self._held:
-            self._held.append(text)
-            return
-        for t in [text] * (2 if dup else 1) + self._held:
-            if delay:
-                asyncio.get_running_loop().create_task(self._send(t, delay))
-            else:
-                await self._send(t, 0)
-        self._held.clear()
-
-    async def _send(self, text: str, delay: float) -> None:
-        if delay:
-            await asyncio.sleep(delay)
-        if not self.ws.closed:
-            await self.ws.send_str(text)
-
-
-async def serve_socket(ws: web.WebSocketResponse, closing: asyncio.Event, tasks: list[asyncio.Task],
-                       on_text: Callable[[str], Awaitable[bool]]) -> None:
-    """Read a client's messages until the client, one of the connection's background `tasks`
-    or the exchange (`closing`) ends it; `on_text` returns True to end it. Binary frames from
-    the client are ignored (Dhan's SDK sends one on disconnect). Cancels the tasks and closes
-    the socket on the way out. Both front ends' sockets are served by it."""
-    closed = asyncio.ensure_future(closing.wait())
-    try:
-        while True:
-            receive = asyncio.ensure_future(ws.receive())
-            done, _ = await asyncio.wait({receive, closed, *tasks}, return_when=asyncio.FIRST_COMPLETED)
-            if receive not in done:
-                receive.cancel()
-                break
-            msg = receive.result()
-            if msg.type == WSMsgType.TEXT:
-                if await on_text(msg.data):
-                    break
-            elif msg.type != WSMsgType.BINARY:
-                break
-    except (ConnectionError, RuntimeError):
-        pass  # the peer went away mid-message
-    finally:
-        for t in (*tasks, closed):
-            t.cancel()
-        await asyncio.gather(*tasks, closed, return_exceptions=True)
-        await ws.close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nbexec.brokers.paper.matching import Engine
+from nbexec.paper.matching import Engine
 from nbexec.core.instruments import Instrument
 
 INFY = Instrument("NSE", "INFY", 1594)

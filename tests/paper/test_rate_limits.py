@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nbexec.brokers.paper.services import DEFAULT_RATE_LIMITS, RateLimiter
+from nbexec.paper.services import DEFAULT_RATE_LIMITS, RateLimiter
 
 
 class Clock:

@@ -7,7 +7,7 @@ from collections import defaultdict
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nbexec.brokers.paper.matching import TERMINAL, Engine
+from nbexec.paper.matching import TERMINAL, Engine
 from nbexec.core.errors import NbexecError
 from nbexec.core.instruments import Instrument
 

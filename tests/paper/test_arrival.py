@@ -3,7 +3,7 @@
 import socket
 import time
 
-from nbexec.brokers.paper.arrival import StampedSocket, listening_socket
+from nbexec.paper.arrival import StampedSocket, listening_socket
 
 
 def wait_for_kernel_stamps(client: socket.socket, conn: StampedSocket) -> None:

@@ -3,7 +3,7 @@
 Sans-I/O cores first (feed request parsing, `FeedSession`, the order-update login and
 `order_alert` rendering, `AlertFilter`); then the aiohttp handlers, which only move bytes
 between those cores, the exchange's pub-sub (`Hub`) and the socket. Packets are built by
-`nbexec.brokers.dhan.ticks`, the codec the Dhan adapter decodes with, so the ends cannot drift.
+`ticks`, the exchange's own encoders (the Dhan adapter's decoder is checked against them).
 
 Feed (`/dhan/feed?version=2&token=..&clientId=..&authType=2`): JSON requests in, binary packets
 out, ONE packet per WS message (the SDK parses only the first packet of a message). On
@@ -24,22 +24,22 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from nbexec.brokers.dhan.ticks import (encode_disconnect, encode_full, encode_prev_close,
-                                       encode_quote, encode_ticker)
 from nbexec.core.errors import ValidationError
 from nbexec.core.instruments import DHAN_SEGMENT_ENUM
 
-from .dhan_wire import ORDER_TYPE_OUT, PRODUCT_OUT, correlation_of, ist_time, order_status
-from .services import EXCHANGE, UpdateDelivery, serve_socket
-
-if TYPE_CHECKING:
-    from .server import PaperExchange
+from ..exchange import EXCHANGE, Exchange
+from ..sockets import UpdateDelivery, serve_socket
+from .ticks import encode_disconnect, encode_full, encode_prev_close, encode_quote, encode_ticker
+from .wire import ORDER_TYPE_OUT, PRODUCT_OUT, correlation_of, ist_time, order_status
 
 log = logging.getLogger(__name__)
+
+FEED_PATH = "/dhan/feed"
+ORDERS_PATH = "/dhan/orders"
 
 MAX_INSTRUMENTS_PER_CONNECTION = 5000
 MAX_CONNECTIONS_PER_CLIENT = 5
@@ -251,7 +251,7 @@ _conn_ids = itertools.count(1)
 class _Sender:
     """Serialises writes of one connection (subscribe replies and step packets interleave)."""
 
-    def __init__(self, ws: web.WebSocketResponse, x: "PaperExchange", conn: int) -> None:
+    def __init__(self, ws: web.WebSocketResponse, x: Exchange, conn: int) -> None:
         self.ws, self.x, self.conn = ws, x, conn
         self.lock = asyncio.Lock()
 
@@ -265,7 +265,7 @@ class _Sender:
 class _Feed:
     """One feed connection: its session, the instruments it knows and the last quote sent."""
 
-    def __init__(self, x: "PaperExchange", sender: _Sender, cache: PacketCache) -> None:
+    def __init__(self, x: Exchange, sender: _Sender, cache: PacketCache) -> None:
         self.x, self.sender, self.cache = x, sender, cache
         self.session = FeedSession()
         self.instruments = {(DHAN_SEGMENT_ENUM[seg], sid): inst
@@ -321,7 +321,7 @@ class _Feed:
             self.x.hub.unsubscribe_ticks(q)
 
 
-def _feed_auth_problem(x: "PaperExchange", query: Any) -> tuple[int | None, Any]:
+def _feed_auth_problem(x: Exchange, query: Any) -> tuple[int | None, Any]:
     """(disconnect reason or None, account) for the feed's query string."""
     if query.get("version") != "2":
         return INVALID_REQUEST, None
@@ -349,7 +349,7 @@ async def _disconnect(ws: web.WebSocketResponse, reason: int, linger_s: float = 
     await ws.close()
 
 
-async def _serve(ws: web.WebSocketResponse, x: "PaperExchange", tasks: list[asyncio.Task],
+async def _serve(ws: web.WebSocketResponse, x: Exchange, tasks: list[asyncio.Task],
                  handle_text) -> None:
     """`serve_socket` where a text message may answer with a disconnect reason (code 50)."""
     async def on_text(data: str) -> bool:
@@ -362,7 +362,7 @@ async def _serve(ws: web.WebSocketResponse, x: "PaperExchange", tasks: list[asyn
 
 
 async def market_feed(request: web.Request) -> web.WebSocketResponse:
-    x: PaperExchange = request.app[EXCHANGE]
+    x = request.app[EXCHANGE]
     ws = web.WebSocketResponse(autoping=True)
     await ws.prepare(request)
     reason, account = _feed_auth_problem(x, request.query)
@@ -383,7 +383,7 @@ async def market_feed(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
-async def _forward_updates(ws: web.WebSocketResponse, x: "PaperExchange", account: Any,
+async def _forward_updates(ws: web.WebSocketResponse, x: Exchange, account: Any,
                            q: asyncio.Queue) -> None:
     """Forward the account's order changes; seeded delay / duplicate / reorder faults apply."""
     alerts = AlertFilter()
@@ -401,7 +401,7 @@ async def _forward_updates(ws: web.WebSocketResponse, x: "PaperExchange", accoun
 
 
 async def order_updates(request: web.Request) -> web.WebSocketResponse:
-    x: PaperExchange = request.app[EXCHANGE]
+    x = request.app[EXCHANGE]
     ws = web.WebSocketResponse(autoping=True)
     await ws.prepare(request)
     try:
@@ -431,10 +431,10 @@ def order_update_clients(app: web.Application, account_id: str) -> int:
     return app[ORDER_CLIENTS].get(account_id, 0)
 
 
-def setup(app: web.Application, exchange: "PaperExchange") -> None:
-    """Register `/dhan/feed` and `/dhan/orders` (called by `dhan_api.setup`)."""
+def setup(app: web.Application, exchange: Exchange) -> None:
+    """Register the market feed at `FEED_PATH` and the order updates at `ORDERS_PATH`."""
     app[FEED_CONNECTIONS] = {}
     app[ORDER_CLIENTS] = {}
     app[PACKET_CACHE] = PacketCache()
-    app.router.add_get("/dhan/feed", market_feed)
-    app.router.add_get("/dhan/orders", order_updates)
+    app.router.add_get(FEED_PATH, market_feed)
+    app.router.add_get(ORDERS_PATH, order_updates)

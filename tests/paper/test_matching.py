@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nbexec.brokers.paper.matching import Engine
+from nbexec.paper.matching import Engine
 from nbexec.core.errors import OrderNotFound, ValidationError
 from nbexec.core.instruments import Instrument
 

@@ -9,22 +9,24 @@ POST /admin/faults               body {"spec": "500=0.1,..."} (or the spec as pl
 POST /admin/step?n=N             advance the market N steps (deterministic tests: tick_rate 0)
 POST /admin/clear                forget the recorded requests and frames
 Stamps are `time.monotonic_ns()`: one clock for every process on the machine.
+This module is one of the exchange's front ends (`exchange.FrontEnd`).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from nbexec.core.errors import ValidationError
 
+from .exchange import Exchange
 from .matching import Order, Position, Trade
 
-if TYPE_CHECKING:
-    from .server import PaperExchange
+NAME = "admin"
+PATHS: tuple[str, ...] = ("/admin",)
+ORDER_PATH: str | None = None   # nothing here is an order request
 
 
 def _json(data, status: int = 200) -> web.Response:
@@ -52,7 +54,7 @@ def position_json(p: Position) -> dict:
             "sell_quantity": p.sell_quantity, "sell_value": p.sell_value}
 
 
-def book_json(x: "PaperExchange", account: str) -> dict:
+def book_json(x: Exchange, account: str) -> dict:
     e = x.engine
     funds = e.funds(account)
     return {"orders": [order_json(o) for o in e.orders(account)],
@@ -61,7 +63,16 @@ def book_json(x: "PaperExchange", account: str) -> dict:
             "funds": {**asdict(funds), "available": funds.available}}
 
 
-def setup(app: web.Application, x: "PaperExchange") -> None:
+def urls(http: str, websocket: str) -> dict[str, str]:
+    return {"admin": f"{http}/admin"}
+
+
+def unrouted(request: web.Request, exc: web.HTTPException) -> None:
+    """aiohttp's own page: the admin API's callers (tests, benches) read the status alone."""
+    return None
+
+
+def setup(app: web.Application, x: Exchange) -> None:
     async def info(request):
         return _json(x.info())
 

@@ -2,9 +2,9 @@
 
 `TickerSession` is the sans-I/O part of one connection: which token is subscribed in which
 mode, updated from the client's JSON text messages. The handler moves bytes: after every
-market step it sends ONE binary frame with a packet per subscribed token (built by the shared
-`nbexec.brokers.kite.ticks` codec; each (token, mode) packet is encoded once per quote change
-for all connections), a 1-byte heartbeat when idle, and order updates as `{"type":"order"}` text.
+market step it sends ONE binary frame with a packet per subscribed token (built by `ticks`;
+each (token, mode) packet is encoded once per quote change for all connections), a 1-byte
+heartbeat when idle, and order updates as `{"type":"order"}` text.
 """
 
 from __future__ import annotations
@@ -13,20 +13,17 @@ import asyncio
 import itertools
 import json
 import time
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from nbexec.brokers.kite.ticks import HEARTBEAT, encode_message, encode_packet
+from ..exchange import EXCHANGE, Exchange
+from ..matching import INTERIM, Event
+from ..services import PaperAccount
+from ..sockets import UpdateDelivery, serve_socket
+from . import format as fmt
+from .ticks import HEARTBEAT, encode_message, encode_packet
 
-from . import kite_format as fmt
-from .matching import INTERIM, Event
-from .services import EXCHANGE, KITE_PACKET_CACHE, UpdateDelivery, serve_socket
-
-if TYPE_CHECKING:
-    from .server import PaperExchange
-    from .services import PaperAccount
-
+PATH = "/kite/ws"
 MAX_TOKENS = 3000
 MODES = ("ltp", "quote", "full")
 _conn_ids = itertools.count(1)
@@ -85,7 +82,7 @@ class PacketCache:
     subscribed alike get the very same bytes, and a feed one step behind still hits.
     """
 
-    def __init__(self, exchange: "PaperExchange") -> None:
+    def __init__(self, exchange: Exchange) -> None:
         self.x = exchange
         self.packets: dict[tuple[int, str], tuple[object, bytes]] = {}
         self.frames: dict[tuple[int, tuple], bytes] = {}
@@ -114,7 +111,10 @@ class PacketCache:
         return frame
 
 
-async def _send_ticks(ws: web.WebSocketResponse, x: "PaperExchange", session: TickerSession,
+PACKET_CACHE = web.AppKey("kite_packet_cache", PacketCache)
+
+
+async def _send_ticks(ws: web.WebSocketResponse, x: Exchange, session: TickerSession,
                       cache: PacketCache, conn: int) -> None:
     q = x.hub.subscribe_ticks()
     loop = asyncio.get_running_loop()
@@ -153,7 +153,7 @@ async def _send_ticks(ws: web.WebSocketResponse, x: "PaperExchange", session: Ti
         x.hub.unsubscribe_ticks(q)
 
 
-async def _send_updates(ws: web.WebSocketResponse, x: "PaperExchange", account: "PaperAccount") -> None:
+async def _send_updates(ws: web.WebSocketResponse, x: Exchange, account: PaperAccount) -> None:
     """Forward the account's order events; seeded delay / duplicate / reorder faults apply."""
     account_id = account.id
     q = x.hub.subscribe_orders(account_id)
@@ -172,7 +172,7 @@ async def _send_updates(ws: web.WebSocketResponse, x: "PaperExchange", account: 
 
 
 async def ticker(request: web.Request) -> web.StreamResponse:
-    x: PaperExchange = request.app[EXCHANGE]
+    x = request.app[EXCHANGE]
     account = x.account_by_kite(request.query.get("api_key", ""), request.query.get("access_token", ""))
     if account is None:  # the real server refuses the handshake
         return web.Response(status=403, text="Invalid api_key or access_token", content_type="text/plain")
@@ -181,7 +181,7 @@ async def ticker(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     conn = next(_conn_ids)
     session = TickerSession(set(x.engine.by_kite_token))
-    cache: PacketCache = request.app[KITE_PACKET_CACHE]
+    cache = request.app[PACKET_CACHE]
     tasks = [asyncio.create_task(_send_ticks(ws, x, session, cache, conn)),
              asyncio.create_task(_send_updates(ws, x, account))]
 
@@ -195,6 +195,7 @@ async def ticker(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-def setup(app: web.Application, exchange: "PaperExchange") -> None:
-    app[KITE_PACKET_CACHE] = PacketCache(exchange)
-    app.router.add_get("/kite/ws", ticker)
+def setup(app: web.Application, exchange: Exchange) -> None:
+    """Register the ticker WebSocket at `PATH`, with the packet cache its connections share."""
+    app[PACKET_CACHE] = PacketCache(exchange)
+    app.router.add_get(PATH, ticker)

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from nbexec.core.instruments import Instrument
 from nbexec.core.market import DepthLevel, Quote
 
-from .matching import Funds, Order, Position, Snapshot, Trade
+from ..matching import Funds, Order, Position, Snapshot, Trade
 
 IST = timezone(timedelta(hours=5, minutes=30))
 KITE_STATUS = {

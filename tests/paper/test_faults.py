@@ -11,7 +11,7 @@ import requests
 from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kex
 
-from nbexec.brokers.paper.faults import Faults, parse_faults
+from nbexec.paper.faults import Faults, parse_faults
 from nbexec.core.errors import ValidationError
 
 
