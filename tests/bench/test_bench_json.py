@@ -15,6 +15,8 @@ import pytest
 
 from nbexec.bench.runner import SCENARIOS
 
+pytestmark = pytest.mark.process   # runs `nbexec bench` as a process
+
 ISSUE_8 = ("tick_decode", "order_rtt", "fanout_50", "wire_to_wire_1", "wire_to_wire_50", "store_transition",
            "kernel_responsiveness", "memory")
 COUNT_KEYS = ("samples", "runs", "ticks", "orders")

@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[2]
 ARTIFACT = REPO / "artifacts" / "quickstart.png"
 TICKET_QUANTITY = 7
 
-pytestmark = [pytest.mark.slow,
+pytestmark = [pytest.mark.slow, pytest.mark.process,
               pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium (apt-get install -y chromium)")]
 
 

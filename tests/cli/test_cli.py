@@ -4,7 +4,11 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from nbexec import __version__
+
+pytestmark = pytest.mark.process   # runs the `nbexec` command
 
 
 def nbexec(*args, env=None):

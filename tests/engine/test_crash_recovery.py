@@ -22,6 +22,8 @@ from nbexec.engine.paper import PaperSupervisor
 from tests.fixtures.engine import admin
 from tests.fixtures.redis import short_tmpdir
 
+pytestmark = pytest.mark.process   # kills an engine process
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -98,6 +100,7 @@ def test_an_orphan_whose_recovery_fails_is_kept_for_the_next_and_locks_no_other(
     assert sorted(o.unfinished()[0][0] for o in SignalJournal(tmp_path, "p").orphans()) == ["s1", "s2"]
 
 
+@pytest.mark.process
 def test_a_killed_process_leaves_its_lines_and_its_lock_goes_with_it(tmp_path):
     """SIGKILL after a line: the line is in the file (the page cache outlives the process)."""
     code = ("import os, signal, sys; from nbexec.engine.journal import SignalJournal, begin_line; "

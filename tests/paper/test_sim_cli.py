@@ -10,6 +10,8 @@ import sys
 import pytest
 from kiteconnect import KiteConnect
 
+pytestmark = pytest.mark.process   # runs `nbexec sim` as a process
+
 KEYS = {"kite_rest", "kite_ws", "dhan_rest", "dhan_feed_ws", "dhan_order_ws", "admin", "accounts", "instruments"}
 
 

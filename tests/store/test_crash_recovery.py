@@ -8,8 +8,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from nbexec.store import OrderStore, connect
 from nbexec.store.order_store import rebuild_orders
+
+pytestmark = pytest.mark.process   # kills a writer process
 
 ROOT = Path(__file__).resolve().parents[2]
 

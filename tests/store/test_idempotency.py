@@ -3,7 +3,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from nbexec.store import OrderStore, connect
+
+pytestmark = pytest.mark.process   # writers race from processes of their own
 
 ROOT = Path(__file__).resolve().parents[2]
 

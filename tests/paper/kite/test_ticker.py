@@ -10,6 +10,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+pytestmark = pytest.mark.process   # the official KiteTicker runs in a process of its own
+
 INFY, SBIN, NIFTY = 408065, 779521, 256265
 CLIENT = str(Path(__file__).with_name("ticker_client.py"))
 
