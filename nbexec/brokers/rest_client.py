@@ -1,6 +1,6 @@
 """The REST surface every adapter shares: httpx, the broker's envelope, reads retried.
 
-httpx costs ~0.75 ms of CPU per request (DESIGN.md "Latency"), which is fine for logins,
+httpx costs ~0.75 ms of CPU per request (docs/design.md, Latency rules), which is fine for logins,
 books, positions and instrument dumps; orders go over `channel.OrderChannel` instead. Reads
 are idempotent, so `get` retries timeouts, 5xx and 429 (`retry.Operation.READ`); `send` with
 `operation=None` never retries (a login's request token works once). httpx failures become the

@@ -2,7 +2,7 @@
 
 Why not httpx here: on this 2-core machine httpx spends ~0.75 ms of CPU per request, so 50
 concurrent order posts take 30-50 ms; pre-rendered bytes written straight to warm asyncio
-connections take ~1 ms for all 50 (DESIGN.md "Latency"). httpx keeps the rest of the REST surface.
+connections take ~1 ms for all 50 (docs/design.md, Latency rules). httpx keeps the rest of the REST surface.
 
 Guarantees:
 * One request in flight per connection, no pipelining; a connection is checked out for one

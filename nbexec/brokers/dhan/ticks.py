@@ -1,7 +1,8 @@
 """Dhan v2 live-feed packets: the decoder for the feed client.
 
-Sans-I/O. Wire format in PROTOCOLS.md 4.2: little-endian, an 8-byte header (response code,
-length, exchange segment, security id) then a body whose size the code fixes. Prices are
+Sans-I/O. Wire format in docs/protocols/dhan.md, Binary packets (little-endian): an 8-byte
+header (response code, length, exchange segment, security id) then a body whose size the code
+fixes. Prices are
 float32 rupees, so 1612.35 arrives as 1612.3499755859375; we keep that value (as float64)
 exactly as the SDK's `struct` unpacking does, and leave rounding to the caller. The paper
 exchange encodes with its own copy of that vocabulary (`nbexec.paper.dhan.ticks`), so each

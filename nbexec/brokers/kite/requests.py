@@ -5,10 +5,10 @@
 hold the serialized head with the `Authorization: token <api_key>:<access_token>` header.
 A place body is one string format into a per-order-type pattern plus a cached, URL-encoded
 `tradingsymbol=..&exchange=..&` per instrument, then one ASCII encode: no dict, no urlencode,
-no per-field object. Fields sent (PROTOCOLS.md 1.3): tradingsymbol, exchange,
-transaction_type, quantity, product, order_type, price (LIMIT, SL), trigger_price (SL, SL-M),
-validity, tag, market_protection (MARKET, SL-M). Bad input raises `ValidationError` naming the
-field before any byte exists.
+no per-field object. Fields sent (docs/protocols/kite.md, Place: the form fields nbexec sends):
+tradingsymbol, exchange, transaction_type, quantity, product, order_type, price (LIMIT, SL),
+trigger_price (SL, SL-M), validity, tag, market_protection (MARKET, SL-M). Bad input raises
+`ValidationError` naming the field before any byte exists.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Kite Connect v3 binary ticks: the vectorised decoder for the feed.
 
-Sans-I/O: bytes in, row bytes or a `TICK_DTYPE` array out. Wire format in PROTOCOLS.md 2.3:
+Sans-I/O: bytes in, row bytes or a `TICK_DTYPE` array out. Wire format in docs/protocols/kite.md,
+Binary messages (market data, big-endian):
 a message is `u16 count` then `count x (u16 length, packet)`, all big-endian, and the packet
 length alone selects the layout (8 ltp; 28/32 index quote/full; 44/184 quote/full). The paper
 exchange encodes with its own copy of that vocabulary (`nbexec.paper.kite.ticks`), so each
