@@ -101,8 +101,9 @@ def _walk(buf: bytes) -> list[tuple[int, int]]:
 
 def lone_row(buf: bytes) -> bytes | None:
     """The `TICK_DTYPE` row, as bytes, of a message that is one ticker, quote or full packet
-    (Dhan sends one packet per message); None for any other message. `struct` only, no NumPy
-    (creating even a one-row array costs 15-40 us cold)."""
+    (Dhan sends one packet per message); None for any other message. `struct` only, no NumPy:
+    even a one-row array costs, cold, many times what `struct` needs for the whole packet
+    (figures: docs/performance.md, Figures behind design choices)."""
     size = len(buf)
     if size >= HEADER_SIZE and PACKET_SIZE.get(buf[0]) == size:
         builder = _ROW_BUILDERS.get(buf[0])
