@@ -1,6 +1,6 @@
 """Tick decode rate: nbexec's NumPy decoders against the official SDK parsers, in one run.
 
-Workloads (PROTOCOLS.md 7), all built before timing:
+Workloads (docs/performance.md, The scenarios), all built before timing:
 * kite_full  - 10,000 full-mode ticks as 100 messages of 100 packets, tokens (n<<8)|1.
 * kite_mixed - the same, packets cycled ltp/quote/full 1:1:1.
 * dhan_full  - 10,000 full packets, one per message as Dhan sends them.

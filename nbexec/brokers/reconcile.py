@@ -2,7 +2,7 @@
 
 Shared by every adapter: the lookup is `OrderRoute.order_by_tag` (Kite scans its day book for
 `tag`, Dhan asks `/orders/external/{correlationId}`). An UNKNOWN order is never resolved by
-sending it again (DESIGN.md "Order lifecycle").
+sending it again (docs/design.md, Crash safety).
 """
 
 from __future__ import annotations

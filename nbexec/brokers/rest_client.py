@@ -1,7 +1,7 @@
 """The REST surface every adapter shares: httpx, the broker's envelope, reads retried.
 
-httpx costs ~0.75 ms of CPU per request (DESIGN.md "Latency"), which is fine for logins,
-books, positions and instrument dumps; orders go over `channel.OrderChannel` instead. Reads
+httpx's CPU cost per request is fine for logins, books, positions and instrument dumps, not
+for orders (docs/design.md, Latency rules): they go over `channel.OrderChannel` instead. Reads
 are idempotent, so `get` retries timeouts, 5xx and 429 (`retry.Operation.READ`); `send` with
 `operation=None` never retries (a login's request token works once). httpx failures become the
 same `TransportError`s the lean transport raises, so callers handle one set of errors.
@@ -25,9 +25,9 @@ Decode = Callable[[int, bytes, str], Any]
 
 @functools.lru_cache(maxsize=1)
 def _tls_context() -> ssl.SSLContext:
-    """One verifying TLS context for every account's client: loading the CA bundle costs
-    ~50 ms, and 50 accounts x 2 routes each loading their own blocked the kernel's loop for
-    seconds at start."""
+    """One verifying TLS context for every account's client: loading the CA bundle is slow,
+    and 50 accounts x 2 routes each loading their own made it most of the engine's start, on
+    the kernel's loop (figures: docs/performance.md, Figures behind design choices)."""
     return ssl.create_default_context()
 
 

@@ -128,14 +128,16 @@ class RateLimit:
         return tuple((n, w) for n, w in spans if n is not None)
 
 
-# PROTOCOLS.md 1.4: where copies disagree, the stricter figure (200/min, not 400/min).
+# docs/protocols/kite.md, Rate limits nbexec applies: the figures are Zerodha staff answers on the
+# Kite forum, not the official pages; where they disagree, the stricter one (200/min, not 400/min).
 KITE_RATE_LIMITS: dict[str, RateLimit] = {
     "order": RateLimit(per_second=10, per_minute=200),   # place, modify, cancel
     "quote": RateLimit(per_second=1),
     "historical": RateLimit(per_second=3),
     "other": RateLimit(per_second=10),
 }
-# PROTOCOLS.md 3.5: order APIs 25/s in older copies, 10/s in newer ones: the stricter.
+# docs/protocols/dhan.md, Rate limits nbexec applies: order APIs 25/s on the official v2 page, 10/s
+# in copies of newer documentation (not confirmed by the official docs): the stricter.
 DHAN_RATE_LIMITS: dict[str, RateLimit] = {
     "order": RateLimit(per_second=10, per_minute=250, per_hour=1000, per_day=7000),
     "data": RateLimit(per_second=5, per_day=100_000),

@@ -1,8 +1,10 @@
 """The lean order transport: warm keep-alive HTTP/1.1 connections to one broker host.
 
-Why not httpx here: on this 2-core machine httpx spends ~0.75 ms of CPU per request, so 50
-concurrent order posts take 30-50 ms; pre-rendered bytes written straight to warm asyncio
-connections take ~1 ms for all 50 (DESIGN.md "Latency"). httpx keeps the rest of the REST surface.
+Why not httpx here: httpx spends so much CPU per request that 50 concurrent order posts take
+many times longer than pre-rendered bytes written straight to warm asyncio connections take for
+all 50 (docs/design.md, Latency rules; the figures are in docs/performance.md, Figures behind
+design choices, and `nbexec bench order_transport` measures it). httpx keeps the rest of the
+REST surface.
 
 Guarantees:
 * One request in flight per connection, no pipelining; a connection is checked out for one

@@ -107,8 +107,9 @@ class Order:
 
     Dict-backed (no slots) on purpose: a transition copies the instance dict, which is the
     cheapest copy Python has; the fan-out makes several per account. The copies keep
-    CPython's key-sharing instance dicts (see `evolve`): ~630 bytes per held order here
-    (`nbexec bench memory`), ~960 with a dict of its own.
+    CPython's key-sharing instance dicts (see `evolve`), so a held order is much smaller than
+    one with a dict of its own (`nbexec bench memory`; figures: docs/performance.md, Figures
+    behind design choices).
     """
 
     order_id: str
@@ -202,7 +203,7 @@ class Order:
         decision's price, a route) on the order path, where validation already happened once."""
         new = object.__new__(Order)
         fields = new.__dict__   # filled in place, in field order: it stays a key-sharing dict
-        fields.update(self.__dict__)   # (280 bytes, where a dict of its own takes 832)
+        fields.update(self.__dict__)   # (a fraction of the size of a dict of its own)
         fields.update(changes)
         return new
 

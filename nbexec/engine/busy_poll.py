@@ -9,11 +9,12 @@ The price is one CPU core held at 100% while it is on: for trading hours on a ma
 core to spare, not for a laptop on battery. Off by default.
 
 A polling loop is awake but its order path is not: between ticks the code and data of that
-path fall out of the CPU's caches and branch predictors, and a cold run of it costs about
-twice a warm one here. So while polling, every `warm_every_s` the loop also runs a `warm`
+path fall out of the CPU's caches and branch predictors, and a cold run of it is much slower
+than a warm one. So while polling, every `warm_every_s` the loop also runs a `warm`
 callback: the engine's rehearsal of an armed signal (`nbexec.engine.rehearsal`), the way trading
 systems keep their hot path warm by running it with the send switched off. A tick that
-lands during a rehearsal waits for it (~60 us here): a warmer median, a longer tail.
+lands during a rehearsal waits for it to finish: a warmer median, a longer tail. (Figures:
+docs/performance.md, Figures behind design choices.)
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ T = TypeVar("T")
 def without_gc(run: Callable[[], T]) -> T:
     """`run()` with the cyclic collector held off, then left as it was found: a collection
     triggered by a fan-out's own allocations costs more than all of its writes (see
-    docs/performance.md), so it runs right after the last byte instead."""
+    docs/performance.md, Figures behind design choices), so it runs right after the last byte
+    instead."""
     collecting = gc.isenabled()
     gc.disable()
     try:

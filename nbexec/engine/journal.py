@@ -3,8 +3,9 @@
 Redis is never awaited in front of the wire, so between "orders written to the broker" and
 "orders recorded in Redis" there is a window where only the broker knows. A JSON line in a
 local file closes it. Each engine has a journal file of its own, mapped into memory: a line is
-one copy into the page cache (no syscall; ~5 us in front of the order against ~16 us for an
-`os.write` here), and the page cache outlives a SIGKILL of the kernel process just as a
+one copy into the page cache instead of a system call (an `os.write` also updates the file's
+times through the filesystem, in front of the order; figures: docs/performance.md, Figures
+behind design choices), and the page cache outlives a SIGKILL of the kernel process just as a
 written line does (neither survives a power cut: no fsync, before or now).
 
 The engine holds its file locked (`flock`) while it lives. Recovery at start (`orphans`)
@@ -27,8 +28,8 @@ from typing import Iterable, Iterator
 
 _string = json.encoder.encode_basestring_ascii   # C: one JSON string literal, escaped, in quotes
 # A signal's line, formatted here rather than by the encoder from a dict: it is written in
-# front of the first order byte, and building and encoding the dict cost ~60 us cold against
-# ~20 us for this (`tests/engine/test_journal.py` checks it reads back as that dict).
+# front of the first order byte, and building and encoding the dict costs, cold, several times
+# what this format does (`tests/engine/test_journal.py` checks it reads back as that dict).
 _BEGIN = ('{"signal_id":%s,"spec":{"common":{"instrument":%s,"trigger_price":%r,"product":%s,'
           '"validity":%s,"created_at_ns":%d,"ts_signal":%d},"orders":[%s],"rejected":[%s]}}\n')
 _ORDER = "[%s,%s,%d,%s,%r]"

@@ -164,8 +164,8 @@ class Feed:
         """Call `callback(quote)` with `symbol`'s newest `LastQuote` (last price, best bid and
         ask, arrival) after every message that carried a tick of it, before the `on_tick`
         callbacks. The cheapest way to react to one instrument: nothing is built but the
-        quote, while finding a symbol in `on_tick`'s array takes NumPy calls that cost
-        50-80 us when they run cold, as they do between ticks. Same rules as `on_tick`."""
+        quote, while finding a symbol in `on_tick`'s array takes NumPy calls, whose fixed cost is
+        large when they run cold, as they do between ticks. Same rules as `on_tick`."""
         row = self.rings.row(self._ids[self._instrument(symbol).key])
         self._quote_callbacks = {**self._quote_callbacks, row: (*self._quote_callbacks.get(row, ()), callback)}
         return callback

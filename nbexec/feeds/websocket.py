@@ -4,19 +4,20 @@ so each message is handed over inside `data_received`, on the read that brought 
 Why this split: RFC 6455 (handshake, masking, frame parsing, fragmentation order, close
 codes, pong and close echo) is `websockets.client.ClientProtocol`, a well-kept state machine
 with no sockets, rather than a codec of our own. The library's own asyncio client would add
-an assembler and a `recv()` future that wakes a reader task on the next loop iteration: ~80
-us more per frame. So the I/O is ours: bytes go into the protocol and messages come out to
+an assembler and a `recv()` future that wakes a reader task on the next loop iteration: a task
+hop and more objects on every tick's way. So the I/O is ours: bytes go into the protocol and messages come out to
 the owner in the same callback, with no task hop.
 
 One shortcut: the stream is cut into whole frames here (a header is 2 to 14 bytes), and a
 frame that is a whole binary message, unmasked, with no RSV bit, outside a fragmented
 message, on an open socket, is handed over at once; every other frame goes whole through
 the protocol, so it always stands at a frame boundary and judges everything else (pings,
-fragments, close, violations). This reads two of the protocol's attributes beyond its
-documented API, `current_size` and `parser_exc`; tests/feeds/test_websockets_internals.py
-checks them and pyproject.toml pins websockets to the releases it passed on. That is every tick, and the protocol's generator-based parser
-cost ~44 us of a cold tick's way to the strategy (`nbexec bench wire_to_wire_1`:
-frame -> callback 217-245 us before, 188-203 after).
+fragments, close, violations). The frames handed over at once are every tick, and the
+protocol's generator-based parser was a measurable share of a cold tick's way to the strategy
+(`nbexec bench wire_to_wire_1`, frame -> callback; figures: docs/performance.md, Figures behind
+design choices). This reads two of the protocol's attributes beyond its documented API,
+`current_size` and `parser_exc`; tests/feeds/test_websockets_internals.py checks them and
+pyproject.toml pins websockets to the releases it passed on.
 
 Guarantees, all on the loop that opened the socket:
 * `on_message(message, received_ns)` gets every text (str) and binary (bytes) message in

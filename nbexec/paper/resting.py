@@ -1,8 +1,9 @@
 """`LiveOrders`: one instrument's live orders, filed so that a step visits only those that may act.
 
 A long session rests thousands of limits away from the market (a full `nbexec bench` leaves
-~7,500), and a step that walked them all took ~1 ms for 7,500 (34 us now; the exchange shares
-the machine's two cores with the clients it serves). Resting limits sit in one price heap per
+thousands), and a step that walked them all spent most of its time on that walk, while the
+exchange shares the machine's cores with the clients it serves (figures: docs/performance.md,
+Figures behind design choices). Resting limits sit in one price heap per
 side, best first, and a step pops only those that reach the opposite side's best level;
 everything else live (stops waiting for their trigger, a market order left open) is visited
 every step, as before. Finishing an order no longer scans a list either.

@@ -1,6 +1,7 @@
 """`PaperExchange`: the matching engine and its services behind the front ends it is given.
 
-One aiohttp Application on one port serves every front end (PROTOCOLS.md 6 for the paths).
+One aiohttp Application on one port serves every front end (their paths: docs/design.md, The
+paper exchange).
 The server knows none of them: each is an `exchange.FrontEnd` (the default ones, Kite, Dhan
 and admin, are `nbexec.paper.FRONT_ENDS`) that registers its routes in `setup(app, exchange)`
 and uses only the `exchange.Exchange` interface, which this class implements. What the server
@@ -99,8 +100,9 @@ class PaperExchange:
     front_ends: what it serves (`nbexec.paper.FRONT_ENDS`: Kite, Dhan and the admin API).
     accounts: a count or a list of `PaperAccount`. symbols: names for `build_universe` (None =
     default NSE names plus NIFTY 50). tick_rate: market steps per second (0 = only on
-    `step()` / `POST /admin/step`, for deterministic tests). rate_limits: None = PROTOCOLS.md
-    limits, False = off, or a dict overriding classes. faults: a spec (see `faults.py`).
+    `step()` / `POST /admin/step`, for deterministic tests). rate_limits: None = the brokers'
+    published limits (`services.DEFAULT_RATE_LIMITS`), False = off, or a dict overriding
+    classes. faults: a spec (see `faults.py`).
     record_limit: how many order requests and feed frames the admin recorder keeps (newest).
     """
 

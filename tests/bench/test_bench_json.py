@@ -1,4 +1,5 @@
-"""`nbexec bench --quick --json FILE` writes every figure of issue 8, each with its sample count.
+"""`nbexec bench --quick --json FILE` writes every figure of the scenarios listed below, each with
+its sample count.
 
 Shape only: which keys, positive numbers, counts. How fast anything is belongs in the bench's
 own output, never in an assert here.

@@ -1,4 +1,5 @@
-"""Per-token sliding-window rate limits (PROTOCOLS.md 1.4, 3.5), on a hand-driven clock."""
+"""Per-token sliding-window rate limits (docs/protocols/kite.md and dhan.md, Rate limits nbexec
+applies), on a hand-driven clock."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Dhan's error body to nbexec's error hierarchy. Pure: (HTTP status, parsed body) in.
 
-Dhan answers `{"errorType":...,"errorCode":"DH-905","errorMessage":...}` (PROTOCOLS.md 3.1).
+Dhan answers `{"errorType":...,"errorCode":"DH-905","errorMessage":...}` (docs/protocols/dhan.md,
+Error envelope and DH-9xx codes).
 `errorCode` decides first; Data API codes (800-814, also the feed's disconnect reasons) are
 mapped too; a 429 is a rate limit whatever the body says; the HTTP status decides when the
 code is missing or unknown.

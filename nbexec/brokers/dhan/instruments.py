@@ -8,8 +8,9 @@ SEM_STRIKE_PRICE, SEM_OPTION_TYPE, SEM_TICK_SIZE, SEM_EXPIRY_FLAG, SEM_EXCH_INST
 SEM_SERIES, SM_SYMBOL_NAME. The security id doubles as the exchange token (true for NSE / BSE
 cash, where Dhan uses the exchange's code).
 
-[UNSURE] SEM_TICK_SIZE: copies of the file show NSE ticks in paise (5.0 for Rs 0.05); values
-of 1 or more are read as paise, pass `tick_in_paise=False` if a file says otherwise.
+SEM_TICK_SIZE's unit is not confirmed by the official docs (docs/protocols/dhan.md, The security
+list CSV): copies of the file show NSE ticks in paise (5.0 for Rs 0.05), so values of 1 or more
+are read as paise; pass `tick_in_paise=False` if a file says otherwise.
 Derivative symbols are Dhan's (`NIFTY-Dec2026-FUT`), not Kite's; `Catalog.merged` joins the
 two lists by `EXCHANGE:SYMBOL`, so only cash instruments and indices join reliably.
 The paper exchange does not serve this file.

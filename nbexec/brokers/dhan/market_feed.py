@@ -1,4 +1,5 @@
-"""Dhan v2 live market feed client (PROTOCOLS.md 4.1-4.2): binary packets into a sink.
+"""Dhan v2 live market feed client (docs/protocols/dhan.md, The live market feed WebSocket):
+binary packets into a sink.
 
 Pure parts: `request_messages` builds the JSON requests (at most 100 instruments each, the
 server's limit); packets are decoded by `ticks.decode_feed_packets`. A disconnect packet
@@ -33,7 +34,8 @@ MAX_PER_MESSAGE = 100
 SUBSCRIBE_CODE = {"ltp": 15, "quote": 17, "full": 21}        # Ticker, Quote, Full
 UNSUBSCRIBE_CODE = {"ltp": 16, "quote": 18, "full": 22}
 
-# Disconnect reasons after which reconnecting cannot succeed (PROTOCOLS.md 3.1 data API codes).
+# Disconnect reasons after which reconnecting cannot succeed: Dhan's Data API codes
+# (docs/protocols/dhan.md, Disconnect packets and keep-alive).
 _AUTH_REASONS = {807: "access token expired", 808: "authentication failed",
                  809: "access token invalid", 810: "client id invalid"}
 _FINAL_REASONS = {804: "too many instruments on this connection",

@@ -1,4 +1,5 @@
-"""Dhan's live order-update WebSocket (PROTOCOLS.md 4.3) into the adapter's `UpdateHub`.
+"""Dhan's live order-update WebSocket (docs/protocols/dhan.md, The live order-update WebSocket)
+into the adapter's `UpdateHub`.
 
 On every (re)connect the client logs in with
 `{"LoginReq":{"MsgCode":42,"ClientId":..,"Token":..},"UserType":"SELF"}`; the server then

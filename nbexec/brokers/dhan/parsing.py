@@ -1,9 +1,10 @@
 """Dhan v2 JSON -> nbexec's normalised broker types. Pure: no I/O.
 
-Dhan's field names stop here (PROTOCOLS.md 3.3, 4.3). Status mapping: TRANSIT and PENDING
-read ACKED (Dhan has the order), PART_TRADED PARTIALLY_FILLED, TRADED FILLED (or
-PARTIALLY_FILLED when an update says TRADED for part of the quantity), REJECTED, CANCELLED,
-EXPIRED as such; a word Dhan adds later reads UNKNOWN (look again), kept in `broker_status`.
+Dhan's field names stop here (docs/protocols/dhan.md: Reads, The live order-update WebSocket).
+Status mapping: TRANSIT and PENDING read ACKED (Dhan has the order), PART_TRADED
+PARTIALLY_FILLED, TRADED FILLED (or PARTIALLY_FILLED when an update says TRADED for part of the
+quantity), REJECTED, CANCELLED, EXPIRED as such; a word Dhan adds later reads UNKNOWN (look
+again), kept in `broker_status`.
 """
 
 from __future__ import annotations
@@ -86,7 +87,8 @@ def parse_order(data: Mapping[str, Any]) -> BrokerOrder:
 
 
 def parse_one(data: Any) -> BrokerOrder | None:
-    """A lookup's answer: an object or a 1-element list (PROTOCOLS.md 3.3 [UNSURE])."""
+    """A lookup's answer: an object or a 1-element list (which of the two Dhan sends is not
+    confirmed by the official docs, so both are read; docs/protocols/dhan.md, Reads)."""
     if isinstance(data, list):
         data = data[-1] if data else None
     return parse_order(data) if isinstance(data, dict) else None

@@ -5,10 +5,11 @@
 `access-token` and `client-id` headers serialized once. A place body is one string format
 into a pattern that already holds this account's `dhanClientId`, plus a cached
 `"exchangeSegment":..,"securityId":".."` per instrument (from the `Catalog`), then one ASCII
-encode. Keys as the SDK sends them (PROTOCOLS.md 3.3): transactionType, exchangeSegment,
-productType (CNC / INTRADAY / MARGIN for CNC / MIS / NRML), orderType (LIMIT / MARKET /
-STOP_LOSS / STOP_LOSS_MARKET), validity, securityId (a string), quantity, disclosedQuantity,
-price, triggerPrice, afterMarketOrder, correlationId (= the order's tag), dhanClientId.
+encode. Keys as the SDK sends them (docs/protocols/dhan.md, Place: the JSON keys nbexec
+sends): transactionType, exchangeSegment, productType (CNC / INTRADAY / MARGIN for CNC / MIS /
+NRML), orderType (LIMIT / MARKET / STOP_LOSS / STOP_LOSS_MARKET), validity, securityId (a
+string), quantity, disclosedQuantity, price, triggerPrice, afterMarketOrder, correlationId
+(= the order's tag), dhanClientId.
 """
 
 from __future__ import annotations

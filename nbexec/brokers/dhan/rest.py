@@ -1,4 +1,4 @@
-"""Dhan v2 reads over httpx (PROTOCOLS.md 3.2), normalised on the way in.
+"""Dhan v2 reads over httpx (docs/protocols/dhan.md, Reads), normalised on the way in.
 
 Every call is idempotent and retried on timeouts, 5xx and 429 (`retry.Operation.READ`),
 waiting for the account's "other" rate limiter (20/s) first. Error bodies become nbexec errors

@@ -1,7 +1,8 @@
 """Dhan v2 live-feed packets: the decoder for the feed client.
 
-Sans-I/O. Wire format in PROTOCOLS.md 4.2: little-endian, an 8-byte header (response code,
-length, exchange segment, security id) then a body whose size the code fixes. Prices are
+Sans-I/O. Wire format in docs/protocols/dhan.md, Binary packets (little-endian): an 8-byte
+header (response code, length, exchange segment, security id) then a body whose size the code
+fixes. Prices are
 float32 rupees, so 1612.35 arrives as 1612.3499755859375; we keep that value (as float64)
 exactly as the SDK's `struct` unpacking does, and leave rounding to the caller. The paper
 exchange encodes with its own copy of that vocabulary (`nbexec.paper.dhan.ticks`), so each
@@ -100,8 +101,9 @@ def _walk(buf: bytes) -> list[tuple[int, int]]:
 
 def lone_row(buf: bytes) -> bytes | None:
     """The `TICK_DTYPE` row, as bytes, of a message that is one ticker, quote or full packet
-    (Dhan sends one packet per message); None for any other message. `struct` only, no NumPy
-    (creating even a one-row array costs 15-40 us cold)."""
+    (Dhan sends one packet per message); None for any other message. `struct` only, no NumPy:
+    even a one-row array costs, cold, many times what `struct` needs for the whole packet
+    (figures: docs/performance.md, Figures behind design choices)."""
     size = len(buf)
     if size >= HEADER_SIZE and PACKET_SIZE.get(buf[0]) == size:
         builder = _ROW_BUILDERS.get(buf[0])

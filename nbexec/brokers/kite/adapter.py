@@ -48,7 +48,8 @@ class KiteBroker(PooledBroker):
         super().__init__()
         self.config, self.account = config, config.account
         self.limiters = limiters(rate_limits)
-        # Kite's urljoin drops any path on the root (PROTOCOLS.md 1.1): so do we.
+        # Kite's SDK joins URLs with urljoin, which drops any path on the root: so do we
+        # (docs/protocols/kite.md, Base URL and how paths are joined).
         self.endpoint = Endpoint.parse(config.root, keep_path=False)
         self.channel = OrderChannel(self.endpoint, broker=self.name, limiter=self.limiters["order"],
                                     policy=policy, pool=pool, size=config.order_connections,

@@ -1,9 +1,10 @@
 """Kite's error envelope to nbexec's error hierarchy. Pure: (HTTP status, parsed body) in.
 
 Kite answers `{"status":"error","message":...,"error_type":"InputException"}` with a 4xx/5xx
-(PROTOCOLS.md 1.1). `error_type` decides first, because Kite's classes carry their own codes
-(an OrderException comes as HTTP 500 yet is a final rejection, not an outage); a 429 is a
-rate limit whatever the body names; the HTTP status decides when the type says nothing.
+(docs/protocols/kite.md, The JSON envelope and errors). `error_type` decides first, because
+Kite's classes carry their own codes (an OrderException comes as HTTP 500 yet is a final
+rejection, not an outage); a 429 is a rate limit whatever the body names; the HTTP status
+decides when the type says nothing.
 """
 
 from __future__ import annotations

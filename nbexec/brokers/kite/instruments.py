@@ -1,7 +1,8 @@
 """Kite's instruments dump (`GET /instruments`, CSV) -> `Instrument`s. Pure.
 
-Header (PROTOCOLS.md 1.3): instrument_token, exchange_token, tradingsymbol, name, last_price,
-expiry, strike, tick_size, lot_size, instrument_type, segment, exchange. Indices are listed
+Header (docs/protocols/kite.md, Instruments CSV): instrument_token, exchange_token,
+tradingsymbol, name, last_price, expiry, strike, tick_size, lot_size, instrument_type, segment,
+exchange. Indices are listed
 with exchange NSE / BSE and segment INDICES; nbexec files them under exchange INDICES, as its
 `Instrument` does. Rows on exchanges nbexec does not trade (NCO, NSEIX, ...) are skipped, and
 so is a row whose instrument_token disagrees with `(exchange_token << 8) | segment code`.

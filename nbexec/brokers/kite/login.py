@@ -1,4 +1,5 @@
-"""Kite Connect login: a request token becomes today's access token (PROTOCOLS.md 1.3).
+"""Kite Connect login: a request token becomes today's access token (docs/protocols/kite.md,
+Login: request token to access token).
 
 The browser part (the user signs in at `login_url`, Kite redirects with `request_token`) is
 the user's; this is the exchange: `POST /session/token` with `api_key`, `request_token` and

@@ -1,4 +1,5 @@
-"""Kite Connect v3 ticker client (PROTOCOLS.md 2): binary ticks into a sink, order updates out.
+"""Kite Connect v3 ticker client (docs/protocols/kite.md, The ticker WebSocket): binary ticks
+into a sink, order updates out.
 
 Kite's market feed is its ticker WebSocket, which also carries the account's order updates
 (`order_updates.py` runs one with no subscriptions for them). Pure parts:

@@ -1,10 +1,11 @@
 """Kite Connect v3 JSON -> nbexec's normalised broker types. Pure: no I/O.
 
-Kite's field names stop here (PROTOCOLS.md 1.3). Status mapping: any status the broker's own
-book shows means Kite has the order, so interim statuses (`PUT ORDER REQ RECEIVED`,
-`VALIDATION PENDING`, `OPEN PENDING`, modify / cancel pending, the postback's `UPDATE`) read
-ACKED, or PARTIALLY_FILLED once something filled; a status word Kite adds later reads UNKNOWN
-(look again) with the word kept in `broker_status`.
+Kite's field names stop here (docs/protocols/kite.md: Reads, Order statuses and nbexec's
+states). Status mapping: any status the broker's own book shows means Kite has the order, so
+interim statuses (`PUT ORDER REQ RECEIVED`, `VALIDATION PENDING`, `OPEN PENDING`, modify /
+cancel pending, the postback's `UPDATE`) read ACKED, or PARTIALLY_FILLED once something
+filled; a status word Kite adds later reads UNKNOWN (look again) with the word kept in
+`broker_status`.
 """
 
 from __future__ import annotations

@@ -5,10 +5,10 @@
 hold the serialized head with the `Authorization: token <api_key>:<access_token>` header.
 A place body is one string format into a per-order-type pattern plus a cached, URL-encoded
 `tradingsymbol=..&exchange=..&` per instrument, then one ASCII encode: no dict, no urlencode,
-no per-field object. Fields sent (PROTOCOLS.md 1.3): tradingsymbol, exchange,
-transaction_type, quantity, product, order_type, price (LIMIT, SL), trigger_price (SL, SL-M),
-validity, tag, market_protection (MARKET, SL-M). Bad input raises `ValidationError` naming the
-field before any byte exists.
+no per-field object. Fields sent (docs/protocols/kite.md, Place: the form fields nbexec sends):
+tradingsymbol, exchange, transaction_type, quantity, product, order_type, price (LIMIT, SL),
+trigger_price (SL, SL-M), validity, tag, market_protection (MARKET, SL-M). Bad input raises
+`ValidationError` naming the field before any byte exists.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class KiteRequests:
 
     def place_body(self, order: Order) -> bytes:
         """The form body of `POST /orders/regular` for `order` (tagged with `order.tag`)."""
-        # `_value_`, not `.value`: the enum property costs a microsecond or two per read here.
+        # `_value_`, not `.value`: the enum's `.value` is a property, dearer than the attribute.
         head = (self._instrument(order.instrument), order.side._value_, order.quantity, order.product._value_)
         kind, validity = order.order_type, order.validity._value_
         if kind is OrderType.MARKET:

@@ -1,4 +1,4 @@
-"""Kite Connect v3 reads over httpx (PROTOCOLS.md 1.2), normalised on the way in.
+"""Kite Connect v3 reads over httpx (docs/protocols/kite.md, Reads), normalised on the way in.
 
 Every call is idempotent and retried on timeouts, 5xx and 429 (`retry.Operation.READ`),
 waiting for the account's "other" rate limiter (10/s) first. Error envelopes become nbexec

@@ -1,6 +1,7 @@
 """Kite Connect v3 binary ticks: the vectorised decoder for the feed.
 
-Sans-I/O: bytes in, row bytes or a `TICK_DTYPE` array out. Wire format in PROTOCOLS.md 2.3:
+Sans-I/O: bytes in, row bytes or a `TICK_DTYPE` array out. Wire format in docs/protocols/kite.md,
+Binary messages (market data, big-endian):
 a message is `u16 count` then `count x (u16 length, packet)`, all big-endian, and the packet
 length alone selects the layout (8 ltp; 28/32 index quote/full; 44/184 quote/full). The paper
 exchange encodes with its own copy of that vocabulary (`nbexec.paper.kite.ticks`), so each
@@ -111,7 +112,8 @@ assert _LAYOUTS[184].price_dst == PRICE_WORDS
 assert _LAYOUTS[184].int_dst == slice(INTEGER_WORDS.start, _ORDERS.start)
 
 
-# -- one packet: `struct`, no NumPy (a strategy's one instrument; every NumPy call costs ~10 us cold)
+# -- one packet: `struct`, no NumPy (a strategy's one instrument; every NumPy call has a fixed cost,
+# large when it runs cold between ticks)
 _ROW = struct.Struct(ROW_FORMAT)
 _HEAD = struct.Struct(">HH")
 _DIVISORS = _DIVISOR_BY_SEGMENT.tolist()
@@ -149,8 +151,9 @@ _LONE_PACKET = {8: _ltp_row, 44: _quote_row, 184: _full_row}   # index packets t
 def lone_row(buf: bytes) -> bytes | None:
     """The `TICK_DTYPE` row, as bytes, of a message that is one LTP, quote or full packet;
     None for any other message. A frame carrying one instrument's tick is such a message
-    (all a one-instrument strategy gets): `struct` only, no NumPy (creating even a one-row
-    array costs 15-40 us cold)."""
+    (all a one-instrument strategy gets): `struct` only, no NumPy: even a one-row array costs,
+    cold, many times what `struct` needs for the whole packet (figures: docs/performance.md,
+    Figures behind design choices)."""
     if len(buf) > 4:
         count, first = _HEAD.unpack_from(buf)
         if count == 1 and first in _LONE_PACKET and len(buf) >= 4 + first:

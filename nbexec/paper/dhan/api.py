@@ -1,4 +1,4 @@
-"""Dhan v2 REST of the paper exchange (PROTOCOLS.md 3), under `/v2`.
+"""Dhan v2 REST of the paper exchange (docs/protocols/dhan.md), under `/v2`.
 
 Thin: authenticate by the `access-token` + `client-id` headers, apply rate limits and seeded
 faults, validate with `wire`, call the engine, render with `wire`. Every response is JSON,

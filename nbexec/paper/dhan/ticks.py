@@ -103,7 +103,8 @@ def encode_market_status(segment: int = 0, security_id: int = 0) -> bytes:
 
 
 def encode_disconnect(reason: int) -> bytes:
-    """Server disconnect packet (code 50, 10 bytes); `reason` is 805..810 (PROTOCOLS.md 3.1)."""
+    """Server disconnect packet (code 50, 10 bytes); `reason` is one of Dhan's Data API codes
+    (docs/protocols/dhan.md, Disconnect packets and keep-alive)."""
     _check_int("reason", reason, _U16_MAX)
     return _DISCONNECT.pack(DISCONNECT, 10, 0, 0, reason)
 

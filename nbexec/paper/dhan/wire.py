@@ -3,7 +3,8 @@
 Pure (no I/O, no asyncio): JSON in, typed requests out; engine objects in, Dhan's camelCase
 REST dicts out; engine errors in, Dhan error bodies out. Dhan's REST field names and codes live
 here (the WebSocket shapes in `ws`), so the matching engine stays broker-neutral.
-Sources: PROTOCOLS.md sections 3 and 4 and the `dhanhq` 2.3.0 SDK.
+Sources: docs/protocols/dhan.md (which cites Dhan's official pages, https://dhanhq.co/docs/v2/)
+and the `dhanhq` 2.3.0 SDK.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from nbexec.core.errors import (AuthError, BrokerError, InputError, NbexecError,
                                 OrderRejected, RateLimited, ValidationError)
 from nbexec.core.instruments import DHAN_SEGMENT_ENUM
 
-# -- code tables (PROTOCOLS.md 3.3) -----------------------------------------------------------
+# -- code tables (docs/protocols/dhan.md, Place: the JSON keys nbexec sends) ------------------
 SIDES = ("BUY", "SELL")
 # Dhan productType -> engine product. MTF/CO/BO have no paper equivalent: refused, not faked.
 PRODUCT_IN = {"CNC": "CNC", "INTRADAY": "MIS", "MARGIN": "NRML"}
@@ -32,7 +33,9 @@ IST_OFFSET_S = 5 * 3600 + 1800
 
 
 # -- errors -----------------------------------------------------------------------------------
-# (HTTP status, errorType, errorCode); HTTP codes are [UNSURE] in PROTOCOLS.md 3.1.
+# (HTTP status, errorType, errorCode). The official pages name the codes, not the HTTP statuses:
+# the statuses are this exchange's choice, not confirmed by the official docs
+# (docs/protocols/dhan.md, Error envelope and DH-9xx codes).
 AUTH_FAILED = (401, "Invalid_Authentication", "DH-901")
 RATE_LIMITED = (429, "Rate_Limit", "DH-904")
 INPUT_ERROR = (400, "Input_Exception", "DH-905")
@@ -249,7 +252,7 @@ def ist_time(epoch_s: float | None = None) -> str:
 
 
 
-# -- responses: engine objects as Dhan JSON (PROTOCOLS.md 3.3, 3.4) --------------------------
+# -- responses: engine objects as Dhan JSON (docs/protocols/dhan.md: Reads, Order statuses) --
 # Engine status -> Dhan orderStatus. A partial fill of a live order reads PART_TRADED.
 ORDER_STATUS = {"RECEIVED": "TRANSIT", "VALIDATION_PENDING": "TRANSIT", "OPEN_PENDING": "TRANSIT",
                 "OPEN": "PENDING", "TRIGGER_PENDING": "PENDING",

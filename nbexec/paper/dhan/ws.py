@@ -46,7 +46,8 @@ MAX_CONNECTIONS_PER_CLIENT = 5
 LOGIN_TIMEOUT_S = 30.0
 AUTH_LINGER_S = 2.0
 
-# Disconnect reasons (PROTOCOLS.md 3.1 data API codes).
+# Disconnect reasons: Dhan's Data API codes (docs/protocols/dhan.md, Disconnect packets and
+# keep-alive).
 TOO_MANY_INSTRUMENTS = 804
 TOO_MANY_CONNECTIONS = 805
 AUTH_FAILED = 808
@@ -62,7 +63,7 @@ ORDER_CLIENTS = web.AppKey("dhan_order_clients", dict)
 PACKET_CACHE = web.AppKey("dhan_packet_cache", object)
 
 
-# -- market feed WS requests (PROTOCOLS.md 4.1) -----------------------------------------------
+# -- market feed WS requests (docs/protocols/dhan.md, Connection and requests) -----------------
 FEED_MODES = {15: "ticker", 17: "quote", 21: "full"}
 FEED_UNSUBSCRIBE = {16: "ticker", 18: "quote", 22: "full"}
 FEED_DISCONNECT = 12
@@ -190,7 +191,7 @@ class PacketCache:
         return data
 
 
-# -- order updates: rendering (PROTOCOLS.md 4.3) ------------------------------------------------
+# -- order updates: rendering (docs/protocols/dhan.md, The live order-update WebSocket) --------
 _PRODUCT_CODE = {"CNC": "C", "MIS": "I", "NRML": "M"}
 _ORDER_TYPE_CODE = {"LIMIT": "LMT", "MARKET": "MKT", "SL": "SL", "SL-M": "SLM"}
 _SEGMENT_CODE = {"NSE_EQ": ("NSE", "E"), "BSE_EQ": ("BSE", "E"), "NSE_FNO": ("NSE", "D"),

@@ -1,4 +1,4 @@
-"""Kite Connect v3 REST of the paper exchange (PROTOCOLS.md 1), at the root.
+"""Kite Connect v3 REST of the paper exchange (docs/protocols/kite.md), at the root.
 
 Thin: parse Kite's form / query fields, check token, rate limit and faults, call the engine,
 render with `format`. Every response carries a Content-Type and every error a string

@@ -1,4 +1,5 @@
-"""Engine objects rendered as Kite Connect v3 JSON and CSV (PROTOCOLS.md 1.3). Pure.
+"""Engine objects rendered as Kite Connect v3 JSON and CSV (docs/protocols/kite.md: Reads,
+Instruments CSV, Order statuses and nbexec's states, Text messages). Pure.
 
 The engine speaks a neutral vocabulary; this module is the only place that knows Kite's
 spellings: `TRIGGER PENDING` with a space, `transaction_type`, IST "YYYY-MM-DD HH:MM:SS"

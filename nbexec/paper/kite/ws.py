@@ -1,4 +1,5 @@
-"""Kite ticker WebSocket of the paper exchange (PROTOCOLS.md 2), at `/kite/ws`.
+"""Kite ticker WebSocket of the paper exchange (docs/protocols/kite.md, The ticker WebSocket),
+at `/kite/ws`.
 
 `TickerSession` is the sans-I/O part of one connection: which token is subscribed in which
 mode, updated from the client's JSON text messages. The handler moves bytes: after every

@@ -1,5 +1,5 @@
-"""Dhan feed packets: the paper exchange's encoders and our decoder against PROTOCOLS.md 5.2
-and dhanhq's parser (the encoders are the paper's own copy, so each side checks the other)."""
+"""Dhan feed packets: the paper exchange's encoders and our decoder against the example packet of
+docs/protocols/dhan.md (Binary packets) and dhanhq's parser (the encoders are the paper's own copy, so each side checks the other)."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def utc_hms(epoch: int) -> str:
     return datetime.fromtimestamp(epoch, timezone.utc).strftime("%H:%M:%S")
 
 
-# -- PROTOCOLS.md 5.2 ----------------------------------------------------------------------
+# -- the example packet of docs/protocols/dhan.md, Binary packets ------------------------
 def test_ticker_vector_is_what_the_encoder_produces():
     quote = Quote(last_price=1612.35, last_trade_time=1700000000)
     assert encode_ticker(1, 1333, quote) == TICKER_VECTOR

@@ -1,5 +1,5 @@
-"""Kite binary ticks: the paper exchange's encoder and our decoder against PROTOCOLS.md 5.1 and
-the official parser (the encoder is the paper's own copy, so each side checks the other)."""
+"""Kite binary ticks: the paper exchange's encoder and our decoder against hand-made test vectors
+(laid out as docs/protocols/kite.md, Binary messages, describes) and the official parser (the encoder is the paper's own copy, so each side checks the other)."""
 
 from __future__ import annotations
 
@@ -101,7 +101,7 @@ def wire_quote(divisor: float, ints: dict, bids=(), asks=()) -> Quote:
                  asks=tuple(DepthLevel(p / divisor, q, o) for p, q, o in asks))
 
 
-# -- PROTOCOLS.md 5.1 test vectors ---------------------------------------------------------
+# -- test vectors (layouts in docs/protocols/kite.md, Binary messages) ---------------------
 def test_full_vector_is_what_the_encoder_produces():
     assert encode_message([encode_packet(INFY, INFY_QUOTE, "full")]) == FULL_VECTOR
 

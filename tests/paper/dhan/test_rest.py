@@ -1,6 +1,6 @@
 """Dhan v2 REST of the paper exchange, driven by the official `dhanhq` SDK, unchanged.
 
-Only the base URL is patched (PROTOCOLS.md 6.3). The SDK is synchronous (requests), so every
+Only the base URL is patched (the SDK has no setting for another host). The SDK is synchronous (requests), so every
 call runs in a worker thread; the market stands still (`tick_rate=0`) so values are exact.
 """
 

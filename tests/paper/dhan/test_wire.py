@@ -11,7 +11,7 @@ from nbexec.core.errors import OrderNotFound, RateLimited, ValidationError
 from nbexec.core.market import Quote
 
 CLIENT = "1000000001"
-# Exactly what dhanhq 2.3.0 place_order() sends (PROTOCOLS.md 3.3).
+# Exactly what dhanhq 2.3.0 place_order() sends (docs/protocols/dhan.md, Place: the JSON keys).
 SDK_PLACE_BODY = {"transactionType": "BUY", "exchangeSegment": "NSE_EQ", "productType": "INTRADAY",
                   "orderType": "LIMIT", "validity": "DAY", "securityId": "1333", "quantity": 5,
                   "disclosedQuantity": 0, "price": 1690.5, "afterMarketOrder": False,
@@ -116,5 +116,5 @@ def test_packet_cache_encodes_a_quote_once_per_mode():
     cache, quote = ws.PacketCache(), Quote(last_price=1612.35, last_trade_time=1700000000)
     first = cache.packet("ticker", (1, 1333), quote)
     assert cache.packet("ticker", (1, 1333), quote) is first
-    assert first == bytes.fromhex("02 10 00 01 35 05 00 00 33 8b c9 44 00 f1 53 65")  # PROTOCOLS.md 5.2
+    assert first == bytes.fromhex("02 10 00 01 35 05 00 00 33 8b c9 44 00 f1 53 65")  # docs/protocols/dhan.md, Binary packets
     assert len(cache.packet("full", (1, 1333), quote)) == 162

@@ -1,7 +1,8 @@
 """Dhan v2 WebSockets of the paper exchange: the official `MarketFeed` and `OrderUpdate`.
 
 `MarketFeed` makes its own event loop and blocks in it, so it runs in a worker thread, never
-in the test's loop; only its URL (a class attribute) is patched, as PROTOCOLS.md 6.3 says.
+in the test's loop; only its URL (a class attribute) is patched: the SDK has no setting for
+another host.
 The market stands still (`tick_rate=0`) until the test steps it.
 """
 

@@ -223,7 +223,7 @@ async def test_an_unknown_variety_is_405(x):
 
 
 async def test_over_the_quote_rate_limit_is_429(make_paper_exchange):
-    x = await make_paper_exchange(tick_rate=0)  # PROTOCOLS.md limits: /quote* 1 request/s
+    x = await make_paper_exchange(tick_rate=0)  # Kite's quote limit: 1 request/s (docs/protocols/kite.md)
     kc = client(x)
     await sdk(kc.ltp, ["NSE:INFY"])
     with pytest.raises(kex.NetworkException) as err:
