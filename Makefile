@@ -30,7 +30,7 @@ test: $(VENV)/.installed-dev
 
 # The tests that start no process of their own, kernel or browser (they share one Redis).
 test-fast: $(VENV)/.installed-dev
-	$(TEST) -m "not process"
+	NBEXEC_TEST_FAST=1 $(TEST) -m "not process"
 
 # Lint and format (ruff), types (mypy), the import layers (import-linter, in pyproject.toml).
 check: $(VENV)/.installed-dev

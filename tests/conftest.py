@@ -5,8 +5,9 @@ import pytest
 pytest_plugins = ["tests.fixtures.redis", "tests.fixtures.paper", "tests.fixtures.engine", "tests.fixtures.routes"]
 
 
-# Fixtures that start a process of their own: a test using one is marked `process`.
-PROCESS_FIXTURES = frozenset({"engine_factory", "private_redis", "kernel", "data_dir"})
+# Fixtures that start a process of their own (an engine's paper exchange, a Redis, a kernel):
+# a test using one is marked `process`. Modules that start one themselves say so with pytestmark.
+PROCESS_FIXTURES = frozenset({"engine_factory", "private_redis", "kernel", "data_dir", "shell", "oms"})
 
 
 def pytest_collection_modifyitems(items):

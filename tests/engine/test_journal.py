@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nbexec.engine.journal import PAGE, SignalJournal, begin_line
+from tests.fixtures.examples import examples
 
 COMMON = {"instrument": "NSE:INFY", "trigger_price": 0.0, "product": "MIS", "validity": "DAY",
           "created_at_ns": 1_700_000_000_000_000_000, "ts_signal": 123}
@@ -34,7 +35,7 @@ text = st.text(st.characters(codec="utf-8"), max_size=12)   # quotes, backslashe
 price = st.floats(min_value=0, allow_infinity=False, allow_nan=False)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(signal_id=text, instrument=text, trigger=price, product=text, validity=text,
        created=st.integers(0, 2**63 - 1), ts=st.integers(0, 2**63 - 1),
        orders=st.lists(st.tuples(text, text, st.integers(1, 10**9), text, price), max_size=4),

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from nbexec.core.errors import ValidationError
 from nbexec.core.ticks import TICK_DTYPE, empty_ticks
 from nbexec.feeds.ring import RING_DTYPE, TickRings
+from tests.fixtures.examples import examples
 
 A, B, C = (256 * 1594 + 1, 1), (256 * 2885 + 1, 1), (1333, 1)
 
@@ -91,7 +92,7 @@ def test_last_is_the_newest_tick_or_none():
     assert rings.last(A)["last_price"] == 3
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.lists(st.tuples(st.sampled_from([A, B]), st.floats(0.05, 1e6), st.floats(0, 1e6), st.floats(0, 1e6)),
                 min_size=1, max_size=30), st.integers(1, 4), st.booleans())
 def test_quote_reads_the_newest_ticks_prices_and_arrival(ticks, capacity, one_at_a_time):
@@ -149,7 +150,7 @@ def test_unknown_instrument_and_bad_capacity_are_named_errors():
         TickRings([A]).ticks(B)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(capacity=st.integers(1, 6),
        batches=st.lists(st.lists(st.sampled_from([0, 1, 2]), max_size=12), max_size=8))
 def test_each_ring_equals_the_newest_capacity_ticks_of_its_instrument(capacity, batches):

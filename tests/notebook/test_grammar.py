@@ -3,6 +3,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nbexec.notebook.grammar import VERBS, Command, MagicUsageError, parse_cell, parse_line
+from tests.fixtures.examples import examples
 
 
 def test_buy_with_every_option():
@@ -63,7 +64,7 @@ words = st.sampled_from(list(VERBS) + ["NSE:INFY", "10", "-5", "--limit", "--acc
                                        "--slippage", "20bps", "--type", "SL", "'", '"', "--", "-h", "1e9"])
 
 
-@settings(max_examples=400)
+@settings(max_examples=examples(400))
 @given(st.one_of(st.text(max_size=60), st.lists(words, max_size=8).map(" ".join)))
 def test_any_line_gives_a_command_or_a_usage_error(line):
     try:

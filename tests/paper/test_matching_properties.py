@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from nbexec.paper.matching import TERMINAL, Engine
 from nbexec.core.errors import NbexecError
 from nbexec.core.instruments import Instrument
+from tests.fixtures.examples import examples
 
 LISTINGS = [(Instrument("NSE", "INFY", 1594), 1500.0), (Instrument("NSE", "SBIN", 3045), 800.0),
             (Instrument("NFO", "FUT", 35001, lot_size=25), 300.0)]
@@ -59,7 +60,7 @@ def run(seed: int, script) -> Engine:
     return engine
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(seed=st.integers(0, 1000), script=actions)
 def test_quantity_is_conserved(seed, script):
     engine = run(seed, script)
@@ -75,7 +76,7 @@ def test_quantity_is_conserved(seed, script):
                 assert o.pending_quantity == 0
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(seed=st.integers(0, 1000), script=actions)
 def test_no_fill_is_worse_than_its_limit(seed, script):
     engine = run(seed, script)
@@ -91,7 +92,7 @@ def test_no_fill_is_worse_than_its_limit(seed, script):
                 assert lower <= t.price <= upper
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(seed=st.integers(0, 1000), script=actions)
 def test_positions_equal_the_sum_of_fills(seed, script):
     engine = run(seed, script)
@@ -110,7 +111,7 @@ def test_positions_equal_the_sum_of_fills(seed, script):
             assert abs(p.buy_value - bv) < 1e-6 and abs(p.sell_value - sv) < 1e-6
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(seed=st.integers(0, 1000), script=actions)
 def test_cash_moves_by_exactly_the_fills_value(seed, script):
     engine = run(seed, script)
@@ -124,7 +125,7 @@ def test_cash_moves_by_exactly_the_fills_value(seed, script):
             assert abs(funds.blocked) < 1e-6
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(seed=st.integers(0, 1000), script=actions)
 def test_no_open_limit_order_is_left_able_to_take_from_the_book(seed, script):
     """After every call the book is uncrossed: a resting limit that reaches a displayed level

@@ -14,6 +14,7 @@ from nbexec.store import OrderStore, connect
 from nbexec.store.order_store import rebuild_orders
 
 from .helpers import new_order
+from tests.fixtures.examples import examples
 
 ORDERS = 4
 TASKS = 20
@@ -67,7 +68,7 @@ async def run_steps(redis_url, steps):
         await client.aclose()
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(step, min_size=40, max_size=200))
 def test_concurrent_random_transitions_keep_table_versions_and_replay(redis_url, steps):
     asyncio.run(run_steps(redis_url, steps))

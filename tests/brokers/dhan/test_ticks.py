@@ -18,6 +18,7 @@ from nbexec.core.market import DepthLevel, Quote
 from nbexec.core.ticks import MODE_FULL, MODE_LTP, MODE_QUOTE, TICK_DTYPE
 from nbexec.paper.dhan.ticks import (encode_disconnect, encode_full, encode_market_status, encode_oi,
                                      encode_prev_close, encode_quote, encode_ticker)
+from tests.fixtures.examples import examples
 
 TICKER_VECTOR = bytes.fromhex("02 10 00 01 35 05 00 00 33 8b c9 44 00 f1 53 65")
 U32 = 0xFFFF_FFFF
@@ -233,7 +234,7 @@ def assert_row_matches_sdk(row: np.void, sdk: dict, packet: bytes) -> None:
         assert not np.any(row[name]), f"{name} should be 0"
 
 
-PROPERTY = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @PROPERTY

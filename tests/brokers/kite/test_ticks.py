@@ -16,6 +16,7 @@ from nbexec.core.errors import ValidationError
 from nbexec.core.market import DepthLevel, Quote
 from nbexec.core.ticks import MODE_FULL, MODE_LTP, MODE_NAMES, MODE_QUOTE, TICK_DTYPE
 from nbexec.paper.kite.ticks import HEARTBEAT, encode_message, encode_packet
+from tests.fixtures.examples import examples
 
 U32 = 0xFFFF_FFFF
 PRICE_FIELDS = {"last_price", "average_price", "open", "high", "low", "close"}
@@ -314,7 +315,7 @@ def expected_sdk_tick(token: int, mode: str, ints: dict) -> dict:
     return tick
 
 
-PROPERTY = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @PROPERTY
