@@ -46,7 +46,7 @@ class OfficialStack:
         self.proc = proc
 
     @classmethod
-    async def start(cls, info: dict, token: int, ticker: bool = True) -> "OfficialStack":
+    async def start(cls, info: dict, token: int, ticker: bool = True) -> OfficialStack:
         """Spawn the worker; returns once every client is warm (and the ticker subscribed)."""
         config = json.dumps({"info": info, "token": token, "ticker": ticker})
         proc = await asyncio.create_subprocess_exec(

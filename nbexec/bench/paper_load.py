@@ -18,9 +18,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import resource
 import struct
 import sys
-import resource
 import time
 
 import aiohttp

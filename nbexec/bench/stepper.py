@@ -21,7 +21,7 @@ class Stepper:
         self.proc = proc
 
     @classmethod
-    async def start(cls, admin_url: str) -> "Stepper":
+    async def start(cls, admin_url: str) -> Stepper:
         proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "nbexec.bench.stepper", admin_url,
                                                     stdin=asyncio.subprocess.PIPE)
         return cls(proc)

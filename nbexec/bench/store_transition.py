@@ -17,8 +17,8 @@ from ..core.errors import NbexecError
 from ..core.orders import Order, make_tag
 from ..core.states import OrderStatus
 from ..store import OrderStore, connect
-from ..store.order_store import Move, TransitionResult
 from ..store.embedded import EmbeddedRedis
+from ..store.order_store import Move, TransitionResult
 from .stats import ratio, summary
 
 

@@ -41,9 +41,8 @@ from ..feeds.ring import LastQuote
 from .fanout import PACE_S, SYMBOL, between, check_acked, last_written_ns, speedup
 from .official_stack import OfficialStack
 from .paper_session import EngineSession
-from .stepper import Stepper
 from .stats import summary
-
+from .stepper import Stepper
 
 ARMED_S = 0.005
 

@@ -170,7 +170,7 @@ class Order:
     def pending_quantity(self) -> int:
         return self.quantity - self.filled_quantity
 
-    def transition(self, status: OrderStatus | str, **changes: object) -> "Order":
+    def transition(self, status: OrderStatus | str, **changes: object) -> Order:
         """The next version of this order in `status`; raises if the table forbids the move.
         The one way an order changes status, on the order path too.
 
@@ -190,14 +190,14 @@ class Order:
             return self.evolve(**changes, status=status, version=self.version + 1)
         return replace(self, status=status, version=self.version + 1, **changes)
 
-    def for_account(self, account: str, order_id: str, quantity: int, side: Side) -> "Order":
+    def for_account(self, account: str, order_id: str, quantity: int, side: Side) -> Order:
         """This (validated) order, re-addressed: how a fan-out makes 50 orders from one."""
         if not isinstance(quantity, int) or quantity <= 0:
             raise ValidationError("quantity", quantity, "must be a positive whole number")
         validate_tag(order_id)
         return self.evolve(account=account, order_id=order_id, quantity=quantity, side=Side(side))
 
-    def evolve(self, **changes: object) -> "Order":
+    def evolve(self, **changes: object) -> Order:
         """A copy with `changes`, NOT re-validated: for values the engine derived itself (a risk
         decision's price, a route) on the order path, where validation already happened once."""
         new = object.__new__(Order)

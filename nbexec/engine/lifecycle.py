@@ -19,8 +19,8 @@ from typing import Any
 
 from ..brokers import registry
 from ..brokers.base import OrderRoute
-from ..core.errors import NbexecError, StoreUnavailable
 from ..core.catalog import Catalog
+from ..core.errors import NbexecError, StoreUnavailable
 from ..core.instruments import Instrument
 from ..core.secrets import Secret
 from ..store import OrderStore, connect, resolve_redis_url

@@ -9,8 +9,9 @@ account's delta. No clock (but the wall stamp risk will add), no I/O, nothing se
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from ..core.fills import Position
 from ..core.instruments import Instrument

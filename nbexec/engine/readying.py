@@ -91,7 +91,7 @@ class Readier:
         for signal in recent:
             self.recent[signal.fingerprint] = signal
 
-    def _risk_context(self, account: str, instrument: str, seen: Fingerprint, market: "_Market",
+    def _risk_context(self, account: str, instrument: str, seen: Fingerprint, market: _Market,
                       now_ns: int) -> RiskContext:
         position = self.positions.get((account, instrument))
         recent = self.recent.get(seen)

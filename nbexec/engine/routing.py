@@ -12,9 +12,9 @@ admits exactly one probe and no other order until that outcome (or any other) is
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Sequence
 
 from ..core.errors import NbexecError, ValidationError
 

@@ -8,10 +8,11 @@ the user can read. Pure: no clock, no I/O; exact decimal arithmetic, so 0.29 x 1
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 from enum import Enum
-from typing import Mapping, NamedTuple
+from typing import NamedTuple
 
 from ..core.errors import ValidationError
 from ..core.instruments import Instrument
@@ -48,7 +49,7 @@ class SizingRule:
             raise ValidationError("capital_share", v, "must be a fraction of capital above 0 and at most 1")
 
     @classmethod
-    def from_config(cls, config: Mapping[str, object]) -> "SizingRule":
+    def from_config(cls, config: Mapping[str, object]) -> SizingRule:
         """A rule from `{"multiplier": 2}`, `{"fixed": 25}` or `{"capital_share": 0.05}`."""
         kinds = [k.value for k in SizingKind]
         if len(config) != 1:

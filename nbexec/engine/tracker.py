@@ -17,14 +17,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, Awaitable, Callable, Mapping, Sequence, TypeVar
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from ..brokers.reconcile import resolve_unknown
 from ..brokers.retry import OutcomeUnknown
 from ..brokers.types import BrokerAck, BrokerOrder
 from ..brokers.wire import TransportError
-from ..core.errors import (BrokerError, BrokerUnavailable, InvalidTransition, NbexecError, RateLimited,
-                           StaleVersion, StoreUnavailable)
+from ..core.errors import (
+    BrokerError,
+    BrokerUnavailable,
+    InvalidTransition,
+    NbexecError,
+    RateLimited,
+    StaleVersion,
+    StoreUnavailable,
+)
 from ..core.fills import Fill, Position
 from ..core.orders import Order
 from ..core.states import TERMINAL, OrderStatus

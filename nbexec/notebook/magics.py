@@ -31,7 +31,6 @@ from .session import session
 from .ticket import OrderTicket
 
 
-
 @magics_class
 class OmsMagics(Magics):
     @line_cell_magic

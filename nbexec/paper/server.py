@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
@@ -158,7 +158,7 @@ class PaperExchange:
             front_end.setup(app, self)
         return app
 
-    async def start(self) -> "PaperExchange":
+    async def start(self) -> PaperExchange:
         self._closing.clear()
         self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
@@ -184,7 +184,7 @@ class PaperExchange:
             await self._runner.cleanup()
             self._runner = None
 
-    async def __aenter__(self) -> "PaperExchange":
+    async def __aenter__(self) -> PaperExchange:
         return await self.start()
 
     async def __aexit__(self, *exc) -> None:

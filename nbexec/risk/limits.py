@@ -7,8 +7,8 @@ signal) are on with conservative values. A limit is inclusive: an order exactly 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Mapping
 
 from ..core.errors import ValidationError
 
@@ -52,7 +52,7 @@ class RiskLimits:
             object.__setattr__(self, ns, None if value is None else int(value * 1e9))
 
     @classmethod
-    def from_config(cls, config: Mapping[str, object]) -> "RiskLimits":
+    def from_config(cls, config: Mapping[str, object]) -> RiskLimits:
         """Limits from a config table; an unknown key is an error naming it (a typo is not a limit)."""
         known = {f.name for f in fields(cls) if f.init}
         for key in config:

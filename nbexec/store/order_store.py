@@ -15,8 +15,9 @@ from __future__ import annotations
 import functools
 import json
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Awaitable, Callable, Mapping, Sequence, TypeVar
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -39,7 +40,7 @@ def _guard(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
     """Map every way of not reaching Redis to `StoreUnavailable` (fail closed, never hang)."""
 
     @functools.wraps(fn)
-    async def wrapper(self: "OrderStore", *args: Any, **kwargs: Any) -> T:
+    async def wrapper(self: OrderStore, *args: Any, **kwargs: Any) -> T:
         try:
             return await fn(self, *args, **kwargs)
         except _UNAVAILABLE as exc:

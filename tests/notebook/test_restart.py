@@ -6,8 +6,8 @@ descriptors and Redis client connections is taken inside it and at its Redis ser
 
 from __future__ import annotations
 
-import redis
 import pytest
+import redis
 
 from nbexec.notebook.runner import LiveKernel
 

@@ -16,8 +16,16 @@ import struct
 
 import numpy as np
 
-from nbexec.core.ticks import (DEPTH_LEVELS, MODE_FULL, MODE_LTP, MODE_QUOTE, ROW_FORMAT,
-                               TICK_DTYPE, as_ticks, empty_ticks)
+from nbexec.core.ticks import (
+    DEPTH_LEVELS,
+    MODE_FULL,
+    MODE_LTP,
+    MODE_QUOTE,
+    ROW_FORMAT,
+    TICK_DTYPE,
+    as_ticks,
+    empty_ticks,
+)
 
 # Response codes (first header byte).
 TICKER, QUOTE, OI, PREV_CLOSE, MARKET_STATUS, FULL, DISCONNECT = 2, 4, 5, 6, 7, 8, 50

@@ -8,8 +8,7 @@ rate limit whatever the body names; the HTTP status decides when the type says n
 
 from __future__ import annotations
 
-from nbexec.core.errors import (AuthError, BrokerError, BrokerUnavailable, InputError, OrderRejected,
-                                RateLimited)
+from nbexec.core.errors import AuthError, BrokerError, BrokerUnavailable, InputError, OrderRejected, RateLimited
 
 BROKER = "kite"
 

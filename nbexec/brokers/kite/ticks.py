@@ -21,9 +21,21 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from nbexec.core.ticks import (DEPTH_LEVELS, INTEGER_WORDS, MODE_FULL, MODE_LTP, MODE_QUOTE,
-                               PRICE_WORDS, ROW_FORMAT, TICK_DTYPE, WORDS_PER_TICK, as_ticks, as_words,
-                               empty_ticks, word_column)
+from nbexec.core.ticks import (
+    DEPTH_LEVELS,
+    INTEGER_WORDS,
+    MODE_FULL,
+    MODE_LTP,
+    MODE_QUOTE,
+    PRICE_WORDS,
+    ROW_FORMAT,
+    TICK_DTYPE,
+    WORDS_PER_TICK,
+    as_ticks,
+    as_words,
+    empty_ticks,
+    word_column,
+)
 
 INDICES_SEGMENT = 9
 _U16_MAX = 0xFFFF

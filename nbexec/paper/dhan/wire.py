@@ -11,11 +11,20 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
-from nbexec.core.errors import (AuthError, BrokerError, InputError, NbexecError, OrderNotFound,
-                                OrderRejected, RateLimited, ValidationError)
+from nbexec.core.errors import (
+    AuthError,
+    BrokerError,
+    InputError,
+    NbexecError,
+    OrderNotFound,
+    OrderRejected,
+    RateLimited,
+    ValidationError,
+)
 from nbexec.core.instruments import DHAN_SEGMENT_ENUM
 
 # -- code tables (PROTOCOLS.md 3.3) -----------------------------------------------------------

@@ -10,13 +10,13 @@ import pytest
 from nbexec.brokers.dhan import market_feed
 from nbexec.brokers.dhan.factory import DHAN
 from nbexec.brokers.dhan.market_feed import DhanFeedClient
-from nbexec.paper.dhan.ticks import encode_disconnect
 from nbexec.core.errors import AuthError, BrokerError
 from nbexec.core.instruments import Instrument
 from nbexec.core.secrets import Secret
 from nbexec.feeds.connection import ReconnectPolicy
 from nbexec.feeds.feed import Feed
 from nbexec.feeds.ring import TickRings
+from nbexec.paper.dhan.ticks import encode_disconnect
 from tests.brokers.adapter_helpers import dhan_settings
 from tests.feeds.helpers import client_sockets_to, feed_tasks, wait_until
 

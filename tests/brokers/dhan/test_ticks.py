@@ -16,8 +16,15 @@ from nbexec.brokers.dhan.ticks import decode_feed_packets, decode_packets, disco
 from nbexec.core.errors import ValidationError
 from nbexec.core.market import DepthLevel, Quote
 from nbexec.core.ticks import MODE_FULL, MODE_LTP, MODE_QUOTE, TICK_DTYPE
-from nbexec.paper.dhan.ticks import (encode_disconnect, encode_full, encode_market_status, encode_oi,
-                                     encode_prev_close, encode_quote, encode_ticker)
+from nbexec.paper.dhan.ticks import (
+    encode_disconnect,
+    encode_full,
+    encode_market_status,
+    encode_oi,
+    encode_prev_close,
+    encode_quote,
+    encode_ticker,
+)
 
 TICKER_VECTOR = bytes.fromhex("02 10 00 01 35 05 00 00 33 8b c9 44 00 f1 53 65")
 U32 = 0xFFFF_FFFF

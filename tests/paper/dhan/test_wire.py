@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from nbexec.paper.dhan import wire as w
-from nbexec.paper.dhan import ws
 from nbexec.core.errors import OrderNotFound, RateLimited, ValidationError
 from nbexec.core.market import Quote
+from nbexec.paper.dhan import wire as w
+from nbexec.paper.dhan import ws
 
 CLIENT = "1000000001"
 # Exactly what dhanhq 2.3.0 place_order() sends (PROTOCOLS.md 3.3).

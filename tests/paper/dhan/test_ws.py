@@ -88,7 +88,7 @@ async def feeds():
 
 
 def f2(value: float) -> str:
-    return "{:.2f}".format(value)
+    return f"{value:.2f}"
 
 
 async def test_ticker_mode_sends_prev_close_then_last_price(exchange, feeds):
