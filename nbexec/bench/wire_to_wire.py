@@ -23,8 +23,8 @@ returns: on a busy machine the exchange may run first) -> first arrival; and
   thread, in its own process (`official_stack`).
 Every nbexec trial arms `ARMED_S` before it steps the market (a strategy waits for its
 signal; a rehearsal needs a moment to have run). Both feeds stay subscribed to INFY for the
-whole run, so each trial's tick reaches both; only the armed one acts. Trials rotate the stacks. One account: trial i uses account i mod 50, so no
-account nears Kite's 10 orders/s; 50 accounts: paced like `fanout`.
+whole run, so each trial's tick reaches both; only the armed one acts. Trials rotate the stacks.
+One account: trial i uses account i mod 50, so no account nears Kite's 10 orders/s; 50 accounts: paced like `fanout`.
 """
 
 from __future__ import annotations

@@ -14,9 +14,9 @@ message, on an open socket, is handed over at once; every other frame goes whole
 the protocol, so it always stands at a frame boundary and judges everything else (pings,
 fragments, close, violations). This reads two of the protocol's attributes beyond its
 documented API, `current_size` and `parser_exc`; tests/feeds/test_websockets_internals.py
-checks them and pyproject.toml pins websockets to the releases it passed on. That is every tick, and the protocol's generator-based parser
-cost ~44 us of a cold tick's way to the strategy (`nbexec bench wire_to_wire_1`:
-frame -> callback 217-245 us before, 188-203 after).
+checks them and pyproject.toml pins websockets to the releases it passed on. That is every
+tick, and the protocol's generator-based parser cost ~44 us of a cold tick's way to the
+strategy (`nbexec bench wire_to_wire_1`: frame -> callback 217-245 us before, 188-203 after).
 
 Guarantees, all on the loop that opened the socket:
 * `on_message(message, received_ns)` gets every text (str) and binary (bytes) message in
