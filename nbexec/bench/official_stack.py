@@ -111,7 +111,7 @@ def _worker(config: dict) -> None:
         try:
             t0 = time.monotonic_ns()
             ids = [sdk_place(clients[i], tag, command["price"])
-                   for i, tag in zip(command["accounts"], command["tags"])]
+                   for i, tag in zip(command["accounts"], command["tags"], strict=True)]
             emit({"t_tick": t_tick, "t0": t0, "t1": time.monotonic_ns(), "ids": ids})
         except Exception as exc:  # reported to the parent, which raises it
             emit({"error": f"{type(exc).__name__}: {exc}"})

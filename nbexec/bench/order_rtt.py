@@ -65,7 +65,7 @@ def _sdk_place(kc, tag: str) -> tuple[float, str]:
 def _sdk_loop(clients, tags: list[str]) -> tuple[float, list[str]]:
     """The official SDK placing for every account, one after another (ns for all)."""
     t0 = time.perf_counter_ns()
-    ids = [sdk_place(kc, tag, PRICE) for kc, tag in zip(clients, tags)]
+    ids = [sdk_place(kc, tag, PRICE) for kc, tag in zip(clients, tags, strict=True)]
     return time.perf_counter_ns() - t0, ids
 
 
@@ -122,7 +122,7 @@ async def _fan_outs(rounds: int, brokers: list[KiteBroker], sdk_clients, tags: _
             if (r + k) % 2 == 0:
                 orders = [tags.order(b.account) for b in brokers]
                 t0 = time.perf_counter_ns()
-                acks = await asyncio.gather(*[b.send_place(o) for b, o in zip(brokers, orders)])
+                acks = await asyncio.gather(*[b.send_place(o) for b, o in zip(brokers, orders, strict=True)])
                 out["nbexec"].append((time.perf_counter_ns() - t0) / 1e6)
                 if [a.tag for a in acks] != [o.tag for o in orders]:
                     raise NbexecError("order_rtt bench: nbexec acks do not match their orders")

@@ -172,7 +172,7 @@ class Aiohttp(Httpx):
 # ------------------------------------------------------------------------- measuring
 
 def _check(bodies: list[bytes], tags: list[str], client: str) -> None:
-    for body, tag in zip(bodies, tags):
+    for body, tag in zip(bodies, tags, strict=True):
         got = json.loads(body)["data"]["order_id"]
         if got != tag:
             raise NbexecError(f"order_transport bench: {client} got the answer for {got!r} to {tag!r}")

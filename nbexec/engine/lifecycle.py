@@ -100,8 +100,8 @@ async def start(config: EngineConfig | str | Path | None = None, *, data_dir: st
     configured = [b for ac in config.accounts for b in accounts[ac.id].brokers.values()]
     if configured:
         await _load_instruments(configured, catalog, data_dir)
-    return await assemble(config, store, accounts, MarketData({i.key: i for i in catalog}, _feed_factory(accounts_config)),
-                          data_dir, paper_info=paper_info)
+    market = MarketData({i.key: i for i in catalog}, _feed_factory(accounts_config))
+    return await assemble(config, store, accounts, market, data_dir, paper_info=paper_info)
 
 
 async def assemble(config: EngineConfig, store: OrderStore, accounts: dict[str, Account], market: MarketData,

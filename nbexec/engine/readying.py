@@ -64,7 +64,8 @@ class Readier:
             if price != request.price:   # `armed.fire(price=...)`
                 request = request._replace(price=price)
             context = self._risk_context(account.id, instrument.key, seen, market, wall)
-            verdict = verdicts.get(order.side) or verdicts.setdefault(order.side, price_for_market(request, limits, context))
+            verdict = verdicts.get(order.side) or verdicts.setdefault(order.side,
+                                                                      price_for_market(request, limits, context))
             decision = evaluate(request, limits, context, verdict)
             if not decision.accepted:
                 refused = f"{decision.rejection.check}: {decision.rejection.reason}"

@@ -96,7 +96,9 @@ class OrderTracker:
         background."""
         answered: dict[str, asyncio.Future] = {}
         recorded: list[tuple[Order, Sequence[S]]] = [(o, REJECTED_PATH) for o in ready.rejected]
-        for (_, order, _), answer in zip(ready.planned, answers):
+        # One answer per planned order (oms._commit builds them from ready.planned); no strict=:
+        # zip with a keyword argument is a slower call, made on every signal's commit.
+        for (_, order, _), answer in zip(ready.planned, answers):  # noqa: B905
             answered[order.order_id] = answer
             order = self.as_written(order)
             recorded.append((order, SENT_PATH if order.status is S.SENT else PENDING_PATH))
@@ -111,7 +113,7 @@ class OrderTracker:
         """After the wire: record everything in Redis, then collect each answer."""
         try:
             results = await self.retry_store(lambda: self.store.create_batch(recorded))
-            for (order, _), result in zip(recorded, results):
+            for (order, _), result in zip(recorded, results, strict=True):
                 if isinstance(result, NbexecError):
                     log.error("recording order %s failed: %s", order.order_id, result)
             self.journal.done(fanout.signal_id)

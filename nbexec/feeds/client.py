@@ -100,7 +100,7 @@ class FeedClient(ABC):
     def _decode(self, data: bytes) -> np.ndarray:
         """Ticks (`TICK_DTYPE`) in one binary message; may raise `BrokerError` to stop."""
 
-    def _on_text(self, text: str) -> None:
+    def _on_text(self, text: str) -> None:  # noqa: B027 - a hook, a no-op unless overridden
         """A text message from the server; market feeds send none by default."""
 
     # -- subscriptions --------------------------------------------------------------------

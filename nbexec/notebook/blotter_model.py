@@ -113,7 +113,8 @@ class BlotterModel:
         counts = " &middot; ".join(f"{html.escape(str(s))} {n}" for s, n in sorted(self.counts().items()))
         head = "".join(f"<th>{HEADERS.get(c, c)}</th>" for c in SHOWN)
         body = "".join(
-            f'<tr class="nbx-{html.escape(str(r.get("status", "")).lower())}" data-order="{html.escape(r["order_id"])}">'
+            f'<tr class="nbx-{html.escape(str(r.get("status", "")).lower())}" '
+            f'data-order="{html.escape(r["order_id"])}">'
             + "".join(f"<td>{_cell(c, r.get(c))}</td>" for c in SHOWN) + "</tr>"
             for r in self.rows(limit))
         more = len(self.rows_by_id) - min(limit, len(self.rows_by_id))

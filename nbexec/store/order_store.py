@@ -147,7 +147,7 @@ class OrderStore:
             pipe.sadd(self.keys.accounts(), *{o.account for o, _ in orders})
             replies = (await pipe.execute(raise_on_error=False))[:-1]
         results: list[tuple[Order, bool] | NbexecError] = []
-        for (order, _), reply in zip(orders, replies):
+        for (order, _), reply in zip(orders, replies, strict=True):
             if isinstance(reply, ResponseError):
                 results.append(_script_error(order.order_id, reply))
             elif reply[0]:
@@ -199,7 +199,7 @@ class OrderStore:
                 await self._transition(keys=keys, args=args, client=pipe)
             replies = await pipe.execute(raise_on_error=False)
         return [_script_error(_ids(m.order)[1], exc) if isinstance(exc := r, ResponseError) else _result(r)
-                for m, r in zip(moves, replies)]
+                for m, r in zip(moves, replies, strict=True)]
 
     async def _run_transition(self, account: str, order_id: str, status: str, expected: int | None,
                               fill: Fill | None, fields: Mapping[str, object]) -> TransitionResult:
@@ -214,7 +214,8 @@ class OrderStore:
         k = self.keys
         flat: list[str] = []
         for name, value in fields.items():
-            flat += [name, value.value if isinstance(value, OrderStatus) else repr(value) if isinstance(value, float) else str(value)]
+            flat += [name, value.value if isinstance(value, OrderStatus) else
+                     repr(value) if isinstance(value, float) else str(value)]
         fill_args = (["", "0", "0", "0"] if fill is None else
                      [fill.fill_id, str(fill.quantity), repr(fill.price), repr(fill.quantity * fill.price)])
         keys = [k.order(account, order_id), k.open_orders(account), k.events(account),

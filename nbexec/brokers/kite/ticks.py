@@ -138,20 +138,20 @@ def _ltp_row(buf: bytes) -> tuple:
 
 
 def _quote_row(buf: bytes) -> tuple:
-    token, ltp, ltq, atp, volume, tbq, tsq, o, h, l, c = _QUOTE.unpack_from(buf, 4)
+    token, ltp, ltq, atp, volume, tbq, tsq, o, h, lo, c = _QUOTE.unpack_from(buf, 4)
     segment = token & 0xFF
     d = _DIVISORS[segment]
-    return (token, segment, MODE_QUOTE, segment != INDICES_SEGMENT, ltp / d, atp / d, o / d, h / d, l / d, c / d,
+    return (token, segment, MODE_QUOTE, segment != INDICES_SEGMENT, ltp / d, atp / d, o / d, h / d, lo / d, c / d,
             *_NO_DEPTH_PRICES, ltq, volume, tbq, tsq, 0, 0, 0, 0, 0, *_NO_DEPTH_INTS)
 
 
 def _full_row(buf: bytes) -> tuple:
     words = _FULL.unpack_from(buf, 4)
-    token, ltp, ltq, atp, volume, tbq, tsq, o, h, l, c, ltt, oi, oi_high, oi_low, ets = words[:16]
+    token, ltp, ltq, atp, volume, tbq, tsq, o, h, lo, c, ltt, oi, oi_high, oi_low, ets = words[:16]
     quantities, prices, orders = words[16::4], words[17::4], words[18::4]   # per depth entry
     segment = token & 0xFF
     d = _DIVISORS[segment]
-    return (token, segment, MODE_FULL, segment != INDICES_SEGMENT, ltp / d, atp / d, o / d, h / d, l / d, c / d,
+    return (token, segment, MODE_FULL, segment != INDICES_SEGMENT, ltp / d, atp / d, o / d, h / d, lo / d, c / d,
             *[p / d for p in prices], ltq, volume, tbq, tsq, ltt, oi, oi_high, oi_low, ets, *quantities, *orders)
 
 
@@ -260,7 +260,7 @@ def _row_tables() -> tuple[np.ndarray, ...]:
         pairs = [(0, 0)]
         for dst, src in ((layout.price_dst, layout.price_src), (layout.int_dst, layout.int_src)):
             targets = range(dst.start, dst.stop) if isinstance(dst, slice) else dst.tolist()
-            pairs += zip(targets, src.tolist())
+            pairs += zip(targets, src.tolist(), strict=True)
         for dst, src in pairs:
             source[k, dst], keep[k, dst] = src, 1
         if length == 184:  # orders: the high half of each depth entry's third word

@@ -135,7 +135,8 @@ class KiteApi:
         if variety not in _VARIETIES:
             raise KiteError(405, "InputException", f"Invalid variety `{variety}`.")
         if variety != "regular":
-            raise KiteError(400, "InputException", f"The paper exchange supports only the regular variety, not `{variety}`.")
+            raise KiteError(400, "InputException",
+                            f"The paper exchange supports only the regular variety, not `{variety}`.")
         return variety
 
     @staticmethod

@@ -152,8 +152,8 @@ async def test_ten_drops_reconnect_resubscribe_in_mode_and_mark_gaps(paper_excha
         await wait_until(lambda: x.faults.injected.get("ws_drop", 0) >= 1, what=f"drop {drop + 1}")
         x.set_faults(None)
         counts = {i: feed.rings.count(i) for i in ids}
-        await wait_until(lambda: connection.connects > before, what=f"reconnect {drop + 1}")
-        await wait_until(lambda: all(feed.rings.count(i) > counts[i] for i in ids),
+        await wait_until(lambda before=before: connection.connects > before, what=f"reconnect {drop + 1}")
+        await wait_until(lambda counts=counts: all(feed.rings.count(i) > counts[i] for i in ids),
                          what=f"ticks of every instrument after reconnect {drop + 1}")
     assert connection.connects == 11 and connection.failure is None
     df = feed.df

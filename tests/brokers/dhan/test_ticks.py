@@ -202,7 +202,7 @@ def expected_sdk_packet(kind: str, segment: int, security_id: int, q: Quote) -> 
     bids, asks = (side + (empty,) * (5 - len(side)) for side in (q.bids, q.asks))
     depth = [{"bid_quantity": b.quantity, "ask_quantity": a.quantity, "bid_orders": b.orders,
               "ask_orders": a.orders, "bid_price": f"{b.price:.2f}", "ask_price": f"{a.price:.2f}"}
-             for b, a in zip(bids, asks)]
+             for b, a in zip(bids, asks, strict=True)]
     return {"type": "Full Data", **body, "OI": q.oi, "oi_day_high": q.oi_day_high,
             "oi_day_low": q.oi_day_low, **ohlc, "depth": depth}
 
@@ -269,5 +269,5 @@ def test_decoder_agrees_with_sdk_on_concatenated_packets(official, batch):
     assert len(rows) == len(wires)
     fed = decode_feed_packets(b"".join(wires))
     assert lone_row(b"".join(wires)) is None and isinstance(fed, np.ndarray) and fed.tobytes() == rows.tobytes()
-    for row, wire in zip(rows, wires):  # the SDK parses one packet per message: feed it each one
+    for row, wire in zip(rows, wires, strict=True):  # the SDK parses one packet per message: feed it each one
         assert_row_matches_sdk(row, official.process_data(wire), wire)

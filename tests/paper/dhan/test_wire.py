@@ -92,7 +92,8 @@ def test_feed_subscribe_message_of_the_sdk():
 
 
 def test_feed_unsubscribe_and_disconnect_codes():
-    assert ws.parse_feed_request({"RequestCode": 18, "InstrumentCount": 0, "InstrumentList": []}).action == "unsubscribe"
+    request = {"RequestCode": 18, "InstrumentCount": 0, "InstrumentList": []}
+    assert ws.parse_feed_request(request).action == "unsubscribe"
     assert ws.parse_feed_request({"RequestCode": 12}).action == "disconnect"
 
 
