@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from typing import TypeGuard
 
 from ..core.errors import ValidationError
 
@@ -58,11 +59,11 @@ class RiskLimits:
         for key in config:
             if key not in known:
                 raise ValidationError(str(key), config[key], f"unknown risk limit; known: {sorted(known)}")
-        return cls(**config)
+        return cls(**config)  # type: ignore[arg-type]  # __post_init__ checks every value
 
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
 
 
