@@ -77,8 +77,9 @@ class Planner:
             else:
                 key = (account.sizing, account.capital)
                 sized = sizes.get(key)
-                if sized is None:
-                    sized = sizes[key] = size_for(account.sizing, qty, instrument, reference, account.capital)
+                if sized is None:   # (a qty of None, without targets, is refused by size_for's own check)
+                    sized = sizes[key] = size_for(account.sizing, qty,  # type: ignore[arg-type]
+                                                  instrument, reference, account.capital)
                 if sized.skipped:
                     fanout.skipped[account.id] = sized.skipped_reason
                     continue

@@ -142,9 +142,10 @@ class OrderTracker:
                 except TransportError as exc:
                     record_failure(_route(account, order.route), time.monotonic_ns())
                     if not exc.maybe_delivered:  # provably never left: another route may take it
-                        answer = await self.fail_over(account, self.orders[order_id], exc)
-                        if answer is None:
+                        resent = await self.fail_over(account, self.orders[order_id], exc)
+                        if resent is None:
                             return
+                        answer = resent
                         continue
                     await self._unknown(order_id, exc)
                     return
