@@ -192,7 +192,7 @@ def _copy_outcome(source: asyncio.Future[T], target: asyncio.Future[T]) -> None:
         return
     if source.cancelled():
         target.cancel()
-    elif source.exception() is not None:
-        target.set_exception(source.exception())
+    elif (exc := source.exception()) is not None:
+        target.set_exception(exc)
     else:
         target.set_result(source.result())

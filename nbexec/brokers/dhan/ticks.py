@@ -23,7 +23,9 @@ from nbexec.core.ticks import (
     MODE_QUOTE,
     ROW_FORMAT,
     TICK_DTYPE,
+    TICK_FIELDS,
     as_ticks,
+    dtype_fields,
     empty_ticks,
 )
 
@@ -58,7 +60,7 @@ _PACKET_DTYPE = {
 }
 _MODE = {TICKER: MODE_LTP, QUOTE: MODE_QUOTE, FULL: MODE_FULL}
 # Fields copied as they are, beyond the header (the depth is split per side in `_fill`).
-_COPIED = {code: [n for n in dt.names if n in TICK_DTYPE.names and n != "segment"]
+_COPIED = {code: [n for n in dtype_fields(dt) if n in TICK_FIELDS and n != "segment"]
            for code, dt in _PACKET_DTYPE.items()}
 assert all(dt.itemsize == PACKET_SIZE[code] for code, dt in _PACKET_DTYPE.items())
 
@@ -161,7 +163,7 @@ def _fill(out: np.ndarray, packets: np.ndarray, code: int) -> None:
         out[name] = packets[name]
     if code == FULL:
         depth = packets["depth"]
-        for name in _LEVEL.names:
+        for name in _LEVEL.names:  # type: ignore[union-attr]  # a structured dtype: it has names
             out[name] = depth[name]
 
 

@@ -29,7 +29,7 @@ from nbexec.core.ticks import (
     MODE_QUOTE,
     PRICE_WORDS,
     ROW_FORMAT,
-    TICK_DTYPE,
+    TICK_FIELDS,
     WORDS_PER_TICK,
     as_ticks,
     as_words,
@@ -72,7 +72,7 @@ def _column(name: str) -> int:
 
 
 def _kind(name: str) -> str:
-    return TICK_DTYPE.fields[name.partition("[")[0]][0].base.kind
+    return TICK_FIELDS[name.partition("[")[0]][0].base.kind
 
 
 def _target(words: list[int]) -> slice | np.ndarray:
@@ -90,6 +90,11 @@ class _Layout:
     `names` lists the tick field each wire word holds, in wire order; "" marks a word the
     tick does not keep (the index packets' price change, the depth orders word read apart).
     """
+
+    price_dst: slice | np.ndarray   # set in __init__, one pair per kind
+    price_src: np.ndarray
+    int_dst: slice | np.ndarray
+    int_src: np.ndarray
 
     def __init__(self, mode: int, names: Sequence[str]) -> None:
         self.mode = mode
@@ -258,9 +263,9 @@ def _row_tables() -> tuple[np.ndarray, ...]:
     for k, length in enumerate(_LAYOUTS):
         layout = _LAYOUTS[length]
         pairs = [(0, 0)]
-        for dst, src in ((layout.price_dst, layout.price_src), (layout.int_dst, layout.int_src)):
-            targets = range(dst.start, dst.stop) if isinstance(dst, slice) else dst.tolist()
-            pairs += zip(targets, src.tolist(), strict=True)
+        for dsts, srcs in ((layout.price_dst, layout.price_src), (layout.int_dst, layout.int_src)):
+            targets = range(dsts.start, dsts.stop) if isinstance(dsts, slice) else dsts.tolist()
+            pairs += zip(targets, srcs.tolist(), strict=True)
         for dst, src in pairs:
             source[k, dst], keep[k, dst] = src, 1
         if length == 184:  # orders: the high half of each depth entry's third word
