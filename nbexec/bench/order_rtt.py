@@ -29,7 +29,7 @@ from ..brokers.retry import KITE_RATE_LIMITS, RateLimit
 from ..brokers.transport import ConnectionPool
 from ..brokers.wire import ResponseReader
 from ..core.errors import NbexecError
-from ..core.orders import Order
+from ..core.orders import Order, OrderType, Side
 from .official_stack import sdk_clients, sdk_place
 from .paper_session import start_sim, stop_sim
 from .stats import ratio, summary
@@ -52,7 +52,7 @@ class _Tags:
     def order(self, account: str) -> Order:
         self.n += 1
         return Order(order_id=f"b{os.getpid()}n{self.n}", signal_id="bench", account=account,
-                     instrument="NSE:INFY", side="BUY", quantity=1, order_type="LIMIT", price=PRICE)
+                     instrument="NSE:INFY", side=Side.BUY, quantity=1, order_type=OrderType.LIMIT, price=PRICE)
 
 
 def _sdk_place(kc, tag: str) -> tuple[float, str]:
@@ -72,7 +72,7 @@ def _sdk_loop(clients, tags: list[str]) -> tuple[float, list[str]]:
 async def _new_connection(broker: KiteBroker, order: Order) -> tuple[float, str]:
     """Open, write the same bytes nbexec writes, frame the answer, close (ns)."""
     requests = broker.requests
-    data = requests.place.render(requests.place_body(order))
+    data = requests.place.render(requests.place_body(order))  # type: ignore[union-attr]  # the broker is started
     endpoint = broker.endpoint
     t0 = time.perf_counter_ns()
     reader, writer = await asyncio.open_connection(endpoint.host, endpoint.port)

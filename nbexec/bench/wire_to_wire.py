@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..core.errors import NbexecError
@@ -104,7 +105,7 @@ class Rig:
 
 
 async def _nbexec(rig: Rig, accounts: list[str], ahead: bool = False, busy_poll: bool = False,
-                  rehearse: bool = False) -> dict[str, int]:
+                  rehearse: bool = False) -> dict[str, float]:
     session, strategy, conn = rig.session, rig.strategy, rig.conns["nbexec"]
     oms, period = session.oms, session.oms.rehearse_every_s
     strategy.arm(accounts, ahead)
@@ -113,7 +114,7 @@ async def _nbexec(rig: Rig, accounts: list[str], ahead: bool = False, busy_poll:
         await asyncio.sleep(ARMED_S)
         rig.stepper.step()
         await asyncio.wait_for(strategy.fired.wait(), 10)
-        fanout = strategy.fanout
+        fanout: FanOut = strategy.fanout  # type: ignore[assignment]  # set before `fired`
         await fanout
     finally:
         oms.busy_poll, oms.rehearse_every_s = False, period
@@ -155,6 +156,7 @@ async def measure(rig: Rig, accounts: int, trials: int) -> dict:
             if accounts > 1:
                 await asyncio.sleep(PACE_S)
             name = stacks[(trial + k) % len(stacks)]
+            figures: Mapping[str, float]
             if name == "official_sdk":
                 figures = await _official(rig, chosen, trial)
             else:
