@@ -14,6 +14,7 @@ import html
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
@@ -30,7 +31,7 @@ SHOWN = ("created_at_ns", "order_id", "account", "instrument", "side", "quantity
          "status", "filled_quantity", "average_price", "reject_reason")
 
 
-def _typed(name: str, value: object) -> object:
+def _typed(name: str, value: Any) -> object:   # any JSON value: `apply` catches what int/float raise
     if name in _INTS:
         return int(float(value))
     if name in _FLOATS:
@@ -123,7 +124,7 @@ class BlotterModel:
                 f'<table class="nbx-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{tail}</div>')
 
 
-def _cell(column: str, value: object) -> str:
+def _cell(column: str, value: str | float | None) -> str:
     if value is None or value == "" or (column == "created_at_ns" and not value):
         return ""
     if column == "created_at_ns":
