@@ -71,7 +71,7 @@ def _middleware(recorder: Recorder, front_ends: Sequence[FrontEnd]):
         finally:
             # Handled (body read, answer not yet written): the next bytes are the next request's.
             # Cleared here, not when read, because a body may arrive after its head (urllib3).
-            request.protocol.arrived_ns = None
+            request.protocol.arrived_ns = None  # type: ignore[attr-defined]  # a _StampingHandler (see start)
 
     async def stamped(request: web.Request, handler, recv_ns: int):
         request[RECV_NS] = recv_ns

@@ -59,7 +59,6 @@ Key = tuple[int, int]   # (segment enum, security id)
 # sockets per account id.
 FEED_CONNECTIONS = web.AppKey("dhan_feed_connections", dict)
 ORDER_CLIENTS = web.AppKey("dhan_order_clients", dict)
-PACKET_CACHE = web.AppKey("dhan_packet_cache", object)
 
 
 # -- market feed WS requests (PROTOCOLS.md 4.1) -----------------------------------------------
@@ -189,6 +188,8 @@ class PacketCache:
         self._packets[(key, mode)] = (quote, data)
         return data
 
+
+PACKET_CACHE = web.AppKey("dhan_packet_cache", PacketCache)
 
 # -- order updates: rendering (PROTOCOLS.md 4.3) ------------------------------------------------
 _PRODUCT_CODE = {"CNC": "C", "MIS": "I", "NRML": "M"}
