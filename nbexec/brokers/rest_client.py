@@ -90,7 +90,7 @@ class RestClient:
             await self.start()
         host = httpx.URL(self.base_url)
         where: _Where = {"host": host.host, "port": host.port or 0, "broker": self.broker}
-        try:
+        try:   # (the client is set: start() just ran, or had before)
             return await self._client.request(method, path, params=params, data=data)  # type: ignore[union-attr]
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise ConnectFailed(f"{method} {path}: {exc}", **where) from None
