@@ -46,7 +46,7 @@ class OfficialStack:
         self.proc = proc
 
     @classmethod
-    async def start(cls, info: dict, token: int, ticker: bool = True) -> "OfficialStack":
+    async def start(cls, info: dict, token: int, ticker: bool = True) -> OfficialStack:
         """Spawn the worker; returns once every client is warm (and the ticker subscribed)."""
         config = json.dumps({"info": info, "token": token, "ticker": ticker})
         proc = await asyncio.create_subprocess_exec(
@@ -61,7 +61,7 @@ class OfficialStack:
         return stack
 
     async def _answer(self, timeout: float = 20) -> dict:
-        line = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
+        line = await asyncio.wait_for(self.proc.stdout.readline(), timeout)  # type: ignore[union-attr]  # stdout=PIPE
         try:
             answer = json.loads(line)
         except ValueError:
@@ -71,8 +71,9 @@ class OfficialStack:
         return answer
 
     async def _send(self, command: dict) -> None:
-        self.proc.stdin.write(json.dumps(command).encode() + b"\n")
-        await self.proc.stdin.drain()
+        stdin: asyncio.StreamWriter = self.proc.stdin  # type: ignore[assignment]  # stdin=PIPE
+        stdin.write(json.dumps(command).encode() + b"\n")
+        await stdin.drain()
 
     async def place(self, accounts: list[int], tags: list[str], price: float) -> dict:
         await self._send({"cmd": "place", "accounts": accounts, "tags": tags, "price": price})
@@ -111,7 +112,7 @@ def _worker(config: dict) -> None:
         try:
             t0 = time.monotonic_ns()
             ids = [sdk_place(clients[i], tag, command["price"])
-                   for i, tag in zip(command["accounts"], command["tags"])]
+                   for i, tag in zip(command["accounts"], command["tags"], strict=True)]
             emit({"t_tick": t_tick, "t0": t0, "t1": time.monotonic_ns(), "ids": ids})
         except Exception as exc:  # reported to the parent, which raises it
             emit({"error": f"{type(exc).__name__}: {exc}"})
@@ -156,7 +157,7 @@ def _worker(config: dict) -> None:
             from twisted.internet import reactor
             logging.getLogger("kiteconnect").setLevel(logging.CRITICAL)   # the close is ours
             kws.close()
-            reactor.callFromThread(reactor.stop)
+            reactor.callFromThread(reactor.stop)  # type: ignore[misc]  # mypy reads twisted's reactor.stop as unbound
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from __future__ import annotations
 import gc
 import time
 
-from ..core.orders import Order, Side, make_tag
+from ..core.orders import Order, OrderType, Side, make_tag
 from ..core.states import OrderStatus
 from ..engine.fanout import FanOut
 from . import ring_memory
@@ -33,7 +33,7 @@ def _fan_out(n: int, accounts: list[str], orders: dict[str, Order], fanouts: dic
     signal_id = f"sig{n:012d}"
     fanout = fanouts[signal_id] = FanOut(signal_id, "NSE:INFY", "BUY")
     prototype = Order(order_id=make_tag(signal_id, "*"), signal_id=signal_id, account="*", instrument="NSE:INFY",
-                      side=Side.BUY, quantity=1, order_type="LIMIT", price=1450.5, created_at_ns=time.time_ns(),
+                      side=Side.BUY, quantity=1, order_type=OrderType.LIMIT, price=1450.5, created_at_ns=time.time_ns(),
                       ts_signal=time.monotonic_ns())
     for i, account in enumerate(accounts):
         order = prototype.for_account(account, make_tag(signal_id, account), 1 + i % 7, Side.BUY)

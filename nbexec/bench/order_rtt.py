@@ -29,7 +29,7 @@ from ..brokers.retry import KITE_RATE_LIMITS, RateLimit
 from ..brokers.transport import ConnectionPool
 from ..brokers.wire import ResponseReader
 from ..core.errors import NbexecError
-from ..core.orders import Order
+from ..core.orders import Order, OrderType, Side
 from .official_stack import sdk_clients, sdk_place
 from .paper_session import start_sim, stop_sim
 from .stats import ratio, summary
@@ -52,7 +52,7 @@ class _Tags:
     def order(self, account: str) -> Order:
         self.n += 1
         return Order(order_id=f"b{os.getpid()}n{self.n}", signal_id="bench", account=account,
-                     instrument="NSE:INFY", side="BUY", quantity=1, order_type="LIMIT", price=PRICE)
+                     instrument="NSE:INFY", side=Side.BUY, quantity=1, order_type=OrderType.LIMIT, price=PRICE)
 
 
 def _sdk_place(kc, tag: str) -> tuple[float, str]:
@@ -65,14 +65,14 @@ def _sdk_place(kc, tag: str) -> tuple[float, str]:
 def _sdk_loop(clients, tags: list[str]) -> tuple[float, list[str]]:
     """The official SDK placing for every account, one after another (ns for all)."""
     t0 = time.perf_counter_ns()
-    ids = [sdk_place(kc, tag, PRICE) for kc, tag in zip(clients, tags)]
+    ids = [sdk_place(kc, tag, PRICE) for kc, tag in zip(clients, tags, strict=True)]
     return time.perf_counter_ns() - t0, ids
 
 
 async def _new_connection(broker: KiteBroker, order: Order) -> tuple[float, str]:
     """Open, write the same bytes nbexec writes, frame the answer, close (ns)."""
     requests = broker.requests
-    data = requests.place.render(requests.place_body(order))
+    data = requests.place.render(requests.place_body(order))  # type: ignore[union-attr]  # the broker is started
     endpoint = broker.endpoint
     t0 = time.perf_counter_ns()
     reader, writer = await asyncio.open_connection(endpoint.host, endpoint.port)
@@ -122,7 +122,7 @@ async def _fan_outs(rounds: int, brokers: list[KiteBroker], sdk_clients, tags: _
             if (r + k) % 2 == 0:
                 orders = [tags.order(b.account) for b in brokers]
                 t0 = time.perf_counter_ns()
-                acks = await asyncio.gather(*[b.send_place(o) for b, o in zip(brokers, orders)])
+                acks = await asyncio.gather(*[b.send_place(o) for b, o in zip(brokers, orders, strict=True)])
                 out["nbexec"].append((time.perf_counter_ns() - t0) / 1e6)
                 if [a.tag for a in acks] != [o.tag for o in orders]:
                     raise NbexecError("order_rtt bench: nbexec acks do not match their orders")

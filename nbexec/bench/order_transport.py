@@ -22,6 +22,7 @@ import json
 import os
 import sys
 import time
+from typing import Protocol
 
 import aiohttp
 import httpx
@@ -69,7 +70,7 @@ async def _start_server() -> tuple[asyncio.subprocess.Process, int]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "nbexec.bench.order_transport", "--serve",
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
-    line = await asyncio.wait_for(proc.stdout.readline(), 30)
+    line = await asyncio.wait_for(proc.stdout.readline(), 30)  # type: ignore[union-attr]  # stdout=PIPE
     if not line.strip().isdigit():
         proc.kill()
         raise NbexecError(f"order_transport bench: server did not start (said {line!r})")
@@ -78,11 +79,21 @@ async def _start_server() -> tuple[asyncio.subprocess.Process, int]:
 
 # ------------------------------------------------------------------------- the clients
 
+class _Client(Protocol):
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def send(self, account: int, body: bytes) -> bytes: ...
+
+    async def close(self) -> None: ...
+
+
 def _templates(port: int, tokens: list[str]) -> list[RequestTemplate]:
     """One place-order template per account, as an adapter builds them at start."""
-    return [RequestTemplate("POST", PATH, f"127.0.0.1:{port}", content_type=FORM,
-                            headers={"X-Kite-Version": "3", "Authorization": Secret(f"token key{i}:{t}")})
-            for i, t in enumerate(tokens)]
+    headers: list[dict[str, str | Secret]] = [{"X-Kite-Version": "3", "Authorization": Secret(f"token key{i}:{t}")}
+                                              for i, t in enumerate(tokens)]
+    return [RequestTemplate("POST", PATH, f"127.0.0.1:{port}", content_type=FORM, headers=h) for h in headers]
 
 
 class Lean:
@@ -129,18 +140,28 @@ class NewConnection:
         pass
 
 
-class Httpx:
-    name = "httpx"
+class _Http:
+    """The HTTP libraries' clients: the URL, each account's headers, a warm-up round."""
 
     def __init__(self, port: int, tokens: list[str]) -> None:
         self.url = f"http://127.0.0.1:{port}{PATH}"
-        self.client = httpx.AsyncClient(trust_env=False, limits=httpx.Limits(
-            max_connections=ACCOUNTS, max_keepalive_connections=ACCOUNTS))
         self.headers = [{"X-Kite-Version": "3", "Authorization": f"token key{i}:{t}", "Content-Type": FORM}
                         for i, t in enumerate(tokens)]
 
     async def start(self) -> None:
         await asyncio.gather(*(self.send(i, order_body(f"warm{i}")) for i in range(ACCOUNTS)))
+
+    async def send(self, account: int, body: bytes) -> bytes:
+        raise NotImplementedError
+
+
+class Httpx(_Http):
+    name = "httpx"
+
+    def __init__(self, port: int, tokens: list[str]) -> None:
+        super().__init__(port, tokens)
+        self.client = httpx.AsyncClient(trust_env=False, limits=httpx.Limits(
+            max_connections=ACCOUNTS, max_keepalive_connections=ACCOUNTS))
 
     async def send(self, account: int, body: bytes) -> bytes:
         return (await self.client.post(self.url, content=body, headers=self.headers[account])).content
@@ -149,12 +170,9 @@ class Httpx:
         await self.client.aclose()
 
 
-class Aiohttp(Httpx):
+class Aiohttp(_Http):
     name = "aiohttp"
-
-    def __init__(self, port: int, tokens: list[str]) -> None:
-        super().__init__(port, tokens)
-        self.client = None
+    client: aiohttp.ClientSession   # made in start, on the loop
 
     async def start(self) -> None:
         self.client = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=ACCOUNTS),
@@ -172,13 +190,13 @@ class Aiohttp(Httpx):
 # ------------------------------------------------------------------------- measuring
 
 def _check(bodies: list[bytes], tags: list[str], client: str) -> None:
-    for body, tag in zip(bodies, tags):
+    for body, tag in zip(bodies, tags, strict=True):
         got = json.loads(body)["data"]["order_id"]
         if got != tag:
             raise NbexecError(f"order_transport bench: {client} got the answer for {got!r} to {tag!r}")
 
 
-async def _fan_out(client, round_no: int) -> tuple[float, float]:
+async def _fan_out(client: _Client, round_no: int) -> tuple[float, float]:
     tags = [f"r{round_no}a{i}" for i in range(ACCOUNTS)]
     bodies = [order_body(t) for t in tags]
     cpu0, t0 = time.process_time(), time.perf_counter_ns()
@@ -188,7 +206,7 @@ async def _fan_out(client, round_no: int) -> tuple[float, float]:
     return (t1 - t0) / 1e3, (cpu1 - cpu0) * 1e6
 
 
-async def _one(client, n: int) -> float:
+async def _one(client: _Client, n: int) -> float:
     tag = f"one{n}"
     t0 = time.perf_counter_ns()
     answer = await client.send(n % ACCOUNTS, order_body(tag))
@@ -202,13 +220,14 @@ async def run(quick: bool) -> dict:
     load_before = os.getloadavg()[0]
     proc, port = await _start_server()
     tokens = [f"{i:032x}" for i in range(ACCOUNTS)]
-    clients = [Lean(port, tokens), Httpx(port, tokens), Aiohttp(port, tokens), NewConnection(port, tokens)]
+    clients: list[_Client] = [Lean(port, tokens), Httpx(port, tokens), Aiohttp(port, tokens),
+                              NewConnection(port, tokens)]
     try:
         for c in clients:
             await c.start()
-        fan = {c.name: [] for c in clients}
+        fan: dict[str, list[float]] = {c.name: [] for c in clients}
         cpu = {c.name: 0.0 for c in clients}
-        one = {c.name: [] for c in clients}
+        one: dict[str, list[float]] = {c.name: [] for c in clients}
         for r in range(rounds + 2):            # the first two rounds warm up, not counted
             for k in range(len(clients)):
                 c = clients[(r + k) % len(clients)]
@@ -223,7 +242,7 @@ async def run(quick: bool) -> dict:
     finally:
         for c in clients:
             await c.close()
-        proc.stdin.close()
+        proc.stdin.close()  # type: ignore[union-attr]  # stdin=PIPE
         try:
             await asyncio.wait_for(proc.wait(), 5)
         except asyncio.TimeoutError:

@@ -18,9 +18,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import resource
 import struct
 import sys
-import resource
 import time
 
 import aiohttp
@@ -44,7 +44,7 @@ async def run(quick: bool) -> dict:
         stdout=asyncio.subprocess.PIPE, limit=1 << 24,  # the info line lists every instrument
         env={**os.environ, "NO_PROXY": "127.0.0.1,localhost"})
     try:
-        info = json.loads(await asyncio.wait_for(proc.stdout.readline(), 60))
+        info = json.loads(await asyncio.wait_for(proc.stdout.readline(), 60))  # type: ignore[union-attr]  # stdout=PIPE
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
             orders = await _orders(session, info, proc.pid, seconds)
         ticks = await _ticks(info, proc.pid, seconds)
@@ -100,7 +100,7 @@ async def _orders(session: aiohttp.ClientSession, info: dict, pid: int, seconds:
     cpu0, own0, t0 = _cpu_seconds(pid), _own_cpu_seconds(), time.perf_counter()
     total = int(ORDER_RATE * seconds)
     batch = 10                                  # 10 requests every 10 ms: open loop, no waiting
-    tasks = []
+    tasks: list[asyncio.Task[None]] = []
     for n in range(0, total, batch):
         due = t0 + n / ORDER_RATE
         delay = due - time.perf_counter()

@@ -48,7 +48,7 @@ async def start_sim(accounts: int, *args: str) -> tuple[asyncio.subprocess.Proce
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "nbexec.cli.main", "sim", "--port", "0", "--accounts", str(accounts),
         "--tick-rate", "0", *args, stdout=asyncio.subprocess.PIPE, limit=1 << 24)
-    line = await asyncio.wait_for(proc.stdout.readline(), 60)
+    line = await asyncio.wait_for(proc.stdout.readline(), 60)  # type: ignore[union-attr]  # stdout=PIPE
     try:
         return proc, json.loads(line)
     except ValueError:
@@ -131,8 +131,9 @@ async def engine_session(accounts: int, prefix: str = "bench") -> AsyncIterator[
     """The engine as `%oms start` makes it (zero-config paper mode, tick rate 0), on this loop."""
     data_dir = Path(tempfile.mkdtemp(prefix="nbxe-", dir="/tmp"))   # short: it holds a unix socket
     redis = EmbeddedRedis(data_dir)
-    config = EngineConfig(paper=PaperConfig(accounts=accounts, tick_rate=0), prefix=prefix, risk=BENCH_RISK)
-    supervisor = PaperSupervisor(data_dir, config.paper)
+    paper = PaperConfig(accounts=accounts, tick_rate=0)
+    config = EngineConfig(paper=paper, prefix=prefix, risk=BENCH_RISK)
+    supervisor = PaperSupervisor(data_dir, paper)
     oms = None
     try:
         url = await asyncio.to_thread(redis.start)
@@ -142,7 +143,8 @@ async def engine_session(accounts: int, prefix: str = "bench") -> AsyncIterator[
         oms = await start(config, data_dir=data_dir, redis_url=url)
         start_seconds = loop.time() - started
         async with aiohttp.ClientSession() as http:
-            yield EngineSession(oms, oms.paper_info, Admin(http, oms.paper_info["admin"]), start_seconds)
+            info: dict = oms.paper_info  # type: ignore[assignment]  # a paper engine has it
+            yield EngineSession(oms, info, Admin(http, info["admin"]), start_seconds)
     finally:
         if oms is not None:
             await stop(oms)

@@ -16,7 +16,6 @@ import os
 import random
 import time
 
-
 from ..brokers.dhan.ticks import decode_packets
 from ..brokers.kite.ticks import decode_message
 from ..core.instruments import DHAN_SEGMENT_ENUM, Instrument

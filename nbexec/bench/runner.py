@@ -7,7 +7,7 @@ import importlib
 import os
 import platform
 import time
-from typing import Callable
+from collections.abc import Callable
 
 # JSON key -> module with `async def run(quick: bool) -> dict`. A module that measures several
 # keys in one session (one engine start) lists them in `KEYS` and has

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
+from typing import TypedDict
 
 
 def percentile(samples: Sequence[float], q: float) -> float:
@@ -15,7 +16,16 @@ def percentile(samples: Sequence[float], q: float) -> float:
     return ordered[rank - 1]
 
 
-def summary(samples: Sequence[float], unit: str) -> dict[str, float | int | str]:
+class Summary(TypedDict):
+    p50: float
+    p99: float
+    min: float
+    max: float
+    samples: int
+    unit: str
+
+
+def summary(samples: Sequence[float], unit: str) -> Summary:
     """p50 / p99 / min / max of `samples` in `unit`, with the sample count."""
     return {"p50": percentile(samples, 50), "p99": percentile(samples, 99), "min": min(samples),
             "max": max(samples), "samples": len(samples), "unit": unit}

@@ -21,16 +21,17 @@ class Stepper:
         self.proc = proc
 
     @classmethod
-    async def start(cls, admin_url: str) -> "Stepper":
+    async def start(cls, admin_url: str) -> Stepper:
         proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "nbexec.bench.stepper", admin_url,
                                                     stdin=asyncio.subprocess.PIPE)
         return cls(proc)
 
+    # (stdin=PIPE: the process has a stdin, hence the ignores)
     def step(self) -> None:
-        self.proc.stdin.write(b"\n")
+        self.proc.stdin.write(b"\n")  # type: ignore[union-attr]
 
     async def close(self) -> None:
-        self.proc.stdin.close()
+        self.proc.stdin.close()  # type: ignore[union-attr]
         try:
             await asyncio.wait_for(self.proc.wait(), 10)
         except asyncio.TimeoutError:
@@ -40,7 +41,7 @@ class Stepper:
 
 def _main(admin_url: str) -> None:
     url = urlsplit(admin_url)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)  # type: ignore[arg-type]  # a URL with a host
     for _ in sys.stdin:
         conn.request("POST", f"{url.path}/step?n=1")
         conn.getresponse().read()

@@ -14,11 +14,11 @@ import time
 from pathlib import Path
 
 from ..core.errors import NbexecError
-from ..core.orders import Order, make_tag
+from ..core.orders import Order, Side, make_tag
 from ..core.states import OrderStatus
 from ..store import OrderStore, connect
-from ..store.order_store import Move, TransitionResult
 from ..store.embedded import EmbeddedRedis
+from ..store.order_store import Move, TransitionResult
 from .stats import ratio, summary
 
 
@@ -39,7 +39,7 @@ async def run(quick: bool) -> dict:
 
 async def _measure(store: OrderStore, rounds: int, pipelined: int) -> dict:
     order = Order(order_id=make_tag("bench", "B1"), signal_id="bench", account="B1",
-                  instrument="NSE:INFY", side="BUY", quantity=1)
+                  instrument="NSE:INFY", side=Side.BUY, quantity=1)
     await store.create(order)
     for status in (OrderStatus.PENDING_SEND, OrderStatus.SENT, OrderStatus.ACKED):
         await store.transition(order, status)
@@ -57,13 +57,13 @@ async def _measure(store: OrderStore, rounds: int, pipelined: int) -> dict:
         naive_us.append((t2 - t1) / 1e3)
 
     moves = [Move(order, OrderStatus.ACKED, {"price": float(i)}) for i in range(1_000)]
-    t0 = time.perf_counter()
+    began = time.perf_counter()
     for _ in range(pipelined // len(moves)):
         results = await store.transition_batch(moves)
         refused = [r for r in results if not isinstance(r, TransitionResult)]
         if refused:
             raise NbexecError(f"store_transition bench: {len(refused)} pipelined moves refused: {refused[0]}")
-    elapsed = time.perf_counter() - t0
+    elapsed = time.perf_counter() - began
     script, naive = summary(script_us, "us"), summary(naive_us, "us")
     return {"script_one_round_trip": script, "naive_hset_then_publish": naive,
             "p50_ratio_naive_over_script": ratio(naive["p50"], script["p50"]),

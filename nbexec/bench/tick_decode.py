@@ -71,7 +71,8 @@ def _rates(samples: list[float]) -> dict:
 def compare(ours: Callable, ours_frames: Sequence[bytes], official: Callable,
             official_frames: Sequence[bytes], runs: int) -> dict:
     """Alternate one timed pass of each; both must decode exactly TICKS ticks every pass."""
-    ours_rates, official_rates = [], []
+    ours_rates: list[float] = []
+    official_rates: list[float] = []
     for _ in range(runs):
         for decode, frames, rates in ((ours, ours_frames, ours_rates),
                                       (official, official_frames, official_rates)):

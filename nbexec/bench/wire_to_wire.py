@@ -23,8 +23,8 @@ returns: on a busy machine the exchange may run first) -> first arrival; and
   thread, in its own process (`official_stack`).
 Every nbexec trial arms `ARMED_S` before it steps the market (a strategy waits for its
 signal; a rehearsal needs a moment to have run). Both feeds stay subscribed to INFY for the
-whole run, so each trial's tick reaches both; only the armed one acts. Trials rotate the stacks. One account: trial i uses account i mod 50, so no
-account nears Kite's 10 orders/s; 50 accounts: paced like `fanout`.
+whole run, so each trial's tick reaches both; only the armed one acts. Trials rotate the stacks.
+One account: trial i uses account i mod 50, so no account nears Kite's 10 orders/s; 50 accounts: paced like `fanout`.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..core.errors import NbexecError
@@ -41,9 +42,8 @@ from ..feeds.ring import LastQuote
 from .fanout import PACE_S, SYMBOL, between, check_acked, last_written_ns, speedup
 from .official_stack import OfficialStack
 from .paper_session import EngineSession
-from .stepper import Stepper
 from .stats import summary
-
+from .stepper import Stepper
 
 ARMED_S = 0.005
 
@@ -105,7 +105,7 @@ class Rig:
 
 
 async def _nbexec(rig: Rig, accounts: list[str], ahead: bool = False, busy_poll: bool = False,
-                  rehearse: bool = False) -> dict[str, int]:
+                  rehearse: bool = False) -> dict[str, float]:
     session, strategy, conn = rig.session, rig.strategy, rig.conns["nbexec"]
     oms, period = session.oms, session.oms.rehearse_every_s
     strategy.arm(accounts, ahead)
@@ -114,7 +114,7 @@ async def _nbexec(rig: Rig, accounts: list[str], ahead: bool = False, busy_poll:
         await asyncio.sleep(ARMED_S)
         rig.stepper.step()
         await asyncio.wait_for(strategy.fired.wait(), 10)
-        fanout = strategy.fanout
+        fanout: FanOut = strategy.fanout  # type: ignore[assignment]  # set before `fired`
         await fanout
     finally:
         oms.busy_poll, oms.rehearse_every_s = False, period
@@ -156,6 +156,7 @@ async def measure(rig: Rig, accounts: int, trials: int) -> dict:
             if accounts > 1:
                 await asyncio.sleep(PACE_S)
             name = stacks[(trial + k) % len(stacks)]
+            figures: Mapping[str, float]
             if name == "official_sdk":
                 figures = await _official(rig, chosen, trial)
             else:

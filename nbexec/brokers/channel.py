@@ -168,7 +168,7 @@ class OrderChannel:
                 retry.add_done_callback(lambda r: _copy_outcome(r, answer))
             except asyncio.CancelledError:
                 answer.cancel()
-            except BaseException as exc:   # noqa: BLE001 - the caller gets it from the future
+            except BaseException as exc:   # the caller gets it from the future
                 answer.set_exception(exc)
 
         response.add_done_callback(settle)
@@ -192,7 +192,7 @@ def _copy_outcome(source: asyncio.Future[T], target: asyncio.Future[T]) -> None:
         return
     if source.cancelled():
         target.cancel()
-    elif source.exception() is not None:
-        target.set_exception(source.exception())
+    elif (exc := source.exception()) is not None:
+        target.set_exception(exc)
     else:
         target.set_result(source.result())

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import ssl
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 import httpx
 
@@ -29,6 +29,14 @@ def _tls_context() -> ssl.SSLContext:
     and 50 accounts x 2 routes each loading their own made it most of the engine's start, on
     the kernel's loop (figures: docs/performance.md, Figures behind design choices)."""
     return ssl.create_default_context()
+
+
+class _Where(TypedDict):
+    """Where a request went, as the transport errors take it."""
+
+    host: str
+    port: int
+    broker: str
 
 
 class RestClient:
@@ -81,9 +89,9 @@ class RestClient:
         if self._client is None:
             await self.start()
         host = httpx.URL(self.base_url)
-        where = {"host": host.host, "port": host.port or 0, "broker": self.broker}
-        try:
-            return await self._client.request(method, path, params=params, data=data)
+        where: _Where = {"host": host.host, "port": host.port or 0, "broker": self.broker}
+        try:   # (the client is set: start() just ran, or had before)
+            return await self._client.request(method, path, params=params, data=data)  # type: ignore[union-attr]
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise ConnectFailed(f"{method} {path}: {exc}", **where) from None
         except httpx.PoolTimeout as exc:

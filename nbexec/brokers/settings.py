@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import MISSING, dataclass, fields
-from typing import Any, TypeVar
+from dataclasses import MISSING, Field, dataclass, fields
+from typing import Any, ClassVar, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from nbexec.core.errors import ConfigError
@@ -18,16 +18,25 @@ from nbexec.core.secrets import Secret
 
 from .wire import RequestTemplate
 
-C = TypeVar("C")
+
+class BrokerConfig(Protocol):
+    """A broker's config as this module reads it: a dataclass with `SECRETS` and `ENV_PREFIX`."""
+
+    SECRETS: ClassVar[tuple[str, ...]]
+    ENV_PREFIX: ClassVar[str]
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
+
+
+C = TypeVar("C", bound=BrokerConfig)
 _CASTS = {"int": int, "float": float, "str": str}
 
 
-def env_names(cls: type) -> dict[str, str]:
+def env_names(cls: type[BrokerConfig]) -> dict[str, str]:
     """Field name -> environment variable, e.g. api_key -> NBEXEC_KITE_API_KEY."""
     return {f.name: f"{cls.ENV_PREFIX}{f.name.upper()}" for f in fields(cls)}
 
 
-def wrap_secrets(config: object) -> None:
+def wrap_secrets(config: BrokerConfig) -> None:
     """In a frozen config's `__post_init__`: plain strings given for secret fields become `Secret`s."""
     for name in type(config).SECRETS:
         value = getattr(config, name)

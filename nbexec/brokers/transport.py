@@ -31,8 +31,18 @@ from dataclasses import dataclass
 
 from nbexec.core.errors import ValidationError
 
-from .wire import (ConnectFailed, ConnectionLost, FramingError, PoolClosed, ProtocolError,
-                   RequestTemplate, RequestTimedOut, Response, ResponseReader, TransportError)
+from .wire import (
+    ConnectFailed,
+    ConnectionLost,
+    FramingError,
+    PoolClosed,
+    ProtocolError,
+    RequestTemplate,
+    RequestTimedOut,
+    Response,
+    ResponseReader,
+    TransportError,
+)
 
 __all__ = ["ConnectionPool", "PoolStats", "RequestTemplate", "Response", "TransportError",
            "ConnectFailed", "ConnectionLost", "ProtocolError", "PoolClosed", "RequestTimedOut"]

@@ -80,7 +80,7 @@ class Position:
             return (self.sell_price - last_price) * -q
         return 0.0
 
-    def apply(self, fill: Fill) -> "Position":
+    def apply(self, fill: Fill) -> Position:
         if fill.side is Side.BUY:
             return replace(self, buy_quantity=self.buy_quantity + fill.quantity,
                            buy_value=self.buy_value + fill.quantity * fill.price)

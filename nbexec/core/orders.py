@@ -14,12 +14,16 @@ import numbers
 import re
 from dataclasses import asdict, dataclass, fields, replace
 from enum import Enum
+from typing import TypeVar
 
 from .errors import ValidationError
 from .states import OrderStatus, check_transition
 
 TAG_MAX_LEN = 20
 _TAG_RE = re.compile(r"^[A-Za-z0-9]{1,20}$")
+# Enum's own value -> member map, typed with its members: a status from its value, no Enum call.
+_STATUS_BY_VALUE: dict[str, OrderStatus] = OrderStatus._value2member_map_  # type: ignore[assignment]
+E = TypeVar("E", bound=Enum)
 
 
 class Side(str, Enum):
@@ -78,7 +82,8 @@ def validate_tag(tag: str) -> str:
 
 def _amount(field: str, value: object) -> float:
     """A price field as a plain float: finite and not negative (NumPy numbers too)."""
-    if not (isinstance(value, numbers.Real) and 0 <= value < math.inf):
+    # typeshed's numbers.Real declares no reflected comparison (every Real has one)
+    if not (isinstance(value, numbers.Real) and 0 <= value < math.inf):  # type: ignore[operator]
         raise ValidationError(field, value, "must be a finite, non-negative number")
     return float(value)
 
@@ -91,10 +96,10 @@ def limit_price(order_type: OrderType, price: object) -> float:
     return price
 
 
-def _enum(cls: type[Enum], field: str, value: object) -> Enum:
+def _enum(cls: type[E], field: str, value: object) -> E:
     member = cls._value2member_map_.get(value) if isinstance(value, str) else None
     if member is not None:   # the exact value, as the engine passes it: no Enum call
-        return member
+        return member  # type: ignore[return-value]  # the map holds members of cls only
     try:
         return cls(value.upper() if isinstance(value, str) else value)
     except ValueError:
@@ -171,7 +176,7 @@ class Order:
     def pending_quantity(self) -> int:
         return self.quantity - self.filled_quantity
 
-    def transition(self, status: OrderStatus | str, **changes: object) -> "Order":
+    def transition(self, status: OrderStatus | str, **changes: object) -> Order:
         """The next version of this order in `status`; raises if the table forbids the move.
         The one way an order changes status, on the order path too.
 
@@ -181,7 +186,7 @@ class Order:
         change is validated in full.
         """
         check_transition(self.order_id, self.status, status)
-        status = OrderStatus._value2member_map_.get(status) or OrderStatus(status)
+        status = _STATUS_BY_VALUE.get(status) or OrderStatus(status)
         keys = changes.keys()
         if keys <= _BOOKKEEPING:
             return self.evolve(**changes, status=status, version=self.version + 1)
@@ -189,16 +194,17 @@ class Order:
             order_type = _enum(OrderType, "order_type", changes.get("order_type", self.order_type))
             changes.update(order_type=order_type, price=limit_price(order_type, changes.get("price", self.price)))
             return self.evolve(**changes, status=status, version=self.version + 1)
-        return replace(self, status=status, version=self.version + 1, **changes)
+        # `changes` are checked by __post_init__, as for any new Order
+        return replace(self, status=status, version=self.version + 1, **changes)  # type: ignore[arg-type]
 
-    def for_account(self, account: str, order_id: str, quantity: int, side: Side) -> "Order":
+    def for_account(self, account: str, order_id: str, quantity: int, side: Side) -> Order:
         """This (validated) order, re-addressed: how a fan-out makes 50 orders from one."""
         if not isinstance(quantity, int) or quantity <= 0:
             raise ValidationError("quantity", quantity, "must be a positive whole number")
         validate_tag(order_id)
         return self.evolve(account=account, order_id=order_id, quantity=quantity, side=Side(side))
 
-    def evolve(self, **changes: object) -> "Order":
+    def evolve(self, **changes: object) -> Order:
         """A copy with `changes`, NOT re-validated: for values the engine derived itself (a risk
         decision's price, a route) on the order path, where validation already happened once."""
         new = object.__new__(Order)
@@ -235,4 +241,4 @@ def order_from_fields(data: dict) -> Order:
             continue
         value = clean[name]
         kwargs[name] = int(value) if name in _INT_FIELDS else float(value) if name in _FLOAT_FIELDS else value
-    return Order(**kwargs)
+    return Order(**kwargs)  # type: ignore[arg-type]  # strings from Redis: __post_init__ converts them

@@ -8,7 +8,12 @@ packet has only the price). Pure: NumPy only, no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
+
+from .errors import ValidationError
 
 # `mode` says how much of the record the packet filled.
 MODE_LTP = 1
@@ -17,6 +22,15 @@ MODE_FULL = 3
 MODE_NAMES = {MODE_LTP: "ltp", MODE_QUOTE: "quote", MODE_FULL: "full"}
 
 DEPTH_LEVELS = 5
+
+
+def dtype_fields(dtype: np.dtype) -> Mapping[str, tuple[np.dtype, int] | tuple[np.dtype, int, Any]]:
+    """A structured dtype's fields: name -> (dtype, byte offset[, title])."""
+    fields = dtype.fields
+    if fields is None:
+        raise ValidationError("dtype", dtype, "must be a structured dtype (one with fields)")
+    return fields
+
 
 TICK_DTYPE = np.dtype([
     ("token", "u4"),            # Kite instrument_token, or Dhan security id
@@ -55,7 +69,8 @@ WORDS_PER_TICK = TICK_DTYPE.itemsize // 8
 PRICE_WORDS = slice(1, 17)
 INTEGER_WORDS = slice(17, WORDS_PER_TICK)
 assert WORDS_PER_TICK == 1 + 6 + 2 * DEPTH_LEVELS + 9 + 4 * DEPTH_LEVELS == 46
-assert TICK_DTYPE.fields["last_price"][1] == 8 and TICK_DTYPE.fields["last_quantity"][1] == 8 * 17
+TICK_FIELDS = dtype_fields(TICK_DTYPE)
+assert TICK_FIELDS["last_price"][1] == 8 and TICK_FIELDS["last_quantity"][1] == 8 * 17
 # The same row as one struct record (native order, no padding rules of its own).
 ROW_FORMAT = "=IBB?x16d29q"
 
@@ -73,7 +88,7 @@ def as_ticks(decoded: np.ndarray | bytes) -> np.ndarray:
 
 def word_column(name: str) -> int:
     """Index of an 8-byte field (or the first element of a depth field) in a row of 8-byte words."""
-    return TICK_DTYPE.fields[name][1] // 8
+    return TICK_FIELDS[name][1] // 8
 
 
 def as_words(ticks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

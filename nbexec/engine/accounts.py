@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 from ..brokers.base import OrderRoute
 from ..core.errors import ValidationError
@@ -34,8 +34,8 @@ def select_accounts(accounts: Mapping[str, Account], spec: str | Sequence[str]) 
     unknown = [name for name in spec if name not in accounts]
     if unknown:
         groups = sorted({g for a in accounts.values() for g in a.groups})
-        raise ValidationError("accounts", unknown, f"no such account or group (accounts: "
-                                                   f"{', '.join(list(accounts)[:5])}{'...' if len(accounts) > 5 else ''}; "
+        shown = f"{', '.join(list(accounts)[:5])}{'...' if len(accounts) > 5 else ''}"
+        raise ValidationError("accounts", unknown, f"no such account or group (accounts: {shown}; "
                                                    f"groups: {', '.join(groups) or 'none'})")
     if len(spec) == 1:   # one account: no scan of the whole book (a strategy's usual call)
         (name,) = spec

@@ -52,7 +52,7 @@ class BusyPoll:
             self._handle = None
 
     def _again(self) -> None:
-        loop = self._loop
+        loop: asyncio.AbstractEventLoop = self._loop  # type: ignore[assignment]  # set by on(), which starts this
         self._handle = loop.call_soon(self._again)
         if self._warm is None or self.warm_every_s is None:
             return

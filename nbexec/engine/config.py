@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ..core.errors import ConfigError, ValidationError
 from ..core.secrets import Secret
@@ -34,7 +35,7 @@ class RouteConfig:
     name: str = ""
 
     @classmethod
-    def from_mapping(cls, raw: Mapping[str, Any], where: str) -> "RouteConfig":
+    def from_mapping(cls, raw: Mapping[str, Any], where: str) -> RouteConfig:
         # Imported here, not at the top: the registry imports every adapter and pandas, and
         # `import nbexec.engine.config` alone (the notebook runner does it) stays light.
         from ..brokers import registry
@@ -66,7 +67,7 @@ class AccountConfig:
     capital: float | None = None
 
     @classmethod
-    def from_mapping(cls, raw: Mapping[str, Any], index: int) -> "AccountConfig":
+    def from_mapping(cls, raw: Mapping[str, Any], index: int) -> AccountConfig:
         where = f"accounts[{index}]"
         unknown = set(raw) - {"id", "routes", "sizing", "groups", "capital"}
         if unknown:
@@ -110,11 +111,11 @@ class EngineConfig:
             raise ValidationError("accounts.id", duplicates, "account ids must be unique")
 
     @classmethod
-    def paper_default(cls, accounts: int = 5) -> "EngineConfig":
+    def paper_default(cls, accounts: int = 5) -> EngineConfig:
         return cls(paper=PaperConfig(accounts=accounts))
 
     @classmethod
-    def from_mapping(cls, raw: Mapping[str, Any]) -> "EngineConfig":
+    def from_mapping(cls, raw: Mapping[str, Any]) -> EngineConfig:
         unknown = set(raw) - {"accounts", "risk", "engine", "paper"}
         if unknown:
             raise ValidationError("config", sorted(unknown), "unknown sections")
@@ -126,7 +127,7 @@ class EngineConfig:
                    paper=PaperConfig(**paper) if paper is not None else None)
 
     @classmethod
-    def load(cls, path: str | Path) -> "EngineConfig":
+    def load(cls, path: str | Path) -> EngineConfig:
         try:
             with open(path, "rb") as f:
                 return cls.from_mapping(tomllib.load(f))

@@ -48,7 +48,7 @@ class FanOut:
     def __await__(self):
         return asyncio.shield(self._answered).__await__()
 
-    async def done(self, timeout: float | None = None) -> "FanOut":
+    async def done(self, timeout: float | None = None) -> FanOut:
         """Wait until every order is final (filled, cancelled, rejected, expired)."""
         return await asyncio.wait_for(asyncio.shield(self._done), timeout)
 

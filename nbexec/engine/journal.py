@@ -22,9 +22,8 @@ import json
 import mmap
 import os
 import secrets
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
-
 
 _string = json.encoder.encode_basestring_ascii   # C: one JSON string literal, escaped, in quotes
 # A signal's line, formatted here rather than by the encoder from a dict: it is written in
@@ -99,7 +98,7 @@ class SignalJournal:
         """This journal's signals begun and not done, oldest first."""
         return unfinished(self._map[:self._at])
 
-    def orphans(self) -> "Iterator[Orphan]":
+    def orphans(self) -> Iterator[Orphan]:
         """The journals of this directory and prefix whose engine is gone, each locked by us
         when it is reached (see `Orphan`: one at a time, so a recovery that fails leaves the
         rest unlocked); those another engine holds are left out."""
@@ -142,7 +141,7 @@ class Orphan:
         with open(self._fd, "rb", closefd=False) as f:
             return unfinished(f.read())
 
-    def __enter__(self) -> "Orphan":
+    def __enter__(self) -> Orphan:
         return self
 
     def __exit__(self, kind, value, traceback) -> None:

@@ -19,8 +19,8 @@ from typing import Any
 
 from ..brokers import registry
 from ..brokers.base import OrderRoute
-from ..core.errors import NbexecError, StoreUnavailable
 from ..core.catalog import Catalog
+from ..core.errors import NbexecError, StoreUnavailable
 from ..core.instruments import Instrument
 from ..core.secrets import Secret
 from ..store import OrderStore, connect, resolve_redis_url
@@ -76,7 +76,9 @@ async def start(config: EngineConfig | str | Path | None = None, *, data_dir: st
     elif not isinstance(config, EngineConfig):
         config = EngineConfig.load(config)
     data_dir = Path(data_dir or default_data_dir())
-    store = OrderStore(connect(redis_url or await asyncio.to_thread(resolve_redis_url)), prefix=config.prefix)
+    if not redis_url:
+        redis_url = await asyncio.to_thread(resolve_redis_url)
+    store = OrderStore(connect(redis_url), prefix=config.prefix)
     try:
         await store.ping()
     except StoreUnavailable:
@@ -95,13 +97,14 @@ async def start(config: EngineConfig | str | Path | None = None, *, data_dir: st
         brokers = {r.name: make_broker(r, ac.id, catalog) for r in ac.routes}
         accounts[ac.id] = Account(ac.id, ac.sizing, [Route(r.name, preference=i) for i, r in enumerate(ac.routes)],
                                   brokers, ac.groups, ac.capital if ac.capital is not None else
-                                  (config.paper.capital if paper_info else None))
+                                  # paper_info is there only with config.paper
+                                  (config.paper.capital if paper_info else None))  # type: ignore[union-attr]
     await asyncio.gather(*(b.start() for a in accounts.values() for b in a.brokers.values()))
     configured = [b for ac in config.accounts for b in accounts[ac.id].brokers.values()]
     if configured:
         await _load_instruments(configured, catalog, data_dir)
-    return await assemble(config, store, accounts, MarketData({i.key: i for i in catalog}, _feed_factory(accounts_config)),
-                          data_dir, paper_info=paper_info)
+    market = MarketData({i.key: i for i in catalog}, _feed_factory(accounts_config))
+    return await assemble(config, store, accounts, market, data_dir, paper_info=paper_info)
 
 
 async def assemble(config: EngineConfig, store: OrderStore, accounts: dict[str, Account], market: MarketData,

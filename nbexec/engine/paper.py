@@ -72,8 +72,8 @@ class PaperSupervisor:
             if proc.poll() is not None:
                 raise BrokerUnavailable(f"paper exchange exited with code {proc.returncode}; "
                                         f"see {Path(self.data_dir) / 'paper.log'}", broker="paper")
-            line += proc.stdout.readline()
-        proc.stdout.close()
+            line += proc.stdout.readline()  # type: ignore[union-attr]  # stdout=PIPE: a file
+        proc.stdout.close()  # type: ignore[union-attr]
         info = json.loads(line)
         fd = os.open(self.info_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:

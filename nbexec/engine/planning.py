@@ -9,8 +9,9 @@ account's delta. No clock (but the wall stamp risk will add), no I/O, nothing se
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from ..core.fills import Position
 from ..core.instruments import Instrument
@@ -76,8 +77,9 @@ class Planner:
             else:
                 key = (account.sizing, account.capital)
                 sized = sizes.get(key)
-                if sized is None:
-                    sized = sizes[key] = size_for(account.sizing, qty, instrument, reference, account.capital)
+                if sized is None:   # (a qty of None, without targets, is refused by size_for's own check)
+                    sized = sizes[key] = size_for(account.sizing, qty,  # type: ignore[arg-type]
+                                                  instrument, reference, account.capital)
                 if sized.skipped:
                     fanout.skipped[account.id] = sized.skipped_reason
                     continue

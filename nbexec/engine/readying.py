@@ -64,10 +64,13 @@ class Readier:
             if price != request.price:   # `armed.fire(price=...)`
                 request = request._replace(price=price)
             context = self._risk_context(account.id, instrument.key, seen, market, wall)
-            verdict = verdicts.get(order.side) or verdicts.setdefault(order.side, price_for_market(request, limits, context))
+            verdict = verdicts.get(order.side) or verdicts.setdefault(order.side,
+                                                                      price_for_market(request, limits, context))
             decision = evaluate(request, limits, context, verdict)
-            if not decision.accepted:
-                refused = f"{decision.rejection.check}: {decision.rejection.reason}"
+            rejection = decision.rejection   # (`decision.accepted`, without the property call)
+            refused: str | None
+            if rejection is not None:
+                refused = f"{rejection.check}: {rejection.reason}"
             else:
                 refused, routed, body = _routed(account, order, decision, wall, t_signal, rehearsal)
             if refused is not None:
@@ -75,7 +78,7 @@ class Readier:
                                                  ts_signal=t_signal, reject_reason=refused))
                 continue
             recent.append(RecentSignal(signal_id, seen, wall))
-            planned.append((account, routed, body))
+            planned.append((account, routed, body))  # type: ignore[arg-type]  # not refused: both are set
         line = begin_line(
             signal_id, instrument=instrument.key, trigger_price=prototype.trigger_price,
             product=prototype.product._value_, validity=prototype.validity._value_, created_at_ns=wall,
@@ -91,7 +94,7 @@ class Readier:
         for signal in recent:
             self.recent[signal.fingerprint] = signal
 
-    def _risk_context(self, account: str, instrument: str, seen: Fingerprint, market: "_Market",
+    def _risk_context(self, account: str, instrument: str, seen: Fingerprint, market: _Market,
                       now_ns: int) -> RiskContext:
         position = self.positions.get((account, instrument))
         recent = self.recent.get(seen)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 import pandas as pd
 
 from ..brokers.reconcile import resolve_unknown
+from ..brokers.types import BrokerOrder
 from ..core.errors import BrokerError, NbexecError, OrderNotFound
 from ..core.orders import Order, make_tag
 from ..core.states import OrderStatus
@@ -105,8 +106,8 @@ async def _finish_signal(tracker: OrderTracker, signal_id: str, spec: dict, repo
             await tracker.apply_broker_order(account_id, seen)
             report.adopted.append(order.order_id)
         else:
-            route = choose(account.routes, time.monotonic_ns()).route.name
-            pending = order.transition(S.PENDING_SEND, route=route, broker=account.brokers[route].name)
+            route_name = choose(account.routes, time.monotonic_ns()).route.name
+            pending = order.transition(S.PENDING_SEND, route=route_name, broker=account.brokers[route_name].name)
             answer = tracker.send(account, pending)
             sent = tracker.as_written(pending)
             await store.create(sent, SENT_PATH if sent.status is S.SENT else PENDING_PATH)
@@ -118,8 +119,9 @@ async def _finish_signal(tracker: OrderTracker, signal_id: str, spec: dict, repo
 def _journaled(signal_id: str, account_id: str, side: str, quantity: int, order_type: str, price: float,
                common: dict) -> Order:
     """One order of a journal line as the engine built it (NEW, tagged)."""
-    return Order(order_id=make_tag(signal_id, account_id), signal_id=signal_id, account=account_id, side=side,
-                 quantity=quantity, order_type=order_type, price=price, **common)
+    return Order(order_id=make_tag(signal_id, account_id), signal_id=signal_id, account=account_id,
+                 side=side, quantity=quantity, order_type=order_type,  # type: ignore[arg-type]  # Order converts
+                 price=price, **common)
 
 
 async def _reconcile_open(tracker: OrderTracker, order: Order, report: RecoveryReport) -> None:
@@ -129,6 +131,7 @@ async def _reconcile_open(tracker: OrderTracker, order: Order, report: RecoveryR
         return
     broker = account.brokers.get(order.route) or next(iter(account.brokers.values()))
     was = order.status
+    seen: BrokerOrder | None
     try:
         if order.broker_order_id:
             seen = await broker.order_by_id(order.broker_order_id)

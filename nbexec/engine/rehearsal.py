@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import weakref
-from typing import Container
+from collections.abc import Container
 
 from .gate import Gate
 from .gc_pause import without_gc

@@ -12,9 +12,9 @@ admits exactly one probe and no other order until that outcome (or any other) is
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Sequence
 
 from ..core.errors import NbexecError, ValidationError
 
@@ -155,7 +155,7 @@ def choose(routes: Sequence[Route], now_ns: int, *, admit: bool = True) -> Route
             continue
         mean = route.latency.mean_ns
         rank = (mean is None, mean or 0.0, route.preference)
-        if best is None or rank < best_rank:
+        if best is None or rank < best_rank:  # type: ignore[operator]  # best_rank is set with best
             best, best_rank = route, rank
     if best is None:
         states = "; ".join(f"{r.name}: {_health(r, now_ns)}" for r in routes)
@@ -180,8 +180,9 @@ def record_failure(route: Route, now_ns: int) -> None:
 def _health(route: Route, now_ns: int) -> str:
     breaker = route.breaker
     state = breaker.state(now_ns)
-    if state is BreakerState.OPEN:
-        return f"open for {(breaker.opened_at_ns + breaker.cooldown_ns - now_ns) / 1e9:.2f} s more"
+    if state is BreakerState.OPEN:   # (so opened_at_ns is set)
+        left_ns = breaker.opened_at_ns + breaker.cooldown_ns - now_ns  # type: ignore[operator]
+        return f"open for {left_ns / 1e9:.2f} s more"
     if state is BreakerState.HALF_OPEN:
         return f"half-open, {'probe in flight' if breaker.probe_out else 'probe free'}, {_latency(route)}"
     return f"closed, {_latency(route)}"

@@ -8,10 +8,11 @@ the user can read. Pure: no clock, no I/O; exact decimal arithmetic, so 0.29 x 1
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 from enum import Enum
-from typing import Mapping, NamedTuple
+from typing import NamedTuple
 
 from ..core.errors import ValidationError
 from ..core.instruments import Instrument
@@ -48,7 +49,7 @@ class SizingRule:
             raise ValidationError("capital_share", v, "must be a fraction of capital above 0 and at most 1")
 
     @classmethod
-    def from_config(cls, config: Mapping[str, object]) -> "SizingRule":
+    def from_config(cls, config: Mapping[str, object]) -> SizingRule:
         """A rule from `{"multiplier": 2}`, `{"fixed": 25}` or `{"capital_share": 0.05}`."""
         kinds = [k.value for k in SizingKind]
         if len(config) != 1:
@@ -56,7 +57,7 @@ class SizingRule:
         (key, value), = config.items()
         if key not in kinds:
             raise ValidationError(str(key), value, f"unknown sizing rule; use one of {kinds}")
-        return cls(SizingKind(key), value)
+        return cls(SizingKind(key), value)  # type: ignore[arg-type]  # __post_init__ checks it is a number
 
 
 class Sized(NamedTuple):
@@ -90,17 +91,17 @@ def size_for(rule: SizingRule, signal_qty: int, instrument: Instrument,
                else f"fixed {units}")
         return Sized(0, f"{why} buys 0 lots of {lot}")
     if rule.kind is SizingKind.MULTIPLIER:
-        units = signal_qty * _exact(rule.value)
-        why = f"multiplier {rule.value} x {signal_qty} = {units.normalize():f}"
+        exact_units = signal_qty * _exact(rule.value)
+        why = f"multiplier {rule.value} x {signal_qty} = {exact_units.normalize():f}"
     else:
         share = f"capital share {(_exact(rule.value) * 100).normalize():f}%"
         if not capital or capital <= 0:
             return Sized(0, f"{share} of unknown capital: no capital known for the account")
         if not price or price <= 0:
             return Sized(0, f"{share} needs a price: none known for {instrument.key}")
-        units = _exact(capital) * _exact(rule.value) / _exact(price)
+        exact_units = _exact(capital) * _exact(rule.value) / _exact(price)
         why = f"{share} of {_amount(capital)} at {price}"
-    lots = int((units / lot).to_integral_value(rounding=ROUND_FLOOR))
+    lots = int((exact_units / lot).to_integral_value(rounding=ROUND_FLOOR))
     if lots <= 0:
         return Sized(0, f"{why} buys 0 lots of {lot}")
     return Sized(lots * lot)

@@ -7,7 +7,8 @@ machine), so a hop's latency is the difference of two stamps.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import pandas as pd
 

@@ -97,10 +97,10 @@ class FeedClient(ABC):
         """Messages ending the subscriptions of `by_mode` keys (each in its current mode)."""
 
     @abstractmethod
-    def _decode(self, data: bytes) -> np.ndarray:
+    def _decode(self, data: bytes) -> np.ndarray | bytes:
         """Ticks (`TICK_DTYPE`) in one binary message; may raise `BrokerError` to stop."""
 
-    def _on_text(self, text: str) -> None:
+    def _on_text(self, text: str) -> None:  # noqa: B027 - a hook, a no-op unless overridden
         """A text message from the server; market feeds send none by default."""
 
     # -- subscriptions --------------------------------------------------------------------

@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
 from nbexec.core.backoff import backoff_delay
-from nbexec.core.errors import (AuthError, BrokerError, BrokerUnavailable, ConfigError, NbexecError,
-                                ValidationError)
+from nbexec.core.errors import AuthError, BrokerError, BrokerUnavailable, ConfigError, NbexecError, ValidationError
 from nbexec.core.secrets import Secret
 
 from .websocket import HandshakeRefused, Message, WebSocket, open_websocket

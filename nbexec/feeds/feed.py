@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 TickCallback = Callable[[np.ndarray], object]
 QuoteCallback = Callable[[LastQuote], object]
+T = TypeVar("T")
 
 
 class Tick(NamedTuple):
@@ -58,7 +59,7 @@ class Tick(NamedTuple):
         return pd.Timestamp(self.received_ns, unit="ns", tz="UTC").tz_convert(frames.TIMEZONE)
 
 
-def _call(callback: Callable[[object], object], argument: object) -> None:
+def _call(callback: Callable[[T], object], argument: T) -> None:
     """A user's callback: its failure is logged, the feed goes on."""
     try:
         callback(argument)
@@ -124,14 +125,14 @@ class Feed:
             for row in self.rings.rows(slots):
                 callbacks = self._quote_callbacks.get(row)
                 if callbacks:
-                    quote = self.rings.quote_at(row)
-                    for callback in callbacks:
-                        _call(callback, quote)
+                    quote: LastQuote = self.rings.quote_at(row)  # type: ignore[assignment]  # just written
+                    for on_quote in callbacks:
+                        _call(on_quote, quote)
         if self._callbacks:   # one read-only array shared by every callback
             ticks = as_ticks(ticks)
             ticks.flags.writeable = False
-        for callback in self._callbacks:
-            _call(callback, ticks)
+            for callback in self._callbacks:
+                _call(callback, ticks)
         if self._queues and len(slots):
             rows = self.rings.take(slots)   # copied now: the ring may wrap before it is read
             for queue in self._queues:

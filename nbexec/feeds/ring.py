@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from nbexec.core.errors import ValidationError
-from nbexec.core.ticks import TICK_DTYPE, WORDS_PER_TICK, as_words
+from nbexec.core.ticks import TICK_DTYPE, TICK_FIELDS, WORDS_PER_TICK, as_words, dtype_fields
 
 DEFAULT_CAPACITY = 100_000
 
@@ -30,9 +30,9 @@ TickId = tuple[int, int]   # (token, segment) as the decoders fill them: unique 
 
 def _ring_dtype() -> np.dtype:
     """TICK_DTYPE's fields at their own offsets, then received_ns and gap after them."""
-    names = list(TICK_DTYPE.names)
-    formats = [TICK_DTYPE.fields[n][0] for n in names]
-    offsets = [TICK_DTYPE.fields[n][1] for n in names]
+    names = list(TICK_FIELDS)   # TICK_DTYPE.names (it has no titles)
+    formats = [TICK_FIELDS[n][0] for n in names]
+    offsets = [TICK_FIELDS[n][1] for n in names]
     end = TICK_DTYPE.itemsize
     return np.dtype({"names": names + ["received_ns", "gap"],
                      "formats": formats + [np.dtype("i8"), np.dtype("?")],
@@ -41,18 +41,19 @@ def _ring_dtype() -> np.dtype:
 
 
 RING_DTYPE = _ring_dtype()
+_RING_FIELDS = dtype_fields(RING_DTYPE)
 _RING_WORDS = RING_DTYPE.itemsize // 8
 _NO_SLOTS = np.empty(0, np.intp)
 _TICK_SIZE, _RING_SIZE = TICK_DTYPE.itemsize, RING_DTYPE.itemsize
 _KEY = struct.Struct("=IB")                                   # token, segment: a row's first bytes
 _TAIL = struct.Struct("=q?")                                  # received_ns, gap
-assert RING_DTYPE.fields["received_ns"][1] == _TICK_SIZE and RING_DTYPE.fields["gap"][1] == _TICK_SIZE + 8
+assert _RING_FIELDS["received_ns"][1] == _TICK_SIZE and _RING_FIELDS["gap"][1] == _TICK_SIZE + 8
 # last_price .. ask_price[4] are 16 consecutive doubles: last, average, OHLC, 5 bids, 5 asks
-_PRICES_AT = RING_DTYPE.fields["last_price"][1]
+_PRICES_AT = _RING_FIELDS["last_price"][1]
 _PRICES = struct.Struct("=16d")
 _BID, _ASK = 6, 11
-assert RING_DTYPE.fields["bid_price"][1] == _PRICES_AT + 8 * _BID
-assert RING_DTYPE.fields["ask_price"][1] == _PRICES_AT + 8 * _ASK
+assert _RING_FIELDS["bid_price"][1] == _PRICES_AT + 8 * _BID
+assert _RING_FIELDS["ask_price"][1] == _PRICES_AT + 8 * _ASK
 _RECEIVED = struct.Struct("=q")
 
 
@@ -103,9 +104,10 @@ class TickRings:
         self._gap = slots["gap"]
         # The same memory as plain buffers, for the one-tick append: memoryview and struct
         # reads and writes touch no NumPy code, which matters when every tick arrives cold.
-        self._bytes = memoryview(slots.view(np.uint8))
-        self._written_at = memoryview(written)
-        self._gap_pending_at = memoryview(gap_pending)
+        # (NumPy's stubs give arrays the buffer protocol on Python 3.12+ only: the ignores.)
+        self._bytes = memoryview(slots.view(np.uint8))  # type: ignore[arg-type]
+        self._written_at = memoryview(written)  # type: ignore[arg-type]
+        self._gap_pending_at = memoryview(gap_pending)  # type: ignore[arg-type]
 
     # -- instruments ----------------------------------------------------------------------
     @property
@@ -170,8 +172,8 @@ class TickRings:
             rank = np.empty(n, np.int64)
             rank[order] = np.arange(n) - starts[rows[order]]
             keep = rank >= counts[rows] - cap       # more than a ring's worth: newest win
-            if not keep.all():
-                ticks, rows, rank = ticks[keep], rows[keep], rank[keep]
+            if not keep.all():   # (ticks is an array; mypy lost that to the Any of ticks[known])
+                ticks, rows, rank = ticks[keep], rows[keep], rank[keep]  # type: ignore[assignment]
         flat = rows * cap + (self._written[rows] + rank) % cap
         self._tick_words[flat] = as_words(np.ascontiguousarray(ticks))[0]
         self._received[flat] = received_ns

@@ -226,7 +226,8 @@ class WebSocket(asyncio.Protocol):
         """Bytes for websockets' protocol: the handshake, and every frame but a lone binary one."""
         protocol = self._protocol
         protocol.receive_data(data)
-        events = protocol.events_received()
+        # Frames only, past the handshake (_handshake_done drops the response from the list)
+        events: list[Frame] = protocol.events_received()  # type: ignore[assignment]
         if self._handshaking and not self._handshake_done(events):
             return
         for frame in events:
@@ -235,7 +236,8 @@ class WebSocket(asyncio.Protocol):
             elif (message := self._frame(frame)) is not None:
                 self._hand_over(message, received_ns)
         self._flush()   # pongs and the close echo, queued by the protocol
-        if protocol.parser_exc is not None and not self.transport.is_closing():
+        # (the transport is set: these bytes came through it)
+        if protocol.parser_exc is not None and not self.transport.is_closing():  # type: ignore[union-attr]
             self._violated(str(protocol.parser_exc))   # its close frame went out just above
 
     def _hand_over(self, message: Message, received_ns: int) -> None:
@@ -289,7 +291,9 @@ class WebSocket(asyncio.Protocol):
     def _frame(self, frame: Frame) -> Message | None:
         """Anything but a whole binary message: the message it completes, if any. The protocol
         has checked the fragments' order, answered pings and echoed a close frame."""
-        opcode, payload = frame.opcode, frame.data
+        opcode = frame.opcode
+        # A received frame's data is a bytearray (or bytes, inflated); memoryview is for sending.
+        payload: bytes | bytearray = frame.data  # type: ignore[assignment]
         if opcode is TEXT or opcode is BINARY:
             if not frame.fin:
                 self._fragments, self._fragments_opcode = [payload], opcode
@@ -322,7 +326,7 @@ class WebSocket(asyncio.Protocol):
         self._log.warning("protocol error, closing: %s", reason)
         self._flush()
         self._closing()
-        self.transport.close()
+        self.transport.close()  # type: ignore[union-attr]  # bytes came in: connection_made set it
 
     def _closing(self) -> None:
         """Stop delivering and bound the closing handshake; idempotent."""
@@ -335,8 +339,8 @@ class WebSocket(asyncio.Protocol):
 
     def _flush(self) -> None:
         writes = self._protocol.data_to_send()
-        if writes:
-            self.transport.writelines(writes)
+        if writes:   # (only once connected: connection_made sets the transport, then flushes)
+            self.transport.writelines(writes)  # type: ignore[union-attr]
 
     def _ping(self) -> None:
         self._awaiting_pong = True
@@ -349,7 +353,9 @@ class WebSocket(asyncio.Protocol):
             self._log.warning("no pong within %.1f s, dropping the connection", self._ping_timeout)
             self.abort()
             return
-        self._timer = self.loop.call_later(max(0.0, self._ping_interval - self._ping_timeout), self._ping)
+        # pings run only with an interval set (_handshake_done)
+        delay = self._ping_interval - self._ping_timeout  # type: ignore[operator]
+        self._timer = self.loop.call_later(max(0.0, delay), self._ping)
 
 
 def _handshake_error(exc: Exception) -> Exception:

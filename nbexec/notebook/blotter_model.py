@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -30,7 +31,7 @@ SHOWN = ("created_at_ns", "order_id", "account", "instrument", "side", "quantity
          "status", "filled_quantity", "average_price", "reject_reason")
 
 
-def _typed(name: str, value: object) -> object:
+def _typed(name: str, value: Any) -> object:   # any JSON value: `apply` catches what int/float raise
     if name in _INTS:
         return int(float(value))
     if name in _FLOATS:
@@ -113,7 +114,8 @@ class BlotterModel:
         counts = " &middot; ".join(f"{html.escape(str(s))} {n}" for s, n in sorted(self.counts().items()))
         head = "".join(f"<th>{HEADERS.get(c, c)}</th>" for c in SHOWN)
         body = "".join(
-            f'<tr class="nbx-{html.escape(str(r.get("status", "")).lower())}" data-order="{html.escape(r["order_id"])}">'
+            f'<tr class="nbx-{html.escape(str(r.get("status", "")).lower())}" '
+            f'data-order="{html.escape(r["order_id"])}">'
             + "".join(f"<td>{_cell(c, r.get(c))}</td>" for c in SHOWN) + "</tr>"
             for r in self.rows(limit))
         more = len(self.rows_by_id) - min(limit, len(self.rows_by_id))
@@ -122,7 +124,7 @@ class BlotterModel:
                 f'<table class="nbx-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{tail}</div>')
 
 
-def _cell(column: str, value: object) -> str:
+def _cell(column: str, value: str | float | None) -> str:
     if value is None or value == "" or (column == "created_at_ns" and not value):
         return ""
     if column == "created_at_ns":

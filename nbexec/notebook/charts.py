@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -22,7 +22,7 @@ def sparkline_svg(values: Sequence[float], width: int = 160, height: int = 36) -
     span = high - low or 1.0
     xs = np.linspace(1, width - 1, len(y)) if len(y) > 1 else np.array([width / 2])
     ys = height - 2 - (y - low) / span * (height - 4) if high > low else np.full(len(y), height / 2)
-    points = " ".join(f"{x:.1f},{v:.1f}" for x, v in zip(xs, ys))
+    points = " ".join(f"{x:.1f},{v:.1f}" for x, v in zip(xs, ys, strict=True))
     return (f'<svg class="nbx-spark" width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
             f'<polyline fill="none" stroke="currentColor" stroke-width="1.5" points="{points}"/></svg>')
 

@@ -6,7 +6,7 @@ fresh one. `latency_samples` (the engine's) is pure.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..core.orders import Order
 from ..engine.views import latency_samples

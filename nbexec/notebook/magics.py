@@ -31,7 +31,6 @@ from .session import session
 from .ticket import OrderTicket
 
 
-
 @magics_class
 class OmsMagics(Magics):
     @line_cell_magic
@@ -102,7 +101,7 @@ class OmsMagics(Magics):
             display(HTML(latency_html(oms.orders.values())))
             return oms.latency_df()
         if verb == "blotter":
-            return Desk(oms, session().hub)
+            return Desk(oms, session().hub)  # type: ignore[arg-type]  # started with the engine
         if verb == "ticket":
             subscribed = [s for feed in reversed(oms.feeds) for s in feed.instruments]
             return OrderTicket(oms, symbol=subscribed[0] if subscribed else None)
@@ -110,7 +109,7 @@ class OmsMagics(Magics):
 
     async def _start(self, args: dict) -> None:
         oms, started = await session().start(args.get("config"), accounts=args.get("accounts"))
-        self.shell.user_ns["oms"] = oms
+        self.shell.user_ns["oms"] = oms  # type: ignore[union-attr]  # registered magics have a shell
         if started:
             print(f"nbexec engine started: {describe(oms)}; `oms` is the engine\nrecovery: {oms.recovery!r}")
         else:
@@ -119,8 +118,9 @@ class OmsMagics(Magics):
     async def _stop(self) -> None:
         oms = session().oms
         stopped = await session().stop()
-        if oms is not None and self.shell.user_ns.get("oms") is oms:
-            del self.shell.user_ns["oms"]
+        user_ns = self.shell.user_ns  # type: ignore[union-attr]  # registered magics have a shell
+        if oms is not None and user_ns.get("oms") is oms:
+            del user_ns["oms"]
         print("nbexec engine stopped (orders and positions stay in Redis)" if stopped
               else "nbexec engine is not running")
 

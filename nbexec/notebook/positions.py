@@ -6,9 +6,8 @@ only rewrites the widget when the table changed, so an idle desk sends nothing t
 
 from __future__ import annotations
 
-import pandas as pd
-
 import ipywidgets as w
+import pandas as pd
 
 from ..engine.oms import OMS
 from .live import LiveWidget

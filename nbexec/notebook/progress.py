@@ -8,8 +8,8 @@ order is final.
 from __future__ import annotations
 
 import html
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import ipywidgets as w
 

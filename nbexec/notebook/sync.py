@@ -22,7 +22,8 @@ widget callback or a tick callback: those must only schedule work.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, TypeVar
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 import nest_asyncio2
 

@@ -14,6 +14,7 @@ import re
 import ipywidgets as w
 
 from ..core.errors import NbexecError, ValidationError
+from ..engine.fanout import FanOut
 from ..engine.oms import OMS
 from .live import LiveWidget
 from .progress import summarize
@@ -46,8 +47,8 @@ class OrderTicket(LiveWidget):
         super().__init__()
         self.oms = oms
         symbols = sorted(oms.instruments)
-        self.symbol = w.Dropdown(options=symbols, value=symbol if symbol in symbols else (symbols or [None])[0],
-                                 description="symbol")
+        shown = symbol if symbol in symbols else symbols[0] if symbols else None
+        self.symbol = w.Dropdown(options=symbols, value=shown, description="symbol")
         self.side = w.ToggleButtons(options=["BUY", "SELL"], value="BUY", description="side")
         self.quantity = w.BoundedIntText(value=quantity, min=1, max=10_000_000, description="quantity")
         self.price = w.BoundedFloatText(value=0.0, min=0.0, max=1e9, step=0.05, description="price",
@@ -61,7 +62,7 @@ class OrderTicket(LiveWidget):
         self.widget = w.VBox([self.symbol, self.side, self.quantity, self.price, self.accounts,
                               self.send, self.status])
         self.widget.add_class("nbx-ticket")
-        self.last_fanout = None
+        self.last_fanout: FanOut | None = None
 
     def _on_send(self, _button=None) -> None:
         if self.closed:

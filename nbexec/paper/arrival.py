@@ -44,7 +44,7 @@ class _StampingListener(socket.socket):
     __slots__ = ()
 
     def accept(self) -> tuple[StampedSocket, object]:
-        fd, address = self._accept()
+        fd, address = self._accept()  # type: ignore[attr-defined]  # CPython's, as socket.accept calls it
         conn = StampedSocket(self.family, self.type, self.proto, fileno=fd)
         conn.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         return conn, address

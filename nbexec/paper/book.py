@@ -156,9 +156,9 @@ class Book:
             return
         bid_t = [p for p in range(best_bid, best_bid - DEPTH, -1) if p >= self.lower_t]
         ask_t = [p for p in range(best_bid + 1, best_bid + 1 + DEPTH) if p <= self.upper_t]
-        kept = dict(zip(self.bid_t, self.bids))
+        kept = dict(zip(self.bid_t, self.bids, strict=True))
         self.bids = [kept.get(t) or self._level(t) for t in bid_t]
-        kept = dict(zip(self.ask_t, self.asks))
+        kept = dict(zip(self.ask_t, self.asks, strict=True))
         self.asks = [kept.get(t) or self._level(t) for t in ask_t]
         self.bid_t, self.ask_t = bid_t, ask_t
         self._quote = None

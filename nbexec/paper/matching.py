@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 from nbexec.core.errors import OrderNotFound, ValidationError
 from nbexec.core.instruments import Instrument
@@ -34,11 +34,34 @@ from nbexec.core.market import Quote
 from nbexec.core.orders import OrderType, Product, Side, Validity
 
 from .book import Book
+from .model import (  # noqa: F401
+    CANCEL_PENDING,
+    CANCELLED,
+    COMPLETE,
+    FIELDS,
+    INTERIM,
+    LIVE,
+    MAX_MODIFICATIONS,
+    MODIFIED,
+    MODIFY_PENDING,
+    MODIFY_VALIDATION_PENDING,
+    OPEN,
+    OPEN_PENDING,
+    RECEIVED,
+    REJECTED,
+    TERMINAL,
+    TRIGGER_PENDING,
+    VALIDATION_PENDING,
+    Event,
+    Funds,
+    Order,
+    Position,
+    Snapshot,
+    Trade,
+    _clone,
+)
 from .resting import LiveOrders
-from .model import (CANCEL_PENDING, CANCELLED, COMPLETE, FIELDS, INTERIM, LIVE,  # noqa: F401
-                    MAX_MODIFICATIONS, MODIFIED, MODIFY_PENDING, MODIFY_VALIDATION_PENDING, OPEN,
-                    OPEN_PENDING, RECEIVED, REJECTED, TERMINAL, TRIGGER_PENDING, VALIDATION_PENDING,
-                    Event, Funds, Order, Position, Snapshot, Trade, _clone)
+
 
 @dataclass(slots=True)
 class _Account:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
@@ -72,7 +72,7 @@ def _middleware(recorder: Recorder, front_ends: Sequence[FrontEnd]):
         finally:
             # Handled (body read, answer not yet written): the next bytes are the next request's.
             # Cleared here, not when read, because a body may arrive after its head (urllib3).
-            request.protocol.arrived_ns = None
+            request.protocol.arrived_ns = None  # type: ignore[attr-defined]  # a _StampingHandler (see start)
 
     async def stamped(request: web.Request, handler, recv_ns: int):
         request[RECV_NS] = recv_ns
@@ -160,7 +160,7 @@ class PaperExchange:
             front_end.setup(app, self)
         return app
 
-    async def start(self) -> "PaperExchange":
+    async def start(self) -> PaperExchange:
         self._closing.clear()
         self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
@@ -186,7 +186,7 @@ class PaperExchange:
             await self._runner.cleanup()
             self._runner = None
 
-    async def __aenter__(self) -> "PaperExchange":
+    async def __aenter__(self) -> PaperExchange:
         return await self.start()
 
     async def __aexit__(self, *exc) -> None:

@@ -10,8 +10,8 @@ import asyncio
 import hashlib
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from .matching import Event
 
@@ -34,7 +34,8 @@ class PaperAccount:
     cash: float = 10_000_000.0
 
     def __repr__(self) -> str:
-        return f"PaperAccount(id={self.id!r}, kite_api_key={self.kite_api_key!r}, dhan_client_id={self.dhan_client_id!r})"
+        return (f"PaperAccount(id={self.id!r}, kite_api_key={self.kite_api_key!r}, "
+                f"dhan_client_id={self.dhan_client_id!r})")
 
     def public(self) -> dict:
         """The JSON shape printed by `nbexec sim` (these are paper credentials, not secrets)."""

@@ -7,8 +7,9 @@ signal) are on with conservative values. A limit is inclusive: an order exactly 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Mapping
+from typing import TypeGuard
 
 from ..core.errors import ValidationError
 
@@ -52,17 +53,17 @@ class RiskLimits:
             object.__setattr__(self, ns, None if value is None else int(value * 1e9))
 
     @classmethod
-    def from_config(cls, config: Mapping[str, object]) -> "RiskLimits":
+    def from_config(cls, config: Mapping[str, object]) -> RiskLimits:
         """Limits from a config table; an unknown key is an error naming it (a typo is not a limit)."""
         known = {f.name for f in fields(cls) if f.init}
         for key in config:
             if key not in known:
                 raise ValidationError(str(key), config[key], f"unknown risk limit; known: {sorted(known)}")
-        return cls(**config)
+        return cls(**config)  # type: ignore[arg-type]  # __post_init__ checks every value
 
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
 
 

@@ -18,10 +18,9 @@ Pure and deterministic: the same request, limits and context always give the sam
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
-from .checks import (daily_loss, duplicate_signal, kill_switch, max_order_value, max_position, max_quantity,
-                     price_band)
+from .checks import daily_loss, duplicate_signal, kill_switch, max_order_value, max_position, max_quantity, price_band
 from .context import OrderRequest, RiskContext
 from .limits import RiskLimits
 from .slippage import last_price_known, protect, spread_width, tick_age

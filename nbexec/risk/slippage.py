@@ -18,7 +18,7 @@ from .limits import BPS, RiskLimits
 from .verdict import Rejection
 
 
-def protect_market_order(instrument: Instrument, side: Side, last_price: float, max_slippage_bps: float,
+def protect_market_order(instrument: Instrument, side: Side, last_price: float | None, max_slippage_bps: float,
                          *, bid: float | None = None, ask: float | None = None) -> float:
     """The limit price a MARKET order is sent at.
 

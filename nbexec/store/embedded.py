@@ -96,7 +96,7 @@ class EmbeddedRedis:
         self._process: subprocess.Popen | None = None
 
     @classmethod
-    def default(cls) -> "EmbeddedRedis":
+    def default(cls) -> EmbeddedRedis:
         return cls(default_data_dir(), os.environ.get("NBEXEC_REDIS_FSYNC", "everysec"))
 
     @property

@@ -15,8 +15,9 @@ from __future__ import annotations
 import functools
 import json
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Awaitable, Callable, Mapping, Sequence, TypeVar
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -39,7 +40,7 @@ def _guard(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
     """Map every way of not reaching Redis to `StoreUnavailable` (fail closed, never hang)."""
 
     @functools.wraps(fn)
-    async def wrapper(self: "OrderStore", *args: Any, **kwargs: Any) -> T:
+    async def wrapper(self: OrderStore, *args: Any, **kwargs: Any) -> T:
         try:
             return await fn(self, *args, **kwargs)
         except _UNAVAILABLE as exc:
@@ -87,6 +88,9 @@ def rebuild_orders(events: list[OrderEvent]) -> dict[str, dict[str, str]]:
 
 class OrderStore:
     """Async order store over one `redis.asyncio` client (one per event loop)."""
+
+    # The client decodes responses (`connect`): the ignores on reads below type them as str,
+    # where redis-py's types say bytes | str.
 
     def __init__(self, client: aioredis.Redis, *, prefix: str = "nbexec",
                  stream_maxlen: int = DEFAULT_STREAM_MAXLEN) -> None:
@@ -146,7 +150,7 @@ class OrderStore:
             pipe.sadd(self.keys.accounts(), *{o.account for o, _ in orders})
             replies = (await pipe.execute(raise_on_error=False))[:-1]
         results: list[tuple[Order, bool] | NbexecError] = []
-        for (order, _), reply in zip(orders, replies):
+        for (order, _), reply in zip(orders, replies, strict=True):
             if isinstance(reply, ResponseError):
                 results.append(_script_error(order.order_id, reply))
             elif reply[0]:
@@ -155,7 +159,7 @@ class OrderStore:
                 results.append((await self.get(order.account, reply[1]), False))
         return results
 
-    def _create_call(self, order: Order, path: Sequence[OrderStatus | str]) -> tuple[list[str], list[object]]:
+    def _create_call(self, order: Order, path: Sequence[OrderStatus | str]) -> tuple[list[str], list[str | int]]:
         hops = [OrderStatus(s).value for s in path] or [OrderStatus.NEW.value]
         if hops[-1] != order.status.value or len(hops) != order.version:
             raise ValidationError("path", hops, f"must end at the order's status {order.status} "
@@ -198,7 +202,7 @@ class OrderStore:
                 await self._transition(keys=keys, args=args, client=pipe)
             replies = await pipe.execute(raise_on_error=False)
         return [_script_error(_ids(m.order)[1], exc) if isinstance(exc := r, ResponseError) else _result(r)
-                for m, r in zip(moves, replies)]
+                for m, r in zip(moves, replies, strict=True)]
 
     async def _run_transition(self, account: str, order_id: str, status: str, expected: int | None,
                               fill: Fill | None, fields: Mapping[str, object]) -> TransitionResult:
@@ -209,11 +213,12 @@ class OrderStore:
             raise _script_error(order_id, exc) from None
 
     def _script_call(self, account: str, order_id: str, status: str, expected: int | None,
-                     fill: Fill | None, fields: Mapping[str, object]) -> tuple[list[str], list[object]]:
+                     fill: Fill | None, fields: Mapping[str, object]) -> tuple[list[str], list[str | int]]:
         k = self.keys
         flat: list[str] = []
         for name, value in fields.items():
-            flat += [name, value.value if isinstance(value, OrderStatus) else repr(value) if isinstance(value, float) else str(value)]
+            flat += [name, value.value if isinstance(value, OrderStatus) else
+                     repr(value) if isinstance(value, float) else str(value)]
         fill_args = (["", "0", "0", "0"] if fill is None else
                      [fill.fill_id, str(fill.quantity), repr(fill.price), repr(fill.quantity * fill.price)])
         keys = [k.order(account, order_id), k.open_orders(account), k.events(account),
@@ -237,11 +242,11 @@ class OrderStore:
 
     @_guard
     async def accounts(self) -> list[str]:
-        return sorted(await self.redis.smembers(self.keys.accounts()))
+        return sorted(await self.redis.smembers(self.keys.accounts()))  # type: ignore[arg-type]
 
     @_guard
     async def open_orders(self, account: str) -> list[Order]:
-        ids = sorted(await self.redis.smembers(self.keys.open_orders(account)))
+        ids: list[str] = sorted(await self.redis.smembers(self.keys.open_orders(account)))  # type: ignore[arg-type]
         return await self._many(account, ids)
 
     @_guard
@@ -259,7 +264,7 @@ class OrderStore:
 
     @_guard
     async def positions(self, account: str) -> list[Position]:
-        raw = await self.redis.hgetall(self.keys.positions(account))
+        raw: dict[str, str] = await self.redis.hgetall(self.keys.positions(account))  # type: ignore[assignment]
         sums: dict[str, dict[str, str]] = {}
         for key, value in raw.items():
             instrument, _, leg = key.rpartition("|")
@@ -271,7 +276,9 @@ class OrderStore:
 
     @_guard
     async def events(self, account: str, start: str = "-", count: int | None = None) -> list[OrderEvent]:
-        rows = await self.redis.xrange(self.keys.events(account), min=start, count=count)
+        # (and XRANGE answers a list, if an empty one: redis-py's types allow for None)
+        rows: list[tuple[str, dict[str, str]]]
+        rows = await self.redis.xrange(self.keys.events(account), min=start, count=count)  # type: ignore[assignment]
         return [_event(stream_id, data) for stream_id, data in rows]
 
     async def replay(self, accounts: list[str] | None = None) -> list[OrderEvent]:

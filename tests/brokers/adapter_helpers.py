@@ -10,8 +10,8 @@ from nbexec.brokers.dhan.adapter import DhanBroker
 from nbexec.brokers.dhan.config import DhanConfig
 from nbexec.brokers.kite.adapter import KiteBroker
 from nbexec.brokers.kite.config import KiteConfig
-from nbexec.core.catalog import Catalog
 from nbexec.brokers.types import BrokerAck
+from nbexec.core.catalog import Catalog
 from nbexec.core.orders import Order
 from nbexec.core.states import OrderStatus
 from nbexec.paper import PaperExchange

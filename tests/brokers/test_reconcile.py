@@ -17,7 +17,6 @@ from nbexec.brokers.wire import ConnectFailed, RequestTimedOut, TransportError
 from nbexec.core.states import OrderStatus
 from nbexec.paper import FRONT_ENDS, PaperExchange
 from tests.brokers.adapter_helpers import book_orders, make_broker, order, requests_with_tag, wait_until
-from tests.fixtures.paper import make_paper_exchange  # noqa: F401
 
 BROKERS = ["kite", "dhan"]
 

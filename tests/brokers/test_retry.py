@@ -6,12 +6,21 @@ import random
 
 import pytest
 
-from nbexec.brokers.retry import (DHAN_RATE_LIMITS, KITE_RATE_LIMITS, Operation, OutcomeUnknown,
-                                  RateLimit, RateLimiter, RateWindows, RetryPolicy, Verdict,
-                                  call_with_retry, classify)
+from nbexec.brokers.retry import (
+    DHAN_RATE_LIMITS,
+    KITE_RATE_LIMITS,
+    Operation,
+    OutcomeUnknown,
+    RateLimit,
+    RateLimiter,
+    RateWindows,
+    RetryPolicy,
+    Verdict,
+    call_with_retry,
+    classify,
+)
 from nbexec.brokers.wire import ConnectFailed, ConnectionLost, PoolClosed, RequestTimedOut
-from nbexec.core.errors import (AuthError, BrokerError, BrokerUnavailable, InputError, OrderRejected,
-                                RateLimited)
+from nbexec.core.errors import AuthError, BrokerError, BrokerUnavailable, InputError, OrderRejected, RateLimited
 
 P, M, C, R = Operation.PLACE, Operation.MODIFY, Operation.CANCEL, Operation.READ
 

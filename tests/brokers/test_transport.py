@@ -9,11 +9,17 @@ import socket
 import pytest
 from aiohttp import web
 
-from nbexec.brokers.transport import (ConnectFailed, ConnectionLost, ConnectionPool, PoolClosed,
-                                      ProtocolError, RequestTemplate, RequestTimedOut)
+from nbexec.brokers.transport import (
+    ConnectFailed,
+    ConnectionLost,
+    ConnectionPool,
+    PoolClosed,
+    ProtocolError,
+    RequestTemplate,
+    RequestTimedOut,
+)
 from nbexec.core.errors import BrokerUnavailable
 from nbexec.core.secrets import Secret
-
 from tests.fixtures.tls import self_signed_cert
 
 

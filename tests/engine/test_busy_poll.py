@@ -69,7 +69,7 @@ async def test_warm_runs_at_its_period_while_polling_and_a_failing_one_is_droppe
         # again and again, at most once per 10 ms, and only while on
         assert len(calls) == warmed and 2 <= warmed <= 1 + polled_for / 0.01 + 1e-9, (calls, polled_for)
         # spaced by the period as the poll reads the clock (a few us before the call reads it)
-        assert min(b - a for a, b in zip(calls, calls[1:])) >= 0.0099
+        assert min(b - a for a, b in zip(calls, calls[1:], strict=False)) >= 0.0099
 
         def broken() -> None:
             calls.append(-1.0)

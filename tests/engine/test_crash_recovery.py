@@ -16,8 +16,8 @@ import pytest
 from nbexec.core.orders import make_tag
 from nbexec.core.states import TERMINAL, OrderStatus
 from nbexec.engine.config import PaperConfig
-from nbexec.engine.lifecycle import stop
 from nbexec.engine.journal import SignalJournal, begin_line
+from nbexec.engine.lifecycle import stop
 from nbexec.engine.paper import PaperSupervisor
 from tests.fixtures.engine import admin
 from tests.fixtures.redis import short_tmpdir

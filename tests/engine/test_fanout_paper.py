@@ -32,7 +32,7 @@ async def test_one_signal_to_50_accounts_books_50_sized_orders_and_positions_mat
 
     exchange = book(oms)
     assert fanout.counts == {"FILLED": 50}, fanout.df["reason"].unique()
-    for i, (account_id, account) in enumerate(oms.accounts.items()):
+    for i, account_id in enumerate(oms.accounts):
         ours = [o for o in exchange[account_id]["orders"] if o["tag"] == make_tag("sig-50", account_id)]
         assert len(ours) == 1, account_id
         assert (ours[0]["quantity"], ours[0]["status"]) == (2 * (i % 3 + 1), "COMPLETE")
@@ -97,7 +97,7 @@ async def test_the_kill_switch_withdraws_unsent_orders_and_cancels_open_ones(eng
 async def test_accounts_sharing_one_capital_share_rule_are_each_sized_by_their_own_capital(engine_factory):
     oms = await engine_factory(accounts=3)
     rule = SizingRule.from_config({"capital_share": 0.1})   # one rule object, three capitals
-    for account, capital in zip(oms.accounts.values(), (100_000.0, 200_000.0, 400_000.0)):
+    for account, capital in zip(oms.accounts.values(), (100_000.0, 200_000.0, 400_000.0), strict=True):
         account.sizing, account.capital = rule, capital
     await oms.subscribe("NSE:INFY")
     price = oms.last_quote("NSE:INFY").last_price

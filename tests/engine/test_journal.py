@@ -5,7 +5,6 @@ import subprocess
 import sys
 
 import pytest
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

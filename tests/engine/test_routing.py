@@ -3,8 +3,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from nbexec.core.errors import NbexecError, ValidationError
-from nbexec.engine.routing import (BreakerState, CircuitBreaker, LatencyEwma, NoRoute, Route, choose,
-                                   record_failure, record_success)
+from nbexec.engine.routing import (
+    BreakerState,
+    CircuitBreaker,
+    LatencyEwma,
+    NoRoute,
+    Route,
+    choose,
+    record_failure,
+    record_success,
+)
 
 S = 1_000_000_000
 MS = 1_000_000

@@ -60,7 +60,7 @@ async def test_callbacks_get_each_decoded_batch_and_a_failing_one_does_not_stop_
         await wait_until(lambda: len(batches) >= 3, what="three batches")
         feed.remove_callback(broken)
     assert all(b.dtype == TICK_DTYPE and len(b) and not b.flags.writeable for b in batches)
-    names = {feed.names[(int(t), int(s))] for b in batches for t, s in zip(b["token"], b["segment"])}
+    names = {feed.names[(int(t), int(s))] for b in batches for t, s in zip(b["token"], b["segment"], strict=True)}
     assert names == set(paper_exchange.engine.instruments)
 
 
@@ -84,11 +84,11 @@ async def test_quote_callbacks_get_their_symbols_newest_quote_once_per_message_c
         infy = feed.client.tick_id(paper_exchange.engine.instruments["NSE:INFY"])
         feed.on_quote("nse:infy", lambda q: seen.append(("quote", q, feed.quote("NSE:INFY"))))
         feed.on_tick(lambda ticks: seen.append(("batch", infy in zip(ticks["token"].tolist(),
-                                                                      ticks["segment"].tolist()))))
+                                                                      ticks["segment"].tolist(), strict=True))))
         await wait_until(lambda: sum(e[0] == "quote" for e in seen) >= 5, what="five INFY messages")
     first = next(i for i, e in enumerate(seen) if e[0] == "batch")   # a callback may join mid-message
     calls = seen[first:]
-    for before, event in zip(calls, calls[1:]):
+    for before, event in zip(calls, calls[1:], strict=False):
         if event[0] == "batch":
             assert (before[0] == "quote") == event[1], calls   # a quote call right before each INFY batch only
     quotes = [e for e in calls if e[0] == "quote"]

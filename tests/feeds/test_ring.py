@@ -162,7 +162,7 @@ def test_each_ring_equals_the_newest_capacity_ticks_of_its_instrument(capacity, 
         prices = list(range(price, price + len(picks)))
         price += len(picks)
         rings.append(batch([ids[p] for p in picks], prices), received_ns=n)
-        for p, value in zip(picks, prices):
+        for p, value in zip(picks, prices, strict=True):
             if ids[p] in model:
                 model[ids[p]].append(value)
     for key, values in model.items():

@@ -9,19 +9,31 @@ import ssl
 import time
 
 import pytest
+from aiohttp import WSMsgType, web
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from aiohttp import WSMsgType, web
 
 from nbexec.core.errors import ConfigError, NbexecError
 from nbexec.feeds.websocket import HandshakeRefused, ProtocolViolation, WebSocket, open_websocket, parse_url
-
+from tests.fixtures.examples import examples
 from tests.fixtures.tls import self_signed_cert
 
 from .helpers import wait_until
-from .ws_servers import (FIN, OP_BINARY, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT,
-                         aiohttp_server, close_code, frame, raw_server, read_frame, switching)
-from tests.fixtures.examples import examples
+from .ws_servers import (
+    FIN,
+    OP_BINARY,
+    OP_CLOSE,
+    OP_CONTINUATION,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    aiohttp_server,
+    close_code,
+    frame,
+    raw_server,
+    read_frame,
+    switching,
+)
 
 LOG = logging.getLogger("tests.feeds.websocket")
 

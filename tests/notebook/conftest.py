@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fixtures.redis import short_tmpdir
-
 from nbexec.notebook.runner import LiveKernel
+from tests.fixtures.redis import short_tmpdir
 
 from .kernels import stop_engine_servers
 

@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import nbformat
+
 from nbexec.notebook.runner import execute, stop_servers
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"

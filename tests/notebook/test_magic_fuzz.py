@@ -90,7 +90,7 @@ def test_a_command_before_start_says_to_start(shell):
     shell.run_line_magic("oms", "stop")
     try:
         for line in ("orders", "buy NSE:INFY 1", "blotter", "subscribe NSE:INFY"):
-            error = answer(lambda: shell.run_line_magic("oms", line))
+            error = answer(lambda line=line: shell.run_line_magic("oms", line))
             assert isinstance(error, UsageError) and "%oms start" in str(error)
         assert "not running" in str(shell.run_line_magic("oms", "status"))
         assert isinstance(answer(lambda: shell.run_line_magic("oms", "start --accounts 0")), UsageError)
@@ -113,9 +113,10 @@ def test_busy_poll_turns_on_and_off_and_shows_in_status(shell):
 def test_errors_name_the_problem(shell):
     shell.run_line_magic("oms", "kill")  # bad input is named before the engine's state is judged
     try:
-        for line, words in (("buy NSE:NOPE 1", "unknown instrument"), ("buy NSE:INFY 1 --accounts ZZ9", "no such account"),
+        for line, words in (("buy NSE:NOPE 1", "unknown instrument"),
+                            ("buy NSE:INFY 1 --accounts ZZ9", "no such account"),
                             ("cancel nosuchorder", "no such order"), ("frobnicate", "unknown command")):
-            error = answer(lambda: shell.run_line_magic("oms", line))
+            error = answer(lambda line=line: shell.run_line_magic("oms", line))
             assert isinstance(error, UsageError) and words in str(error), (line, str(error))
         error = answer(lambda: shell.run_cell_magic("oms", "", "buy NSE:INFY 1\nbuy NSE:NOPE 1"))
         assert isinstance(error, UsageError) and "line 2" in str(error) and "nothing was sent" in str(error)

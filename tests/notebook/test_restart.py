@@ -6,8 +6,8 @@ descriptors and Redis client connections is taken inside it and at its Redis ser
 
 from __future__ import annotations
 
-import redis
 import pytest
+import redis
 
 from nbexec.notebook.runner import LiveKernel
 
@@ -56,7 +56,8 @@ def test_five_start_subscribe_stop_cycles_leak_no_task_fd_or_redis_connection(ke
 def test_every_cell_can_run_twice(kernel):
     kernel.outputs.clear()
     for code in ("%load_ext nbexec", "%oms start", "feed = %oms subscribe NSE:INFY",
-                 "%oms blotter", "%oms ticket", "fanout = %oms buy NSE:INFY 3 --tag again1\nawait fanout.done(timeout=15)",
+                 "%oms blotter", "%oms ticket",
+                 "fanout = %oms buy NSE:INFY 3 --tag again1\nawait fanout.done(timeout=15)",
                  "%oms positions", "%oms stop"):
         kernel.run(code)
         if code.startswith("fanout"):
@@ -106,7 +107,8 @@ def test_background_log_records_never_land_in_the_running_cell(kernel):
     kernel.run("%load_ext nbexec")
     kernel.outputs.clear()
     kernel.run("import asyncio, logging\n"
-               "asyncio.get_running_loop().call_later(0.05, logging.getLogger('nbexec.engine.oms').warning, 'from a task')\n"
+               "asyncio.get_running_loop().call_later(0.05, logging.getLogger('nbexec.engine.oms').warning, "
+               "'from a task')\n"
                "await asyncio.sleep(0.3)")
     assert "from a task" not in "".join(kernel.outputs)
     assert kernel.value("__import__('nbexec.notebook.logs', fromlist=['RECENT']).RECENT.records[-1]").endswith(

@@ -11,8 +11,8 @@ import requests
 from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kex
 
-from nbexec.paper.faults import Faults, parse_faults
 from nbexec.core.errors import ValidationError
+from nbexec.paper.faults import Faults, parse_faults
 
 
 def client(x, timeout: int = 7) -> KiteConnect:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from nbexec.paper.matching import Engine
 from nbexec.core.errors import OrderNotFound, ValidationError
 from nbexec.core.instruments import Instrument
+from nbexec.paper.matching import Engine
 
 INFY = Instrument("NSE", "INFY", 1594)
 NIFTYFUT = Instrument("NFO", "NIFTYFUT", 35001, tick_size=0.05, lot_size=50, instrument_type="FUT")

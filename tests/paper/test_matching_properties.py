@@ -7,9 +7,9 @@ from collections import defaultdict
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nbexec.paper.matching import TERMINAL, Engine
 from nbexec.core.errors import NbexecError
 from nbexec.core.instruments import Instrument
+from nbexec.paper.matching import TERMINAL, Engine
 from tests.fixtures.examples import examples
 
 LISTINGS = [(Instrument("NSE", "INFY", 1594), 1500.0), (Instrument("NSE", "SBIN", 3045), 800.0),

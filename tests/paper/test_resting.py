@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from nbexec.paper.matching import Engine
 from nbexec.core.instruments import Instrument
+from nbexec.paper.matching import Engine
 
 INFY = Instrument("NSE", "INFY", 1594)
 

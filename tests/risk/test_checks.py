@@ -2,8 +2,15 @@ import pytest
 
 from nbexec.core.errors import RiskRejected
 from nbexec.core.orders import Side
-from nbexec.risk.checks import (daily_loss, duplicate_signal, kill_switch, max_order_value, max_position,
-                                max_quantity, price_band)
+from nbexec.risk.checks import (
+    daily_loss,
+    duplicate_signal,
+    kill_switch,
+    max_order_value,
+    max_position,
+    max_quantity,
+    price_band,
+)
 from nbexec.risk.context import RecentSignal, fingerprint
 from nbexec.risk.limits import RiskLimits
 from nbexec.risk.verdict import Rejection

@@ -12,9 +12,9 @@ from nbexec.core.orders import Side
 from nbexec.core.states import OrderStatus, is_allowed
 from nbexec.store import OrderStore, connect
 from nbexec.store.order_store import rebuild_orders
+from tests.fixtures.examples import examples
 
 from .helpers import new_order
-from tests.fixtures.examples import examples
 
 ORDERS = 4
 TASKS = 20

@@ -46,6 +46,7 @@ class DhanBroker(PooledBroker):
 
     name = "dhan"
     parse_ack = staticmethod(parsing.parse_ack)
+    reads: DhanRest   # BrokerReads, and Dhan's lookup by correlation id and security list
 
     def __init__(self, config: DhanConfig, catalog: Catalog | None = None, *,
                  pool: ConnectionPool | None = None, policy: RetryPolicy = RetryPolicy(),

@@ -9,8 +9,7 @@ code is missing or unknown.
 
 from __future__ import annotations
 
-from nbexec.core.errors import (AuthError, BrokerError, BrokerUnavailable, InputError, OrderRejected,
-                                RateLimited)
+from nbexec.core.errors import AuthError, BrokerError, BrokerUnavailable, InputError, OrderRejected, RateLimited
 
 BROKER = "dhan"
 

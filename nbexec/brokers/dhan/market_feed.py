@@ -100,7 +100,7 @@ class DhanFeedClient(FeedClient):
         return [m for mode, keys in by_mode.items()
                 for m in request_messages(UNSUBSCRIBE_CODE[mode], keys)]
 
-    def _decode(self, data: bytes) -> np.ndarray:
+    def _decode(self, data: bytes) -> np.ndarray | bytes:
         ticks = decode_feed_packets(data)
         if not len(ticks):   # a disconnect packet travels alone and holds no tick
             reason = disconnect_reason(data)

@@ -17,8 +17,18 @@ import struct
 
 import numpy as np
 
-from nbexec.core.ticks import (DEPTH_LEVELS, MODE_FULL, MODE_LTP, MODE_QUOTE, ROW_FORMAT,
-                               TICK_DTYPE, as_ticks, empty_ticks)
+from nbexec.core.ticks import (
+    DEPTH_LEVELS,
+    MODE_FULL,
+    MODE_LTP,
+    MODE_QUOTE,
+    ROW_FORMAT,
+    TICK_DTYPE,
+    TICK_FIELDS,
+    as_ticks,
+    dtype_fields,
+    empty_ticks,
+)
 
 # Response codes (first header byte).
 TICKER, QUOTE, OI, PREV_CLOSE, MARKET_STATUS, FULL, DISCONNECT = 2, 4, 5, 6, 7, 8, 50
@@ -51,7 +61,7 @@ _PACKET_DTYPE = {
 }
 _MODE = {TICKER: MODE_LTP, QUOTE: MODE_QUOTE, FULL: MODE_FULL}
 # Fields copied as they are, beyond the header (the depth is split per side in `_fill`).
-_COPIED = {code: [n for n in dt.names if n in TICK_DTYPE.names and n != "segment"]
+_COPIED = {code: [n for n in dtype_fields(dt) if n in TICK_FIELDS and n != "segment"]
            for code, dt in _PACKET_DTYPE.items()}
 assert all(dt.itemsize == PACKET_SIZE[code] for code, dt in _PACKET_DTYPE.items())
 
@@ -155,7 +165,7 @@ def _fill(out: np.ndarray, packets: np.ndarray, code: int) -> None:
         out[name] = packets[name]
     if code == FULL:
         depth = packets["depth"]
-        for name in _LEVEL.names:
+        for name in _LEVEL.names:  # type: ignore[union-attr]  # a structured dtype: it has names
             out[name] = depth[name]
 
 

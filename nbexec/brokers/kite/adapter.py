@@ -41,6 +41,7 @@ class KiteBroker(PooledBroker):
 
     name = "kite"
     parse_ack = staticmethod(parsing.parse_ack)
+    reads: KiteRest   # BrokerReads, and Kite's instrument dump
 
     def __init__(self, config: KiteConfig, *, pool: ConnectionPool | None = None,
                  policy: RetryPolicy = RetryPolicy(),

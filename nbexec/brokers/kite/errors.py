@@ -9,8 +9,7 @@ decides when the type says nothing.
 
 from __future__ import annotations
 
-from nbexec.core.errors import (AuthError, BrokerError, BrokerUnavailable, InputError, OrderRejected,
-                                RateLimited)
+from nbexec.core.errors import AuthError, BrokerError, BrokerUnavailable, InputError, OrderRejected, RateLimited
 
 BROKER = "kite"
 

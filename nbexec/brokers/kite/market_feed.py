@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from urllib.parse import urlencode
 
 from nbexec.core.instruments import Instrument
@@ -31,9 +31,9 @@ log = logging.getLogger(__name__)
 DEFAULT_URL = "wss://ws.kite.trade"
 
 
-def subscribe_messages(by_mode: dict[str, Sequence[int]]) -> list[str]:
+def subscribe_messages(by_mode: Mapping[str, Sequence[int]]) -> list[Message]:
     """`subscribe` then `mode` per mode group: Kite subscribes new tokens in quote mode."""
-    out = []
+    out: list[Message] = []
     for mode, tokens in by_mode.items():
         if tokens:
             out.append(json.dumps({"a": "subscribe", "v": list(tokens)}))
@@ -41,7 +41,7 @@ def subscribe_messages(by_mode: dict[str, Sequence[int]]) -> list[str]:
     return out
 
 
-def unsubscribe_messages(tokens: Sequence[int]) -> list[str]:
+def unsubscribe_messages(tokens: Sequence[int]) -> list[Message]:
     return [json.dumps({"a": "unsubscribe", "v": list(tokens)})] if tokens else []
 
 
@@ -83,7 +83,7 @@ class KiteTickerClient(FeedClient):
     def _unsubscribe_messages(self, by_mode: dict[str, list]) -> list[Message]:
         return unsubscribe_messages([t for tokens in by_mode.values() for t in tokens])
 
-    _decode = staticmethod(decode_feed_message)   # no wrapper frame: this runs on every tick
+    _decode = staticmethod(decode_feed_message)  # type: ignore[assignment]  # no wrapper frame: this runs on every tick
 
     def _on_text(self, text: str) -> None:
         try:

@@ -101,7 +101,7 @@ def parse_history(data: Sequence[Mapping[str, Any]]) -> BrokerOrder | None:
 
 def parse_update(message: Mapping[str, Any]) -> BrokerOrder:
     """A ticker `{"type":"order","data":{...}}` message, or its `data` alone."""
-    data = message.get("data") if message.get("type") == "order" else message
+    data = message["data"] if message.get("type") == "order" else message
     return parse_order(data)
 
 

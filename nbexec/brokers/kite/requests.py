@@ -68,6 +68,7 @@ class KiteRequests:
         # `_value_`, not `.value`: the enum's `.value` is a property, dearer than the attribute.
         head = (self._instrument(order.instrument), order.side._value_, order.quantity, order.product._value_)
         kind, validity = order.order_type, order.validity._value_
+        args: tuple[object, ...]   # the pattern's values, by order type
         if kind is OrderType.MARKET:
             args = head + (validity, order.tag, self.market_protection)
         elif kind is OrderType.LIMIT:

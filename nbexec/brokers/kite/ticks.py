@@ -22,9 +22,21 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from nbexec.core.ticks import (DEPTH_LEVELS, INTEGER_WORDS, MODE_FULL, MODE_LTP, MODE_QUOTE,
-                               PRICE_WORDS, ROW_FORMAT, TICK_DTYPE, WORDS_PER_TICK, as_ticks, as_words,
-                               empty_ticks, word_column)
+from nbexec.core.ticks import (
+    DEPTH_LEVELS,
+    INTEGER_WORDS,
+    MODE_FULL,
+    MODE_LTP,
+    MODE_QUOTE,
+    PRICE_WORDS,
+    ROW_FORMAT,
+    TICK_FIELDS,
+    WORDS_PER_TICK,
+    as_ticks,
+    as_words,
+    empty_ticks,
+    word_column,
+)
 
 INDICES_SEGMENT = 9
 _U16_MAX = 0xFFFF
@@ -61,7 +73,7 @@ def _column(name: str) -> int:
 
 
 def _kind(name: str) -> str:
-    return TICK_DTYPE.fields[name.partition("[")[0]][0].base.kind
+    return TICK_FIELDS[name.partition("[")[0]][0].base.kind
 
 
 def _target(words: list[int]) -> slice | np.ndarray:
@@ -79,6 +91,11 @@ class _Layout:
     `names` lists the tick field each wire word holds, in wire order; "" marks a word the
     tick does not keep (the index packets' price change, the depth orders word read apart).
     """
+
+    price_dst: slice | np.ndarray   # set in __init__, one pair per kind
+    price_src: np.ndarray
+    int_dst: slice | np.ndarray
+    int_src: np.ndarray
 
     def __init__(self, mode: int, names: Sequence[str]) -> None:
         self.mode = mode
@@ -128,20 +145,20 @@ def _ltp_row(buf: bytes) -> tuple:
 
 
 def _quote_row(buf: bytes) -> tuple:
-    token, ltp, ltq, atp, volume, tbq, tsq, o, h, l, c = _QUOTE.unpack_from(buf, 4)
+    token, ltp, ltq, atp, volume, tbq, tsq, o, h, lo, c = _QUOTE.unpack_from(buf, 4)
     segment = token & 0xFF
     d = _DIVISORS[segment]
-    return (token, segment, MODE_QUOTE, segment != INDICES_SEGMENT, ltp / d, atp / d, o / d, h / d, l / d, c / d,
+    return (token, segment, MODE_QUOTE, segment != INDICES_SEGMENT, ltp / d, atp / d, o / d, h / d, lo / d, c / d,
             *_NO_DEPTH_PRICES, ltq, volume, tbq, tsq, 0, 0, 0, 0, 0, *_NO_DEPTH_INTS)
 
 
 def _full_row(buf: bytes) -> tuple:
     words = _FULL.unpack_from(buf, 4)
-    token, ltp, ltq, atp, volume, tbq, tsq, o, h, l, c, ltt, oi, oi_high, oi_low, ets = words[:16]
+    token, ltp, ltq, atp, volume, tbq, tsq, o, h, lo, c, ltt, oi, oi_high, oi_low, ets = words[:16]
     quantities, prices, orders = words[16::4], words[17::4], words[18::4]   # per depth entry
     segment = token & 0xFF
     d = _DIVISORS[segment]
-    return (token, segment, MODE_FULL, segment != INDICES_SEGMENT, ltp / d, atp / d, o / d, h / d, l / d, c / d,
+    return (token, segment, MODE_FULL, segment != INDICES_SEGMENT, ltp / d, atp / d, o / d, h / d, lo / d, c / d,
             *[p / d for p in prices], ltq, volume, tbq, tsq, ltt, oi, oi_high, oi_low, ets, *quantities, *orders)
 
 
@@ -249,9 +266,9 @@ def _row_tables() -> tuple[np.ndarray, ...]:
     for k, length in enumerate(_LAYOUTS):
         layout = _LAYOUTS[length]
         pairs = [(0, 0)]
-        for dst, src in ((layout.price_dst, layout.price_src), (layout.int_dst, layout.int_src)):
-            targets = range(dst.start, dst.stop) if isinstance(dst, slice) else dst.tolist()
-            pairs += zip(targets, src.tolist())
+        for dsts, srcs in ((layout.price_dst, layout.price_src), (layout.int_dst, layout.int_src)):
+            targets = range(dsts.start, dsts.stop) if isinstance(dsts, slice) else dsts.tolist()
+            pairs += zip(targets, srcs.tolist(), strict=True)
         for dst, src in pairs:
             source[k, dst], keep[k, dst] = src, 1
         if length == 184:  # orders: the high half of each depth entry's third word

@@ -9,7 +9,8 @@ non-JSON body, even an empty 2xx one, into a failure.
 from __future__ import annotations
 
 import json
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -40,11 +41,11 @@ class DhanError(Exception):
         self.status, self.body = status, body
 
     @classmethod
-    def of(cls, exc: BaseException) -> "DhanError":
+    def of(cls, exc: BaseException) -> DhanError:
         return cls(*wire.error_for(exc))
 
     @classmethod
-    def kind(cls, kind: tuple[int, str, str], message: str) -> "DhanError":
+    def kind(cls, kind: tuple[int, str, str], message: str) -> DhanError:
         return cls(*wire.error_body(kind, message))
 
 

@@ -68,7 +68,7 @@ def encode_full(segment: int, security_id: int, quote: Quote) -> bytes:
     bids = (*q.bids, *((_EMPTY_LEVEL,) * (DEPTH_LEVELS - len(q.bids))))
     asks = (*q.asks, *((_EMPTY_LEVEL,) * (DEPTH_LEVELS - len(q.asks))))
     depth: list[float] = []
-    for bid, ask in zip(bids, asks):
+    for bid, ask in zip(bids, asks, strict=True):
         depth += (bid.quantity, ask.quantity, bid.orders, ask.orders, bid.price, ask.price)
     _check_prices(q.last_price, q.average_price, q.open, q.close, q.high, q.low,
                   *(level.price for level in (*bids, *asks)))

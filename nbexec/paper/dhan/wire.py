@@ -12,11 +12,20 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Literal, overload
 
-from nbexec.core.errors import (AuthError, BrokerError, InputError, NbexecError, OrderNotFound,
-                                OrderRejected, RateLimited, ValidationError)
+from nbexec.core.errors import (
+    AuthError,
+    BrokerError,
+    InputError,
+    NbexecError,
+    OrderNotFound,
+    OrderRejected,
+    RateLimited,
+    ValidationError,
+)
 from nbexec.core.instruments import DHAN_SEGMENT_ENUM
 
 # -- code tables (docs/protocols/dhan.md, Place: the JSON keys nbexec sends) ------------------
@@ -108,6 +117,16 @@ class ModifyRequest:
     validity: str | None
 
 
+# A required field, or one with a default, is never None: the overloads say so.
+@overload
+def _choice(body: Mapping[str, Any], key: str, allowed: Iterable[str], *, required: Literal[True] = ...,
+            default: str | None = ...) -> str: ...
+@overload
+def _choice(body: Mapping[str, Any], key: str, allowed: Iterable[str], *, required: bool = ...,
+            default: str) -> str: ...
+@overload
+def _choice(body: Mapping[str, Any], key: str, allowed: Iterable[str], *, required: bool = ...,
+            default: None = ...) -> str | None: ...
 def _choice(body: Mapping[str, Any], key: str, allowed: Iterable[str], *, required: bool = True,
             default: str | None = None) -> str | None:
     value = body.get(key)
@@ -120,6 +139,15 @@ def _choice(body: Mapping[str, Any], key: str, allowed: Iterable[str], *, requir
     return value.upper()
 
 
+@overload
+def _int(body: Mapping[str, Any], key: str, *, required: Literal[True] = ..., minimum: int = ...,
+         default: int | None = ...) -> int: ...
+@overload
+def _int(body: Mapping[str, Any], key: str, *, required: bool = ..., minimum: int = ...,
+         default: int) -> int: ...
+@overload
+def _int(body: Mapping[str, Any], key: str, *, required: bool = ..., minimum: int = ...,
+         default: None = ...) -> int | None: ...
 def _int(body: Mapping[str, Any], key: str, *, required: bool = True, minimum: int = 0,
          default: int | None = None) -> int | None:
     value = body.get(key)
@@ -138,6 +166,10 @@ def _int(body: Mapping[str, Any], key: str, *, required: bool = True, minimum: i
     return number
 
 
+@overload
+def _price(body: Mapping[str, Any], key: str, *, default: float = ...) -> float: ...
+@overload
+def _price(body: Mapping[str, Any], key: str, *, default: None) -> float | None: ...
 def _price(body: Mapping[str, Any], key: str, *, default: float | None = 0.0) -> float | None:
     value = body.get(key)
     if value is None or value == "":

@@ -60,7 +60,6 @@ Key = tuple[int, int]   # (segment enum, security id)
 # sockets per account id.
 FEED_CONNECTIONS = web.AppKey("dhan_feed_connections", dict)
 ORDER_CLIENTS = web.AppKey("dhan_order_clients", dict)
-PACKET_CACHE = web.AppKey("dhan_packet_cache", object)
 
 
 # -- market feed WS requests (docs/protocols/dhan.md, Connection and requests) -----------------
@@ -190,6 +189,8 @@ class PacketCache:
         self._packets[(key, mode)] = (quote, data)
         return data
 
+
+PACKET_CACHE = web.AppKey("dhan_packet_cache", PacketCache)
 
 # -- order updates: rendering (docs/protocols/dhan.md, The live order-update WebSocket) --------
 _PRODUCT_CODE = {"CNC": "C", "MIS": "I", "NRML": "M"}

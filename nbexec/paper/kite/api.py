@@ -102,7 +102,7 @@ class KiteApi:
     # -- session ----------------------------------------------------------------------------
     async def session_token(self, request: web.Request) -> web.Response:
         form = await request.post()
-        api_key, request_token = form.get("api_key", ""), form.get("request_token", "")
+        api_key, request_token = str(form.get("api_key", "")), str(form.get("request_token", ""))
         account = self.x.account_by_kite_key(api_key)
         if account is None:
             return error(403, "TokenException", "Invalid `api_key`.")
@@ -135,7 +135,8 @@ class KiteApi:
         if variety not in _VARIETIES:
             raise KiteError(405, "InputException", f"Invalid variety `{variety}`.")
         if variety != "regular":
-            raise KiteError(400, "InputException", f"The paper exchange supports only the regular variety, not `{variety}`.")
+            raise KiteError(400, "InputException",
+                            f"The paper exchange supports only the regular variety, not `{variety}`.")
         return variety
 
     @staticmethod

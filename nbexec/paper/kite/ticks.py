@@ -66,16 +66,16 @@ def _encode(token: int, q: Quote, mode: str) -> bytes:
     ltp = _scale(q.last_price, div)
     if mode == "ltp":
         return _LTP.pack(token, ltp)
-    o, h, l, c = (_scale(q.open, div), _scale(q.high, div), _scale(q.low, div),
-                  _scale(q.close, div))
+    o, h, lo, c = (_scale(q.open, div), _scale(q.high, div), _scale(q.low, div),
+                   _scale(q.close, div))
     if segment == INDICES_SEGMENT:
         # [24,28) is Kite's price change; the SDK ignores it. Sent as signed wire units.
         change = min(max(ltp - c, _I32_MIN), _I32_MAX)
         if mode == "quote":
-            return _INDEX_QUOTE.pack(token, ltp, h, l, o, c, change)
-        return _INDEX_FULL.pack(token, ltp, h, l, o, c, change, q.exchange_timestamp)
+            return _INDEX_QUOTE.pack(token, ltp, h, lo, o, c, change)
+        return _INDEX_FULL.pack(token, ltp, h, lo, o, c, change, q.exchange_timestamp)
     head = (token, ltp, q.last_quantity, _scale(q.average_price, div), q.volume,
-            q.total_buy_quantity, q.total_sell_quantity, o, h, l, c)
+            q.total_buy_quantity, q.total_sell_quantity, o, h, lo, c)
     if mode == "quote":
         return _QUOTE.pack(*head)
     if len(q.bids) > DEPTH_LEVELS or len(q.asks) > DEPTH_LEVELS:

@@ -5,13 +5,21 @@ from __future__ import annotations
 import pytest
 
 from nbexec.brokers.dhan.adapter import DhanBroker
-from nbexec.paper.dhan.ws import order_update_clients
 from nbexec.core.catalog import Catalog
 from nbexec.core.errors import AuthError, OrderNotFound, ValidationError
 from nbexec.core.secrets import Secret
 from nbexec.core.states import OrderStatus
-from tests.brokers.adapter_helpers import (acked, book_orders, dhan_config, next_update, order,
-                                           paper_catalog, requests_with_tag, wait_until)
+from nbexec.paper.dhan.ws import order_update_clients
+from tests.brokers.adapter_helpers import (
+    acked,
+    book_orders,
+    dhan_config,
+    next_update,
+    order,
+    paper_catalog,
+    requests_with_tag,
+    wait_until,
+)
 
 
 @pytest.fixture

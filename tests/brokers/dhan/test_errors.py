@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nbexec.brokers.dhan.errors import map_dhan_error
-from nbexec.core.errors import (AuthError, BrokerError, BrokerUnavailable, InputError, OrderRejected,
-                                RateLimited)
+from nbexec.core.errors import AuthError, BrokerError, BrokerUnavailable, InputError, OrderRejected, RateLimited
 
 
 def body(code, message="broker says no", error_type="Order_Error"):

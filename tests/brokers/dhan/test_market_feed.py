@@ -10,13 +10,13 @@ import pytest
 from nbexec.brokers.dhan import market_feed
 from nbexec.brokers.dhan.factory import DHAN
 from nbexec.brokers.dhan.market_feed import DhanFeedClient
-from nbexec.paper.dhan.ticks import encode_disconnect
 from nbexec.core.errors import AuthError, BrokerError
 from nbexec.core.instruments import Instrument
 from nbexec.core.secrets import Secret
 from nbexec.feeds.connection import ReconnectPolicy
 from nbexec.feeds.feed import Feed
 from nbexec.feeds.ring import TickRings
+from nbexec.paper.dhan.ticks import encode_disconnect
 from tests.brokers.adapter_helpers import dhan_settings
 from tests.feeds.helpers import client_sockets_to, feed_tasks, wait_until
 
@@ -152,8 +152,8 @@ async def test_ten_drops_reconnect_resubscribe_in_mode_and_mark_gaps(paper_excha
         await wait_until(lambda: x.faults.injected.get("ws_drop", 0) >= 1, what=f"drop {drop + 1}")
         x.set_faults(None)
         counts = {i: feed.rings.count(i) for i in ids}
-        await wait_until(lambda: connection.connects > before, what=f"reconnect {drop + 1}")
-        await wait_until(lambda: all(feed.rings.count(i) > counts[i] for i in ids),
+        await wait_until(lambda before=before: connection.connects > before, what=f"reconnect {drop + 1}")
+        await wait_until(lambda counts=counts: all(feed.rings.count(i) > counts[i] for i in ids),
                          what=f"ticks of every instrument after reconnect {drop + 1}")
     assert connection.connects == 11 and connection.failure is None
     df = feed.df

@@ -10,12 +10,12 @@ import pytest
 from nbexec.brokers.dhan.config import DhanConfig
 from nbexec.brokers.dhan.requests import DhanRequests
 from nbexec.brokers.order_fields import modified
-from nbexec.paper.dhan.wire import parse_modify, parse_place
 from nbexec.brokers.settings import Endpoint
 from nbexec.core.catalog import Catalog
 from nbexec.core.errors import ValidationError
 from nbexec.core.instruments import Instrument
 from nbexec.core.orders import Order
+from nbexec.paper.dhan.wire import parse_modify, parse_place
 
 CONFIG = DhanConfig.from_mapping({"client_id": "1000000001", "access_token": "jwtsecret",
                                   "rest_base": "http://127.0.0.1:9000/v2"})

@@ -1,5 +1,6 @@
 """Dhan feed packets: the paper exchange's encoders and our decoder against the example packet of
-docs/protocols/dhan.md (Binary packets) and dhanhq's parser (the encoders are the paper's own copy, so each side checks the other)."""
+docs/protocols/dhan.md (Binary packets) and dhanhq's parser (the encoders are the paper's own
+copy, so each side checks the other)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,15 @@ from nbexec.brokers.dhan.ticks import decode_feed_packets, decode_packets, disco
 from nbexec.core.errors import ValidationError
 from nbexec.core.market import DepthLevel, Quote
 from nbexec.core.ticks import MODE_FULL, MODE_LTP, MODE_QUOTE, TICK_DTYPE
-from nbexec.paper.dhan.ticks import (encode_disconnect, encode_full, encode_market_status, encode_oi,
-                                     encode_prev_close, encode_quote, encode_ticker)
+from nbexec.paper.dhan.ticks import (
+    encode_disconnect,
+    encode_full,
+    encode_market_status,
+    encode_oi,
+    encode_prev_close,
+    encode_quote,
+    encode_ticker,
+)
 from tests.fixtures.examples import examples
 
 TICKER_VECTOR = bytes.fromhex("02 10 00 01 35 05 00 00 33 8b c9 44 00 f1 53 65")
@@ -196,7 +204,7 @@ def expected_sdk_packet(kind: str, segment: int, security_id: int, q: Quote) -> 
     bids, asks = (side + (empty,) * (5 - len(side)) for side in (q.bids, q.asks))
     depth = [{"bid_quantity": b.quantity, "ask_quantity": a.quantity, "bid_orders": b.orders,
               "ask_orders": a.orders, "bid_price": f"{b.price:.2f}", "ask_price": f"{a.price:.2f}"}
-             for b, a in zip(bids, asks)]
+             for b, a in zip(bids, asks, strict=True)]
     return {"type": "Full Data", **body, "OI": q.oi, "oi_day_high": q.oi_day_high,
             "oi_day_low": q.oi_day_low, **ohlc, "depth": depth}
 
@@ -263,5 +271,5 @@ def test_decoder_agrees_with_sdk_on_concatenated_packets(official, batch):
     assert len(rows) == len(wires)
     fed = decode_feed_packets(b"".join(wires))
     assert lone_row(b"".join(wires)) is None and isinstance(fed, np.ndarray) and fed.tobytes() == rows.tobytes()
-    for row, wire in zip(rows, wires):  # the SDK parses one packet per message: feed it each one
+    for row, wire in zip(rows, wires, strict=True):  # the SDK parses one packet per message: feed it each one
         assert_row_matches_sdk(row, official.process_data(wire), wire)

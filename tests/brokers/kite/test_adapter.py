@@ -8,8 +8,15 @@ from nbexec.brokers.kite.adapter import KiteBroker
 from nbexec.brokers.kite.login import exchange_request_token
 from nbexec.core.errors import AuthError, InputError, OrderNotFound, ValidationError
 from nbexec.core.states import OrderStatus
-from tests.brokers.adapter_helpers import (acked, book_orders, kite_config, next_update, order,
-                                           requests_with_tag, wait_until)
+from tests.brokers.adapter_helpers import (
+    acked,
+    book_orders,
+    kite_config,
+    next_update,
+    order,
+    requests_with_tag,
+    wait_until,
+)
 
 
 @pytest.fixture

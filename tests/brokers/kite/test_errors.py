@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nbexec.brokers.kite.errors import map_kite_error
-from nbexec.core.errors import (AuthError, BrokerError, BrokerUnavailable, InputError, OrderRejected,
-                                RateLimited)
+from nbexec.core.errors import AuthError, BrokerError, BrokerUnavailable, InputError, OrderRejected, RateLimited
 
 
 def envelope(error_type, message="broker says no"):

@@ -18,7 +18,7 @@ CSV = """instrument_token,exchange_token,tradingsymbol,name,last_price,expiry,st
 13238786,51714,NIFTY26DECFUT,NIFTY,0.0,2026-12-31,0.0,0.05,75,FUT,NFO-FUT,NFO
 1234567,4822,GOLDM,GOLD,0.0,,0.0,1.0,10,FUT,NCO,NCO
 999,1594,BROKEN,BROKEN,0.0,,0.0,0.05,1,EQ,NSE,NSE
-"""
+"""  # noqa: E501 - Kite's CSV header, verbatim
 
 
 def test_rows_become_instruments_with_kites_identity():

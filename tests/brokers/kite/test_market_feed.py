@@ -166,8 +166,8 @@ async def test_ten_drops_reconnect_resubscribe_in_mode_and_mark_gaps(paper_excha
         await wait_until(lambda: x.faults.injected.get("ws_drop", 0) >= 1, what=f"drop {drop + 1}")
         x.set_faults(None)
         counts = {i: feed.rings.count(i) for i in ids}
-        await wait_until(lambda: connection.connects > before, what=f"reconnect {drop + 1}")
-        await wait_until(lambda: all(feed.rings.count(i) > counts[i] for i in ids),
+        await wait_until(lambda before=before: connection.connects > before, what=f"reconnect {drop + 1}")
+        await wait_until(lambda counts=counts: all(feed.rings.count(i) > counts[i] for i in ids),
                          what=f"ticks of every instrument after reconnect {drop + 1}")
     assert connection.connects == 11 and connection.failure is None
     df = feed.df
@@ -175,8 +175,9 @@ async def test_ten_drops_reconnect_resubscribe_in_mode_and_mark_gaps(paper_excha
     assert set(df.loc[df["gap"], "instrument"]) == set(x.engine.instruments)
     assert feed.last("NSE:INFY").mode == "full" and feed.last("NSE:TCS").mode == "quote"
     bars = feed.bars("1s")
-    gap_seconds = {(i, t.floor("1s")) for i, t in zip(df.loc[df["gap"], "instrument"], df.index[df["gap"]])}
-    assert set(zip(bars.loc[bars["gap"], "instrument"], bars.index[bars["gap"]])) == gap_seconds
+    gap_seconds = {(i, t.floor("1s"))
+                   for i, t in zip(df.loc[df["gap"], "instrument"], df.index[df["gap"]], strict=True)}
+    assert set(zip(bars.loc[bars["gap"], "instrument"], bars.index[bars["gap"]], strict=True)) == gap_seconds
     await feed.close()
     assert feed_tasks() == []
     await wait_until(lambda: client_sockets_to(x.port) == 0, timeout=5, what="no socket left open")

@@ -1,5 +1,6 @@
 """Kite binary ticks: the paper exchange's encoder and our decoder against hand-made test vectors
-(laid out as docs/protocols/kite.md, Binary messages, describes) and the official parser (the encoder is the paper's own copy, so each side checks the other)."""
+(laid out as docs/protocols/kite.md, Binary messages, describes) and the official parser (the
+encoder is the paper's own copy, so each side checks the other)."""
 
 from __future__ import annotations
 
@@ -179,7 +180,7 @@ def test_index_full_packet_decodes_like_the_sdk(official):
                                             mode) for mode in ("quote", "full")])
     rows, ticks = decode_message(message), official._parse_binary(message)
     assert [r["mode"] for r in rows] == [MODE_QUOTE, MODE_FULL]
-    for row, tick in zip(rows, ticks):
+    for row, tick in zip(rows, ticks, strict=True):
         assert_row_matches_sdk(row, tick)
 
 
@@ -332,7 +333,7 @@ def test_decoder_agrees_with_sdk_on_mixed_messages(official, batch):
     message = encode_message([encode_packet(token, quote, mode) for token, quote, mode, _ in batch])
     rows, ticks = decode_message(message), official._parse_binary(message)
     assert len(rows) == len(ticks) == len(batch)
-    for row, tick in zip(rows, ticks):
+    for row, tick in zip(rows, ticks, strict=True):
         assert_row_matches_sdk(row, tick)
 
 
@@ -343,7 +344,7 @@ def test_decoder_agrees_with_sdk_on_single_mode_messages(official, mode, batch):
                               if token & 0xFF != 9])
     rows, ticks = decode_message(message), official._parse_binary(message)
     assert len(rows) == len(ticks)
-    for row, tick in zip(rows, ticks):
+    for row, tick in zip(rows, ticks, strict=True):
         assert_row_matches_sdk(row, tick)
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from nbexec.paper.dhan import wire as w
-from nbexec.paper.dhan import ws
 from nbexec.core.errors import OrderNotFound, RateLimited, ValidationError
 from nbexec.core.market import Quote
+from nbexec.paper.dhan import wire as w
+from nbexec.paper.dhan import ws
 
 CLIENT = "1000000001"
 # Exactly what dhanhq 2.3.0 place_order() sends (docs/protocols/dhan.md, Place: the JSON keys).
@@ -92,7 +92,8 @@ def test_feed_subscribe_message_of_the_sdk():
 
 
 def test_feed_unsubscribe_and_disconnect_codes():
-    assert ws.parse_feed_request({"RequestCode": 18, "InstrumentCount": 0, "InstrumentList": []}).action == "unsubscribe"
+    request = {"RequestCode": 18, "InstrumentCount": 0, "InstrumentList": []}
+    assert ws.parse_feed_request(request).action == "unsubscribe"
     assert ws.parse_feed_request({"RequestCode": 12}).action == "disconnect"
 
 
@@ -116,5 +117,6 @@ def test_packet_cache_encodes_a_quote_once_per_mode():
     cache, quote = ws.PacketCache(), Quote(last_price=1612.35, last_trade_time=1700000000)
     first = cache.packet("ticker", (1, 1333), quote)
     assert cache.packet("ticker", (1, 1333), quote) is first
-    assert first == bytes.fromhex("02 10 00 01 35 05 00 00 33 8b c9 44 00 f1 53 65")  # docs/protocols/dhan.md, Binary packets
+    # the example packet of docs/protocols/dhan.md, Binary packets
+    assert first == bytes.fromhex("02 10 00 01 35 05 00 00 33 8b c9 44 00 f1 53 65")
     assert len(cache.packet("full", (1, 1333), quote)) == 162

@@ -89,7 +89,7 @@ async def feeds():
 
 
 def f2(value: float) -> str:
-    return "{:.2f}".format(value)
+    return f"{value:.2f}"
 
 
 async def test_ticker_mode_sends_prev_close_then_last_price(exchange, feeds):
@@ -127,8 +127,9 @@ async def test_full_mode_carries_five_levels_of_depth(exchange, feeds):
     q = exchange.engine.quote("NSE:HDFCBANK")
     assert (tick["type"], tick["LTP"], tick["volume"]) == ("Full Data", f2(q.last_price), q.volume)
     assert len(tick["depth"]) == 5
-    assert (tick["depth"][0]["bid_price"], tick["depth"][0]["bid_quantity"]) == (f2(q.bids[0].price), q.bids[0].quantity)
-    assert (tick["depth"][0]["ask_price"], tick["depth"][0]["ask_orders"]) == (f2(q.asks[0].price), q.asks[0].orders)
+    top = tick["depth"][0]
+    assert (top["bid_price"], top["bid_quantity"]) == (f2(q.bids[0].price), q.bids[0].quantity)
+    assert (top["ask_price"], top["ask_orders"]) == (f2(q.asks[0].price), q.asks[0].orders)
 
 
 async def test_each_packet_travels_in_its_own_message(exchange, feeds):
@@ -162,7 +163,8 @@ async def test_disconnect_request_and_its_binary_frame_are_tolerated(exchange):
     a = exchange.accounts[0]
     sub = {"RequestCode": 15, "InstrumentCount": 1,
            "InstrumentList": [{"ExchangeSegment": "NSE_EQ", "SecurityId": str(HDFCBANK)}]}
-    async with aiohttp.ClientSession() as s, s.ws_connect(_feed_url(exchange, a.dhan_access_token, a.dhan_client_id)) as ws:
+    url = _feed_url(exchange, a.dhan_access_token, a.dhan_client_id)
+    async with aiohttp.ClientSession() as s, s.ws_connect(url) as ws:
         await ws.send_str(json.dumps({"RequestCode": 12}))
         await ws.send_bytes(MarketFeed.create_header(None, 12, 83, a.dhan_client_id))
         await ws.send_str(json.dumps(sub))
@@ -173,7 +175,8 @@ async def test_disconnect_request_and_its_binary_frame_are_tolerated(exchange):
 async def test_unsubscribe_stops_the_packets(exchange):
     a = exchange.accounts[0]
     item = [{"ExchangeSegment": "NSE_EQ", "SecurityId": str(HDFCBANK)}]
-    async with aiohttp.ClientSession() as s, s.ws_connect(_feed_url(exchange, a.dhan_access_token, a.dhan_client_id)) as ws:
+    url = _feed_url(exchange, a.dhan_access_token, a.dhan_client_id)
+    async with aiohttp.ClientSession() as s, s.ws_connect(url) as ws:
         await ws.send_str(json.dumps({"RequestCode": 15, "InstrumentCount": 1, "InstrumentList": item}))
         await ws.receive(timeout=WAIT_S)
         await ws.receive(timeout=WAIT_S)
@@ -251,7 +254,8 @@ async def test_order_update_reports_a_cancel(exchange):
     account = exchange.accounts[0]
     await wait_until(lambda: dhan_ws.order_update_clients(exchange.app, account.id) == 1, "order-update login")
     d = rest(exchange)
-    price = exchange.engine.instruments["NSE:HDFCBANK"].round_price(exchange.engine.quote("NSE:HDFCBANK").last_price * 0.98)
+    ltp = exchange.engine.quote("NSE:HDFCBANK").last_price
+    price = exchange.engine.instruments["NSE:HDFCBANK"].round_price(ltp * 0.98)
     r = await asyncio.to_thread(d.place_order, str(HDFCBANK), d.NSE, d.BUY, 5, d.LIMIT, d.INTRA, price)
     order_id = r["data"]["orderId"]
     await updates.until_status(order_id, "PENDING")

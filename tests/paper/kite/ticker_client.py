@@ -14,8 +14,8 @@ import threading
 
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 
-from kiteconnect import KiteTicker  # noqa: E402
-from twisted.internet import reactor  # noqa: E402
+from kiteconnect import KiteTicker
+from twisted.internet import reactor
 
 
 def main() -> int:
