@@ -13,9 +13,11 @@ __all__ = ["__version__"]
 def load_ipython_extension(ipython) -> None:
     """`%load_ext nbexec`: the `%oms` magics (see nbexec.notebook.extension)."""
     from .notebook.extension import load_ipython_extension as load
+
     load(ipython)
 
 
 def unload_ipython_extension(ipython) -> None:
     from .notebook.extension import unload_ipython_extension as unload
+
     unload(ipython)

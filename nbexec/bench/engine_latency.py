@@ -35,15 +35,21 @@ async def _feed_connection(session: EngineSession, token: int, known: set[int]) 
 
 
 async def run(quick: bool, keys: tuple[str, ...] = KEYS) -> dict[str, dict]:
-    trials = ({"fanout_50": 8, "wire_to_wire_1": 20, "wire_to_wire_50": 8} if quick else
-              {"fanout_50": 60, "wire_to_wire_1": 200, "wire_to_wire_50": 60})
+    trials = (
+        {"fanout_50": 8, "wire_to_wire_1": 20, "wire_to_wire_50": 8}
+        if quick
+        else {"fanout_50": 60, "wire_to_wire_1": 200, "wire_to_wire_50": 60}
+    )
     started = time.perf_counter()
     async with engine_session(ACCOUNTS) as session:
-        token = next(i["instrument_token"] for i in session.info["instruments"]
-                     if f"{i['exchange']}:{i['tradingsymbol']}" == fanout.SYMBOL)
+        token = next(
+            i["instrument_token"]
+            for i in session.info["instruments"]
+            if f"{i['exchange']}:{i['tradingsymbol']}" == fanout.SYMBOL
+        )
         feed = await session.oms.subscribe(fanout.SYMBOL, mode="full", first_tick_timeout=0)
         conns = {"nbexec": await _feed_connection(session, token, set())}
-        while session.oms.last_tick(fanout.SYMBOL) is None:   # the frame is out; let the feed read it
+        while session.oms.last_tick(fanout.SYMBOL) is None:  # the frame is out; let the feed read it
             await asyncio.sleep(0.01)
         strategy = wire_to_wire.NextTickStrategy(session, token, fanout.resting_price(session))
         feed.on_quote(fanout.SYMBOL, strategy.on_quote)
@@ -64,6 +70,9 @@ async def run(quick: bool, keys: tuple[str, ...] = KEYS) -> dict[str, dict]:
             await stepper.close()
             await stack.close()
     for result in results.values():
-        result.update(exchange_rate_limited=refused, session_setup_seconds=setup_seconds,
-                      engine_start_seconds=round(session.start_seconds, 2))
+        result.update(
+            exchange_rate_limited=refused,
+            session_setup_seconds=setup_seconds,
+            engine_start_seconds=round(session.start_seconds, 2),
+        )
     return results

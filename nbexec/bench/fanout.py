@@ -33,13 +33,17 @@ from .paper_session import EngineSession
 from .stats import ratio, summary
 
 SYMBOL = "NSE:INFY"
-PACE_S = 0.12        # between trials: each account sees at most ~6 orders/s from both stacks
+PACE_S = 0.12  # between trials: each account sees at most ~6 orders/s from both stacks
 
 
 def speedup(theirs: dict, ours: dict) -> dict:
     """How many times slower the alternative is, at p50 and at p99, with the trials per side."""
-    return {"p50": ratio(theirs["p50"], ours["p50"]), "p99": ratio(theirs["p99"], ours["p99"]),
-            "samples": min(theirs["samples"], ours["samples"]), "unit": "x"}
+    return {
+        "p50": ratio(theirs["p50"], ours["p50"]),
+        "p99": ratio(theirs["p99"], ours["p99"]),
+        "samples": min(theirs["samples"], ours["samples"]),
+        "unit": "x",
+    }
 
 
 def resting_price(session: EngineSession) -> float:
@@ -54,8 +58,9 @@ def resting_price(session: EngineSession) -> float:
 
 def check_acked(fanout: FanOut, expected: int) -> None:
     if fanout.counts != {"ACKED": expected}:
-        raise NbexecError(f"{fanout!r}, expected {expected} ACKED; "
-                          f"reasons: {fanout.df['reason'].dropna().unique().tolist()}")
+        raise NbexecError(
+            f"{fanout!r}, expected {expected} ACKED; reasons: {fanout.df['reason'].dropna().unique().tolist()}"
+        )
 
 
 def last_ack_ns(fanout: FanOut) -> int:
@@ -73,13 +78,18 @@ def between(received: list[int]) -> float:
 
 async def _nbexec(session: EngineSession, accounts: list[str], price: float) -> dict[str, float]:
     t0 = time.monotonic_ns()
-    fanout = session.oms.fire(SYMBOL, "BUY", 1, accounts=accounts, order_type="LIMIT", price=price,
-                              signal_id=uuid.uuid4().hex[:16])
+    fanout = session.oms.fire(
+        SYMBOL, "BUY", 1, accounts=accounts, order_type="LIMIT", price=price, signal_id=uuid.uuid4().hex[:16]
+    )
     await fanout
     check_acked(fanout, len(accounts))
     received = await session.admin.received({o.tag for o in fanout.orders.values()}, t0)
-    return {"to_50th_received": received[-1] - t0, "to_50th_ack": last_ack_ns(fanout) - t0,
-            "to_last_written": last_written_ns(fanout) - t0, "exchange_between_arrivals": between(received)}
+    return {
+        "to_50th_received": received[-1] - t0,
+        "to_50th_ack": last_ack_ns(fanout) - t0,
+        "to_last_written": last_written_ns(fanout) - t0,
+        "exchange_between_arrivals": between(received),
+    }
 
 
 async def _official(session: EngineSession, stack: OfficialStack, trial: int, price: float) -> dict[str, float]:
@@ -87,8 +97,11 @@ async def _official(session: EngineSession, stack: OfficialStack, trial: int, pr
     tags = [f"f{trial}a{i}" for i in range(n)]
     placed = await stack.place(list(range(n)), tags, price)
     received = await session.admin.received(set(tags), placed["t0"])
-    return {"to_50th_received": received[-1] - placed["t0"], "to_50th_ack": placed["t1"] - placed["t0"],
-            "exchange_between_arrivals": between(received)}
+    return {
+        "to_50th_received": received[-1] - placed["t0"],
+        "to_50th_ack": placed["t1"] - placed["t0"],
+        "exchange_between_arrivals": between(received),
+    }
 
 
 async def measure(session: EngineSession, stack: OfficialStack, trials: int) -> dict:
@@ -109,7 +122,6 @@ async def measure(session: EngineSession, stack: OfficialStack, trials: int) -> 
                 samples[name].setdefault(key, []).append(ns / 1e6)
     out: dict = {name: {key: summary(s, "ms") for key, s in figures.items()} for name, figures in samples.items()}
     ours, theirs = out["nbexec"], out["official_sdk_sequential"]
-    out["official_over_nbexec"] = {key: speedup(theirs[key], ours[key])
-                                   for key in ("to_50th_received", "to_50th_ack")}
+    out["official_over_nbexec"] = {key: speedup(theirs[key], ours[key]) for key in ("to_50th_received", "to_50th_ack")}
     out.update(accounts=len(accounts), seconds=round(time.perf_counter() - started, 2))
     return out

@@ -66,9 +66,13 @@ def measure(quick: bool) -> dict:
         stop_servers(data_dir)
         shutil.rmtree(data_dir, ignore_errors=True)
     idle_s, loaded_s = summary(idle, "ms"), summary(loaded, "ms")
-    return {"idle_kernel": idle_s, "streaming_with_blotter": loaded_s,
-            "ticks_per_s_delivered": rate, "orders_fired_meanwhile": orders,
-            "p50_ratio_loaded_over_idle": ratio(loaded_s["p50"], idle_s["p50"])}
+    return {
+        "idle_kernel": idle_s,
+        "streaming_with_blotter": loaded_s,
+        "ticks_per_s_delivered": rate,
+        "orders_fired_meanwhile": orders,
+        "p50_ratio_loaded_over_idle": ratio(loaded_s["p50"], idle_s["p50"]),
+    }
 
 
 async def run(quick: bool) -> dict:
@@ -79,4 +83,5 @@ async def run(quick: bool) -> dict:
 if __name__ == "__main__":
     import json
     import sys
+
     print(json.dumps(asyncio.run(run("--full" not in sys.argv)), indent=2))

@@ -29,14 +29,26 @@ from ..core.errors import NbexecError
 def sdk_clients(info: dict) -> list:
     """One official `KiteConnect` per paper account, against the paper exchange."""
     from kiteconnect import KiteConnect
-    return [KiteConnect(api_key=a["kite_api_key"], access_token=a["kite_access_token"], root=info["kite_rest"])
-            for a in info["accounts"]]
+
+    return [
+        KiteConnect(api_key=a["kite_api_key"], access_token=a["kite_access_token"], root=info["kite_rest"])
+        for a in info["accounts"]
+    ]
 
 
 def sdk_place(kc, tag: str, price: float, quantity: int = 1) -> str:
     """One official place_order of the benches' resting LIMIT buy of INFY."""
-    return kc.place_order(variety="regular", exchange="NSE", tradingsymbol="INFY", transaction_type="BUY",
-                          quantity=quantity, product="MIS", order_type="LIMIT", price=price, tag=tag)
+    return kc.place_order(
+        variety="regular",
+        exchange="NSE",
+        tradingsymbol="INFY",
+        transaction_type="BUY",
+        quantity=quantity,
+        product="MIS",
+        order_type="LIMIT",
+        price=price,
+        tag=tag,
+    )
 
 
 class OfficialStack:
@@ -50,8 +62,13 @@ class OfficialStack:
         """Spawn the worker; returns once every client is warm (and the ticker subscribed)."""
         config = json.dumps({"info": info, "token": token, "ticker": ticker})
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "nbexec.bench.official_stack", config,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+            sys.executable,
+            "-m",
+            "nbexec.bench.official_stack",
+            config,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
         stack = cls(proc)
         try:
             await stack._answer(60)
@@ -111,20 +128,24 @@ def _worker(config: dict) -> None:
     def place_all(command: dict, t_tick: int) -> None:
         try:
             t0 = time.monotonic_ns()
-            ids = [sdk_place(clients[i], tag, command["price"])
-                   for i, tag in zip(command["accounts"], command["tags"], strict=True)]
+            ids = [
+                sdk_place(clients[i], tag, command["price"])
+                for i, tag in zip(command["accounts"], command["tags"], strict=True)
+            ]
             emit({"t_tick": t_tick, "t0": t0, "t1": time.monotonic_ns(), "ids": ids})
         except Exception as exc:  # reported to the parent, which raises it
             emit({"error": f"{type(exc).__name__}: {exc}"})
 
     for kc in clients:
-        kc.margins()          # a warm connection per client, as a desk has before its first signal
+        kc.margins()  # a warm connection per client, as a desk has before its first signal
     kws = None
     if config["ticker"]:
         from kiteconnect import KiteTicker
+
         connected = threading.Event()
-        kws = KiteTicker(info["accounts"][0]["kite_api_key"], info["accounts"][0]["kite_access_token"],
-                         root=info["kite_ws"])
+        kws = KiteTicker(
+            info["accounts"][0]["kite_api_key"], info["accounts"][0]["kite_access_token"], root=info["kite_ws"]
+        )
 
         def on_connect(ws, response) -> None:
             ws.subscribe([token])
@@ -155,7 +176,8 @@ def _worker(config: dict) -> None:
     finally:
         if kws is not None:
             from twisted.internet import reactor
-            logging.getLogger("kiteconnect").setLevel(logging.CRITICAL)   # the close is ours
+
+            logging.getLogger("kiteconnect").setLevel(logging.CRITICAL)  # the close is ours
             kws.close()
             reactor.callFromThread(reactor.stop)  # type: ignore[misc]  # mypy reads twisted's reactor.stop as unbound
 

@@ -32,15 +32,25 @@ FANOUTS = 200
 def _fan_out(n: int, accounts: list[str], orders: dict[str, Order], fanouts: dict[str, FanOut]) -> None:
     signal_id = f"sig{n:012d}"
     fanout = fanouts[signal_id] = FanOut(signal_id, "NSE:INFY", "BUY")
-    prototype = Order(order_id=make_tag(signal_id, "*"), signal_id=signal_id, account="*", instrument="NSE:INFY",
-                      side=Side.BUY, quantity=1, order_type=OrderType.LIMIT, price=1450.5, created_at_ns=time.time_ns(),
-                      ts_signal=time.monotonic_ns())
+    prototype = Order(
+        order_id=make_tag(signal_id, "*"),
+        signal_id=signal_id,
+        account="*",
+        instrument="NSE:INFY",
+        side=Side.BUY,
+        quantity=1,
+        order_type=OrderType.LIMIT,
+        price=1450.5,
+        created_at_ns=time.time_ns(),
+        ts_signal=time.monotonic_ns(),
+    )
     for i, account in enumerate(accounts):
         order = prototype.for_account(account, make_tag(signal_id, account), 1 + i % 7, Side.BUY)
         order = order.transition(S.PENDING_SEND, ts_risk_passed=time.monotonic_ns())
         order = order.transition(S.SENT, ts_sent=time.monotonic_ns(), route="kite", broker="kite")
-        order = order.transition(S.ACKED, broker_order_id=f"{250_000_000_000 + n * ACCOUNTS + i}",
-                                 ts_acked=time.monotonic_ns())
+        order = order.transition(
+            S.ACKED, broker_order_id=f"{250_000_000_000 + n * ACCOUNTS + i}", ts_acked=time.monotonic_ns()
+        )
         orders[order.order_id] = order
         fanout.update(order)
 
@@ -57,9 +67,15 @@ def held_orders(orders: dict[str, Order], fanouts: dict[str, FanOut]) -> dict:
     gc.collect()
     after = ring_memory.resident_mb()
     growth = after - before
-    return {"orders": len(orders), "fanouts": len(fanouts), "rss_before_mb": before, "rss_after_mb": after,
-            "rss_growth_mb": growth, "rss_growth_bytes_per_order": growth * 2**20 / len(orders),
-            "us_per_order_built": built_s / len(orders) * 1e6}
+    return {
+        "orders": len(orders),
+        "fanouts": len(fanouts),
+        "rss_before_mb": before,
+        "rss_after_mb": after,
+        "rss_growth_mb": growth,
+        "rss_growth_bytes_per_order": growth * 2**20 / len(orders),
+        "us_per_order_built": built_s / len(orders) * 1e6,
+    }
 
 
 async def run(quick: bool) -> dict:
@@ -68,6 +84,9 @@ async def run(quick: bool) -> dict:
     results = await ring_memory.run(quick)
     results["orders_10000"] = orders
     ticks = results["kite_decode_append_all_held"]
-    results["ticks_and_orders_held"] = {"ticks": ticks["held_ticks"], "orders": orders["orders"],
-                                        "rss_growth_mb": ticks["rss_growth_mb"] + orders["rss_growth_mb"]}
+    results["ticks_and_orders_held"] = {
+        "ticks": ticks["held_ticks"],
+        "orders": orders["orders"],
+        "rss_growth_mb": ticks["rss_growth_mb"] + orders["rss_growth_mb"],
+    }
     return results

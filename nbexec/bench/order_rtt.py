@@ -35,14 +35,19 @@ from .paper_session import start_sim, stop_sim
 from .stats import ratio, summary
 
 ACCOUNTS = 50
-PRICE = 1300.0         # below INFY's ~1500: the order rests, nothing fills, no cash runs out
+PRICE = 1300.0  # below INFY's ~1500: the order rests, nothing fills, no cash runs out
 UNLIMITED = {**KITE_RATE_LIMITS, "order": RateLimit(), "other": RateLimit()}
 
 
 def _config(info: dict, i: int) -> KiteConfig:
     a = info["accounts"][i]
-    return KiteConfig(api_key=a["kite_api_key"], access_token=a["kite_access_token"], account=a["id"],
-                      root=info["kite_rest"], ws_url=info["kite_ws"])
+    return KiteConfig(
+        api_key=a["kite_api_key"],
+        access_token=a["kite_access_token"],
+        account=a["id"],
+        root=info["kite_rest"],
+        ws_url=info["kite_ws"],
+    )
 
 
 class _Tags:
@@ -51,8 +56,16 @@ class _Tags:
 
     def order(self, account: str) -> Order:
         self.n += 1
-        return Order(order_id=f"b{os.getpid()}n{self.n}", signal_id="bench", account=account,
-                     instrument="NSE:INFY", side=Side.BUY, quantity=1, order_type=OrderType.LIMIT, price=PRICE)
+        return Order(
+            order_id=f"b{os.getpid()}n{self.n}",
+            signal_id="bench",
+            account=account,
+            instrument="NSE:INFY",
+            side=Side.BUY,
+            quantity=1,
+            order_type=OrderType.LIMIT,
+            price=PRICE,
+        )
 
 
 def _sdk_place(kc, tag: str) -> tuple[float, str]:
@@ -128,7 +141,8 @@ async def _fan_outs(rounds: int, brokers: list[KiteBroker], sdk_clients, tags: _
                     raise NbexecError("order_rtt bench: nbexec acks do not match their orders")
             else:
                 elapsed, ids = await asyncio.to_thread(
-                    _sdk_loop, sdk_clients, [tags.order("x").tag for _ in sdk_clients])
+                    _sdk_loop, sdk_clients, [tags.order("x").tag for _ in sdk_clients]
+                )
                 out["official_sdk_sequential"].append(elapsed / 1e6)
                 if not all(ids):
                     raise NbexecError("order_rtt bench: the SDK returned an empty order id")
@@ -149,7 +163,7 @@ async def run(quick: bool) -> dict:
         await asyncio.gather(*(b.start() for b in brokers))
         clients = sdk_clients(info)
         await asyncio.to_thread(_sdk_loop, clients, [tags.order("x").tag for _ in clients])  # warm
-        await _fan_outs(2, brokers, clients, tags)                                        # warm
+        await _fan_outs(2, brokers, clients, tags)  # warm
         one = await _singles(singles, brokers[0], clients[0], tags)
         fifty = await _fan_outs(rounds, brokers, clients, tags)
     finally:
@@ -162,19 +176,24 @@ async def run(quick: bool) -> dict:
     return {
         "one_order_round_trip": single,
         "fifty_accounts_all_acked": all_acked,
-        "one_order_p50_ratio_over_nbexec": {n: ratio(s["p50"], single["nbexec"]["p50"])
-                                           for n, s in single.items() if n != "nbexec"},
-        "fifty_p50_ratio_sdk_over_nbexec": ratio(all_acked["official_sdk_sequential"]["p50"],
-                                                 all_acked["nbexec"]["p50"]),
-        "fifty_p99_ratio_sdk_over_nbexec": ratio(all_acked["official_sdk_sequential"]["p99"],
-                                                 all_acked["nbexec"]["p99"]),
-        "accounts": ACCOUNTS, "server": "nbexec sim (paper exchange), own process, loopback",
+        "one_order_p50_ratio_over_nbexec": {
+            n: ratio(s["p50"], single["nbexec"]["p50"]) for n, s in single.items() if n != "nbexec"
+        },
+        "fifty_p50_ratio_sdk_over_nbexec": ratio(
+            all_acked["official_sdk_sequential"]["p50"], all_acked["nbexec"]["p50"]
+        ),
+        "fifty_p99_ratio_sdk_over_nbexec": ratio(
+            all_acked["official_sdk_sequential"]["p99"], all_acked["nbexec"]["p99"]
+        ),
+        "accounts": ACCOUNTS,
+        "server": "nbexec sim (paper exchange), own process, loopback",
         "load_average_1m_before": load_before,
     }
 
 
 def main(argv: list[str]) -> None:
     from .runner import format_table
+
     print(format_table(asyncio.run(run(quick="--full" not in argv))))
 
 

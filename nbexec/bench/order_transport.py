@@ -39,11 +39,14 @@ FORM = "application/x-www-form-urlencoded"
 
 
 def order_body(tag: str) -> bytes:
-    return (b"tradingsymbol=INFY&exchange=NSE&transaction_type=BUY&quantity=1&product=MIS"
-            b"&order_type=MARKET&validity=DAY&variety=regular&tag=%s" % tag.encode())
+    return (
+        b"tradingsymbol=INFY&exchange=NSE&transaction_type=BUY&quantity=1&product=MIS"
+        b"&order_type=MARKET&validity=DAY&variety=regular&tag=%s" % tag.encode()
+    )
 
 
 # ------------------------------------------------------------------------- the server (subprocess)
+
 
 async def _serve() -> None:
     from aiohttp import web
@@ -51,8 +54,9 @@ async def _serve() -> None:
     async def place(request: web.Request) -> web.Response:
         form = await request.read()
         tag = form.rsplit(b"&tag=", 1)[-1].decode()
-        return web.Response(body=b'{"status":"success","data":{"order_id":"%s"}}' % tag.encode(),
-                            content_type="application/json")
+        return web.Response(
+            body=b'{"status":"success","data":{"order_id":"%s"}}' % tag.encode(), content_type="application/json"
+        )
 
     app = web.Application()
     app.router.add_post(PATH, place)
@@ -68,8 +72,13 @@ async def _serve() -> None:
 
 async def _start_server() -> tuple[asyncio.subprocess.Process, int]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "nbexec.bench.order_transport", "--serve",
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "nbexec.bench.order_transport",
+        "--serve",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
     line = await asyncio.wait_for(proc.stdout.readline(), 30)  # type: ignore[union-attr]  # stdout=PIPE
     if not line.strip().isdigit():
         proc.kill()
@@ -78,6 +87,7 @@ async def _start_server() -> tuple[asyncio.subprocess.Process, int]:
 
 
 # ------------------------------------------------------------------------- the clients
+
 
 class _Client(Protocol):
     name: str
@@ -91,8 +101,9 @@ class _Client(Protocol):
 
 def _templates(port: int, tokens: list[str]) -> list[RequestTemplate]:
     """One place-order template per account, as an adapter builds them at start."""
-    headers: list[dict[str, str | Secret]] = [{"X-Kite-Version": "3", "Authorization": Secret(f"token key{i}:{t}")}
-                                              for i, t in enumerate(tokens)]
+    headers: list[dict[str, str | Secret]] = [
+        {"X-Kite-Version": "3", "Authorization": Secret(f"token key{i}:{t}")} for i, t in enumerate(tokens)
+    ]
     return [RequestTemplate("POST", PATH, f"127.0.0.1:{port}", content_type=FORM, headers=h) for h in headers]
 
 
@@ -145,8 +156,10 @@ class _Http:
 
     def __init__(self, port: int, tokens: list[str]) -> None:
         self.url = f"http://127.0.0.1:{port}{PATH}"
-        self.headers = [{"X-Kite-Version": "3", "Authorization": f"token key{i}:{t}", "Content-Type": FORM}
-                        for i, t in enumerate(tokens)]
+        self.headers = [
+            {"X-Kite-Version": "3", "Authorization": f"token key{i}:{t}", "Content-Type": FORM}
+            for i, t in enumerate(tokens)
+        ]
 
     async def start(self) -> None:
         await asyncio.gather(*(self.send(i, order_body(f"warm{i}")) for i in range(ACCOUNTS)))
@@ -160,8 +173,9 @@ class Httpx(_Http):
 
     def __init__(self, port: int, tokens: list[str]) -> None:
         super().__init__(port, tokens)
-        self.client = httpx.AsyncClient(trust_env=False, limits=httpx.Limits(
-            max_connections=ACCOUNTS, max_keepalive_connections=ACCOUNTS))
+        self.client = httpx.AsyncClient(
+            trust_env=False, limits=httpx.Limits(max_connections=ACCOUNTS, max_keepalive_connections=ACCOUNTS)
+        )
 
     async def send(self, account: int, body: bytes) -> bytes:
         return (await self.client.post(self.url, content=body, headers=self.headers[account])).content
@@ -172,11 +186,10 @@ class Httpx(_Http):
 
 class Aiohttp(_Http):
     name = "aiohttp"
-    client: aiohttp.ClientSession   # made in start, on the loop
+    client: aiohttp.ClientSession  # made in start, on the loop
 
     async def start(self) -> None:
-        self.client = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=ACCOUNTS),
-                                            trust_env=False)
+        self.client = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=ACCOUNTS), trust_env=False)
         await super().start()
 
     async def send(self, account: int, body: bytes) -> bytes:
@@ -188,6 +201,7 @@ class Aiohttp(_Http):
 
 
 # ------------------------------------------------------------------------- measuring
+
 
 def _check(bodies: list[bytes], tags: list[str], client: str) -> None:
     for body, tag in zip(bodies, tags, strict=True):
@@ -220,15 +234,19 @@ async def run(quick: bool) -> dict:
     load_before = os.getloadavg()[0]
     proc, port = await _start_server()
     tokens = [f"{i:032x}" for i in range(ACCOUNTS)]
-    clients: list[_Client] = [Lean(port, tokens), Httpx(port, tokens), Aiohttp(port, tokens),
-                              NewConnection(port, tokens)]
+    clients: list[_Client] = [
+        Lean(port, tokens),
+        Httpx(port, tokens),
+        Aiohttp(port, tokens),
+        NewConnection(port, tokens),
+    ]
     try:
         for c in clients:
             await c.start()
         fan: dict[str, list[float]] = {c.name: [] for c in clients}
         cpu = {c.name: 0.0 for c in clients}
         one: dict[str, list[float]] = {c.name: [] for c in clients}
-        for r in range(rounds + 2):            # the first two rounds warm up, not counted
+        for r in range(rounds + 2):  # the first two rounds warm up, not counted
             for k in range(len(clients)):
                 c = clients[(r + k) % len(clients)]
                 elapsed, cpu_us = await _fan_out(c, r)
@@ -255,7 +273,9 @@ async def run(quick: bool) -> dict:
         "one_round_trip": {name: summary(s, "us") for name, s in one.items()},
         "cpu_us_per_request": {name: total / (rounds * ACCOUNTS) for name, total in cpu.items()},
         "p50_ratio_over_lean": {name: ratio(s["p50"], lean) for name, s in fifty.items() if name != "lean_pool"},
-        "accounts": ACCOUNTS, "rounds": rounds, "server": "aiohttp, own process, loopback",
+        "accounts": ACCOUNTS,
+        "rounds": rounds,
+        "server": "aiohttp, own process, loopback",
         # Other work on this 2-core machine slows every client alike; the figure says how much.
         "load_average_1m_before": load_before,
     }
@@ -266,6 +286,7 @@ def main(argv: list[str]) -> None:
         asyncio.run(_serve())
         return
     from .runner import format_table
+
     print(format_table(asyncio.run(run(quick="--full" not in argv))))
 
 

@@ -46,8 +46,20 @@ BENCH_RISK = RiskLimits(duplicate_window_s=None, max_tick_age_s=None)
 async def start_sim(accounts: int, *args: str) -> tuple[asyncio.subprocess.Process, dict]:
     """`nbexec sim --tick-rate 0 --accounts N [args]` on a free port: (process, its info line)."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "nbexec.cli.main", "sim", "--port", "0", "--accounts", str(accounts),
-        "--tick-rate", "0", *args, stdout=asyncio.subprocess.PIPE, limit=1 << 24)
+        sys.executable,
+        "-m",
+        "nbexec.cli.main",
+        "sim",
+        "--port",
+        "0",
+        "--accounts",
+        str(accounts),
+        "--tick-rate",
+        "0",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        limit=1 << 24,
+    )
     line = await asyncio.wait_for(proc.stdout.readline(), 60)  # type: ignore[union-attr]  # stdout=PIPE
     try:
         return proc, json.loads(line)
@@ -110,8 +122,10 @@ class Admin:
         if len(stamps) != len(tags):
             raise NbexecError(f"the exchange received {len(stamps)} of {len(tags)} orders")
         if stamps[0] < not_before:
-            raise NbexecError(f"the exchange stamped an order {(not_before - stamps[0]) / 1e6:.1f} ms "
-                              "before the trial began (a stale arrival stamp in the paper exchange)")
+            raise NbexecError(
+                f"the exchange stamped an order {(not_before - stamps[0]) / 1e6:.1f} ms "
+                "before the trial began (a stale arrival stamp in the paper exchange)"
+            )
         return stamps
 
     async def counters(self) -> dict:
@@ -121,7 +135,7 @@ class Admin:
 @dataclass
 class EngineSession:
     oms: OMS
-    info: dict            # the exchange's info line: URLs, accounts, instruments
+    info: dict  # the exchange's info line: URLs, accounts, instruments
     admin: Admin
     start_seconds: float  # engine start (adapters, warm pools, update streams), the exchange already up
 
@@ -129,7 +143,7 @@ class EngineSession:
 @asynccontextmanager
 async def engine_session(accounts: int, prefix: str = "bench") -> AsyncIterator[EngineSession]:
     """The engine as `%oms start` makes it (zero-config paper mode, tick rate 0), on this loop."""
-    data_dir = Path(tempfile.mkdtemp(prefix="nbxe-", dir="/tmp"))   # short: it holds a unix socket
+    data_dir = Path(tempfile.mkdtemp(prefix="nbxe-", dir="/tmp"))  # short: it holds a unix socket
     redis = EmbeddedRedis(data_dir)
     paper = PaperConfig(accounts=accounts, tick_rate=0)
     config = EngineConfig(paper=paper, prefix=prefix, risk=BENCH_RISK)

@@ -27,8 +27,12 @@ SCENARIOS: dict[str, str] = {
 
 
 def machine() -> dict:
-    return {"cpu_count": os.cpu_count(), "python": platform.python_version(),
-            "platform": f"{platform.system()} {platform.machine()}", "processor": platform.processor()}
+    return {
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": f"{platform.system()} {platform.machine()}",
+        "processor": platform.processor(),
+    }
 
 
 def run_all(names: list[str], *, quick: bool, progress: Callable[[str], None] = lambda _: None) -> dict:
@@ -39,14 +43,14 @@ def run_all(names: list[str], *, quick: bool, progress: Callable[[str], None] = 
         module = importlib.import_module(SCENARIOS[name])
         keys = tuple(n for n in names if SCENARIOS[n] == SCENARIOS[name]) if hasattr(module, "KEYS") else (name,)
         progress(f"running {', '.join(keys)} ...")
-        load = os.getloadavg()[0]   # the machine is shared: every figure says how busy it was
+        load = os.getloadavg()[0]  # the machine is shared: every figure says how busy it was
         started = time.perf_counter()
         if hasattr(module, "KEYS"):
             results.update(asyncio.run(module.run(quick, keys)))
         else:
             results[name] = asyncio.run(module.run(quick))
         total = round(time.perf_counter() - started, 2)
-        for key in keys:   # a shared session's keys keep their own measuring time, and say the session's
+        for key in keys:  # a shared session's keys keep their own measuring time, and say the session's
             results[key].setdefault("seconds", total)
             results[key].setdefault("load_average_1m_before", load)
             if len(keys) > 1:

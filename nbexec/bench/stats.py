@@ -27,8 +27,14 @@ class Summary(TypedDict):
 
 def summary(samples: Sequence[float], unit: str) -> Summary:
     """p50 / p99 / min / max of `samples` in `unit`, with the sample count."""
-    return {"p50": percentile(samples, 50), "p99": percentile(samples, 99), "min": min(samples),
-            "max": max(samples), "samples": len(samples), "unit": unit}
+    return {
+        "p50": percentile(samples, 50),
+        "p99": percentile(samples, 99),
+        "min": min(samples),
+        "max": max(samples),
+        "samples": len(samples),
+        "unit": unit,
+    }
 
 
 def ratio(slower: float, faster: float) -> float:

@@ -22,8 +22,9 @@ class Stepper:
 
     @classmethod
     async def start(cls, admin_url: str) -> Stepper:
-        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "nbexec.bench.stepper", admin_url,
-                                                    stdin=asyncio.subprocess.PIPE)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "nbexec.bench.stepper", admin_url, stdin=asyncio.subprocess.PIPE
+        )
         return cls(proc)
 
     # (stdin=PIPE: the process has a stdin, hence the ignores)

@@ -28,8 +28,7 @@ async def run(quick: bool) -> dict:
     try:
         store = OrderStore(connect(server.start()), prefix="bench")
         try:
-            return await _measure(store, rounds=2_000 if quick else 20_000,
-                                  pipelined=5_000 if quick else 50_000)
+            return await _measure(store, rounds=2_000 if quick else 20_000, pipelined=5_000 if quick else 50_000)
         finally:
             await store.close()
     finally:
@@ -38,8 +37,14 @@ async def run(quick: bool) -> dict:
 
 
 async def _measure(store: OrderStore, rounds: int, pipelined: int) -> dict:
-    order = Order(order_id=make_tag("bench", "B1"), signal_id="bench", account="B1",
-                  instrument="NSE:INFY", side=Side.BUY, quantity=1)
+    order = Order(
+        order_id=make_tag("bench", "B1"),
+        signal_id="bench",
+        account="B1",
+        instrument="NSE:INFY",
+        side=Side.BUY,
+        quantity=1,
+    )
     await store.create(order)
     for status in (OrderStatus.PENDING_SEND, OrderStatus.SENT, OrderStatus.ACKED):
         await store.transition(order, status)
@@ -65,11 +70,16 @@ async def _measure(store: OrderStore, rounds: int, pipelined: int) -> dict:
             raise NbexecError(f"store_transition bench: {len(refused)} pipelined moves refused: {refused[0]}")
     elapsed = time.perf_counter() - began
     script, naive = summary(script_us, "us"), summary(naive_us, "us")
-    return {"script_one_round_trip": script, "naive_hset_then_publish": naive,
-            "p50_ratio_naive_over_script": ratio(naive["p50"], script["p50"]),
-            "pipelined_transitions_per_s": pipelined / elapsed, "pipelined_samples": pipelined}
+    return {
+        "script_one_round_trip": script,
+        "naive_hset_then_publish": naive,
+        "p50_ratio_naive_over_script": ratio(naive["p50"], script["p50"]),
+        "pipelined_transitions_per_s": pipelined / elapsed,
+        "pipelined_samples": pipelined,
+    }
 
 
 if __name__ == "__main__":
     import json
+
     print(json.dumps(asyncio.run(run(quick=True)), indent=2))

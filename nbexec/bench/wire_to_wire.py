@@ -63,12 +63,23 @@ class NextTickStrategy:
 
     def arm(self, accounts: list[str], ahead: bool = False) -> None:
         self.accounts, self.fanout = accounts, None
-        self.armed = self.oms.arm(SYMBOL, "BUY", 1, accounts=accounts, order_type="LIMIT", price=self.price,
-                                  signal_id=uuid.uuid4().hex[:16]) if ahead else None
+        self.armed = (
+            self.oms.arm(
+                SYMBOL,
+                "BUY",
+                1,
+                accounts=accounts,
+                order_type="LIMIT",
+                price=self.price,
+                signal_id=uuid.uuid4().hex[:16],
+            )
+            if ahead
+            else None
+        )
         self.fired.clear()
 
     def on_quote(self, quote: LastQuote) -> None:
-        entered = time.monotonic_ns()   # first: the check below is the strategy's, not the feed's
+        entered = time.monotonic_ns()  # first: the check below is the strategy's, not the feed's
         if self.accounts is None:
             return
         self.t_callback = entered
@@ -76,8 +87,15 @@ class NextTickStrategy:
         if self.armed is not None:
             self.fanout = self.armed.fire()
         else:
-            self.fanout = self.oms.fire(SYMBOL, "BUY", 1, accounts=accounts, order_type="LIMIT", price=self.price,
-                                        signal_id=uuid.uuid4().hex[:16])
+            self.fanout = self.oms.fire(
+                SYMBOL,
+                "BUY",
+                1,
+                accounts=accounts,
+                order_type="LIMIT",
+                price=self.price,
+                signal_id=uuid.uuid4().hex[:16],
+            )
         self.fired.set()
 
 
@@ -101,11 +119,12 @@ class Rig:
     stack: OfficialStack
     stepper: Stepper
     strategy: NextTickStrategy
-    conns: dict[str, int]   # "nbexec" / "official_sdk" -> the exchange's id of its feed connection
+    conns: dict[str, int]  # "nbexec" / "official_sdk" -> the exchange's id of its feed connection
 
 
-async def _nbexec(rig: Rig, accounts: list[str], ahead: bool = False, busy_poll: bool = False,
-                  rehearse: bool = False) -> dict[str, float]:
+async def _nbexec(
+    rig: Rig, accounts: list[str], ahead: bool = False, busy_poll: bool = False, rehearse: bool = False
+) -> dict[str, float]:
     session, strategy, conn = rig.session, rig.strategy, rig.conns["nbexec"]
     oms, period = session.oms, session.oms.rehearse_every_s
     strategy.arm(accounts, ahead)
@@ -121,10 +140,14 @@ async def _nbexec(rig: Rig, accounts: list[str], ahead: bool = False, busy_poll:
     check_acked(fanout, len(accounts))
     sent = frame_sent_ns(await session.admin.new_frames(), conn, strategy.token)
     received = await session.admin.received({o.tag for o in fanout.orders.values()}, sent)
-    return {"wire_to_wire": received[-1] - sent, "first_order": received[0] - sent,
-            "frame_to_callback": strategy.t_callback - sent,
-            "callback_to_last_written": last_written_ns(fanout) - strategy.t_callback,
-            "callback_to_first_received": received[0] - strategy.t_callback, **_spacing(received)}
+    return {
+        "wire_to_wire": received[-1] - sent,
+        "first_order": received[0] - sent,
+        "frame_to_callback": strategy.t_callback - sent,
+        "callback_to_last_written": last_written_ns(fanout) - strategy.t_callback,
+        "callback_to_first_received": received[0] - strategy.t_callback,
+        **_spacing(received),
+    }
 
 
 async def _official(rig: Rig, accounts: list[int], trial: int) -> dict[str, int]:
@@ -135,17 +158,24 @@ async def _official(rig: Rig, accounts: list[int], trial: int) -> dict[str, int]
     placed = await rig.stack.placed()
     sent = frame_sent_ns(await session.admin.new_frames(), conn, rig.strategy.token)
     received = await session.admin.received(set(tags), sent)
-    return {"wire_to_wire": received[-1] - sent, "first_order": received[0] - sent,
-            "frame_to_callback": placed["t_tick"] - sent,
-            "callback_to_first_received": received[0] - placed["t_tick"], **_spacing(received)}
+    return {
+        "wire_to_wire": received[-1] - sent,
+        "first_order": received[0] - sent,
+        "frame_to_callback": placed["t_tick"] - sent,
+        "callback_to_first_received": received[0] - placed["t_tick"],
+        **_spacing(received),
+    }
 
 
 async def measure(rig: Rig, accounts: int, trials: int) -> dict:
     """`trials` armed ticks per stack for `accounts` accounts each (stacks take turns, same exchange)."""
     session = rig.session
     ids = list(session.oms.accounts)
-    stacks = (("nbexec", "nbexec_armed", "nbexec_armed_busy_poll", "nbexec_armed_hot", "official_sdk")
-              if accounts == 1 else ("nbexec", "nbexec_armed", "official_sdk"))
+    stacks = (
+        ("nbexec", "nbexec_armed", "nbexec_armed_busy_poll", "nbexec_armed_hot", "official_sdk")
+        if accounts == 1
+        else ("nbexec", "nbexec_armed", "official_sdk")
+    )
     samples: dict[str, dict[str, list[float]]] = {name: {} for name in stacks}
     await session.admin.new_requests()
     await session.admin.new_frames()
@@ -160,8 +190,13 @@ async def measure(rig: Rig, accounts: int, trials: int) -> dict:
             if name == "official_sdk":
                 figures = await _official(rig, chosen, trial)
             else:
-                figures = await _nbexec(rig, [ids[i] for i in chosen], ahead=name.startswith("nbexec_armed"),
-                                        busy_poll=name.endswith(("busy_poll", "hot")), rehearse=name.endswith("hot"))
+                figures = await _nbexec(
+                    rig,
+                    [ids[i] for i in chosen],
+                    ahead=name.startswith("nbexec_armed"),
+                    busy_poll=name.endswith(("busy_poll", "hot")),
+                    rehearse=name.endswith("hot"),
+                )
             for key, ns in figures.items():
                 samples[name].setdefault(key, []).append(ns / 1e3)
     out: dict = {name: {key: summary(s, "us") for key, s in figures.items()} for name, figures in samples.items()}
@@ -169,4 +204,3 @@ async def measure(rig: Rig, accounts: int, trials: int) -> dict:
         out[f"official_over_{name}"] = speedup(out["official_sdk"]["wire_to_wire"], out[name]["wire_to_wire"])
     out.update(accounts=accounts, seconds=round(time.perf_counter() - started, 2))
     return out
-

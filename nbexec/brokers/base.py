@@ -30,8 +30,16 @@ from nbexec.core.orders import Order
 
 from .types import BrokerAck, BrokerOrder, BrokerPosition, BrokerTrade, Funds
 
-__all__ = ["OrderRoute", "MODIFIABLE_FIELDS", "check_changes", "BrokerAck", "BrokerOrder",
-           "BrokerPosition", "BrokerTrade", "Funds"]
+__all__ = [
+    "OrderRoute",
+    "MODIFIABLE_FIELDS",
+    "check_changes",
+    "BrokerAck",
+    "BrokerOrder",
+    "BrokerPosition",
+    "BrokerTrade",
+    "Funds",
+]
 
 # What a modify may change, in nbexec's field names (adapters translate to the broker's).
 MODIFIABLE_FIELDS = frozenset({"quantity", "price", "trigger_price", "order_type", "validity"})
@@ -72,8 +80,9 @@ class OrderRoute(Protocol):
         """The place request's body for `order`; raises `ValidationError` (also when not
         started), sends nothing: the fan-out builds every body before it writes any."""
 
-    def send_place(self, order: Order, body: bytes | None = None, *,
-                   on_write: Callable[[], object] | None = None) -> asyncio.Future[BrokerAck]:
+    def send_place(
+        self, order: Order, body: bytes | None = None, *, on_write: Callable[[], object] | None = None
+    ) -> asyncio.Future[BrokerAck]:
         """Send one new order, tagged with `order.tag` (`body`: from `prepare_place`, else built
         now); the future holds the broker's ack. `on_write` is called when the bytes left.
 

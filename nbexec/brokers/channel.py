@@ -32,6 +32,7 @@ T = TypeVar("T")
 
 # --------------------------------------------------------------------------- eager start
 
+
 class _Resume:
     """Finishes a coroutine that already ran its first step outside any task."""
 
@@ -44,11 +45,11 @@ class _Resume:
         coro, pending = self.coro, self.pending
         while True:
             try:
-                sent = yield pending   # the future the coroutine is blocked on
+                sent = yield pending  # the future the coroutine is blocked on
             except GeneratorExit:
                 coro.close()
                 raise
-            except BaseException as exc:    # cancellation reaches the coroutine as usual
+            except BaseException as exc:  # cancellation reaches the coroutine as usual
                 try:
                     pending = coro.throw(exc)
                 except StopIteration as stop:
@@ -87,6 +88,7 @@ def start_eagerly(coro: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
 
 # --------------------------------------------------------------------------- the channel
 
+
 class OrderChannel:
     """One account's order requests to one broker host, over a warm keep-alive pool.
 
@@ -96,18 +98,32 @@ class OrderChannel:
     limiter (every attempt takes a token); `timeout` bounds each request.
     """
 
-    def __init__(self, endpoint: Endpoint, *, broker: str, limiter: RateLimiter,
-                 policy: RetryPolicy = RetryPolicy(), pool: ConnectionPool | None = None,
-                 size: int = 2, timeout: float = 7.0) -> None:
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        *,
+        broker: str,
+        limiter: RateLimiter,
+        policy: RetryPolicy = RetryPolicy(),
+        pool: ConnectionPool | None = None,
+        size: int = 2,
+        timeout: float = 7.0,
+    ) -> None:
         if pool is not None and (pool.host, pool.port) != (endpoint.host, endpoint.port):
-            raise ConfigError(f"{broker}: shared pool goes to {pool.host}:{pool.port}, "
-                              f"orders go to {endpoint.host}:{endpoint.port}")
+            raise ConfigError(
+                f"{broker}: shared pool goes to {pool.host}:{pool.port}, orders go to {endpoint.host}:{endpoint.port}"
+            )
         self.endpoint, self.broker = endpoint, broker
         self.limiter, self.policy, self.timeout = limiter, policy, timeout
         self._owns_pool = pool is None
         self.pool = pool or ConnectionPool(
-            endpoint.host, endpoint.port, size=size, broker=broker, request_timeout=timeout,
-            ssl=ssl.create_default_context() if endpoint.tls else None)
+            endpoint.host,
+            endpoint.port,
+            size=size,
+            broker=broker,
+            request_timeout=timeout,
+            ssl=ssl.create_default_context() if endpoint.tls else None,
+        )
 
     async def start(self) -> None:
         """Open and warm the pool (idempotent; a shared pool is warmed once)."""
@@ -117,9 +133,15 @@ class OrderChannel:
         if self._owns_pool:
             await self.pool.close()
 
-    def submit(self, operation: Operation, template: RequestTemplate, body: bytes,
-               decode: Callable[[Response], BrokerAck], path_suffix: bytes = b"",
-               on_write: Callable[[], object] | None = None) -> asyncio.Future[BrokerAck]:
+    def submit(
+        self,
+        operation: Operation,
+        template: RequestTemplate,
+        body: bytes,
+        decode: Callable[[Response], BrokerAck],
+        path_suffix: bytes = b"",
+        on_write: Callable[[], object] | None = None,
+    ) -> asyncio.Future[BrokerAck]:
         """Write the request now if a token and a warm connection are free; await the result.
 
         The future's result is `decode(response)`; its exception is the mapped broker error,
@@ -137,16 +159,23 @@ class OrderChannel:
                 try:
                     response = self.pool.dispatch(conn, template.render(body, path_suffix), self.timeout, on_write)
                 except TransportError:
-                    pass   # died while idle, never written: the slow path takes it from the top
+                    pass  # died while idle, never written: the slow path takes it from the top
                 else:
                     return self._answer(response, operation, template, body, path_suffix, decode, on_write)
             else:
                 self.pool.checkin(conn)
         return start_eagerly(self._send(operation, template, body, path_suffix, decode, on_write))
 
-    def _answer(self, response: asyncio.Future[Response], operation: Operation, template: RequestTemplate,
-                body: bytes, path_suffix: bytes, decode: Callable[[Response], BrokerAck],
-                on_write: Callable[[], object] | None) -> asyncio.Future[BrokerAck]:
+    def _answer(
+        self,
+        response: asyncio.Future[Response],
+        operation: Operation,
+        template: RequestTemplate,
+        body: bytes,
+        path_suffix: bytes,
+        decode: Callable[[Response], BrokerAck],
+        on_write: Callable[[], object] | None,
+    ) -> asyncio.Future[BrokerAck]:
         """The decoded answer of a request written by `submit`; a retry the policy allows
         continues in a task (after its delay) and settles the same future."""
         answer: asyncio.Future[BrokerAck] = response.get_loop().create_future()
@@ -162,26 +191,37 @@ class OrderChannel:
                 except BaseException as final:
                     answer.set_exception(final)
                     return
-                retry = asyncio.ensure_future(self._send(operation, template, body, path_suffix, decode,
-                                                         on_write, attempt=1, delay=delay))
+                retry = asyncio.ensure_future(
+                    self._send(operation, template, body, path_suffix, decode, on_write, attempt=1, delay=delay)
+                )
                 answer.add_done_callback(lambda a: retry.cancel() if a.cancelled() else None)
                 retry.add_done_callback(lambda r: _copy_outcome(r, answer))
             except asyncio.CancelledError:
                 answer.cancel()
-            except BaseException as exc:   # the caller gets it from the future
+            except BaseException as exc:  # the caller gets it from the future
                 answer.set_exception(exc)
 
         response.add_done_callback(settle)
         answer.add_done_callback(lambda a: response.cancel() if a.cancelled() else None)
         return answer
 
-    async def _send(self, operation: Operation, template: RequestTemplate, body: bytes,
-                    path_suffix: bytes, decode: Callable[[Response], BrokerAck],
-                    on_write: Callable[[], object] | None, attempt: int = 0, delay: float = 0.0) -> BrokerAck:
+    async def _send(
+        self,
+        operation: Operation,
+        template: RequestTemplate,
+        body: bytes,
+        path_suffix: bytes,
+        decode: Callable[[Response], BrokerAck],
+        on_write: Callable[[], object] | None,
+        attempt: int = 0,
+        delay: float = 0.0,
+    ) -> BrokerAck:
         async def once() -> BrokerAck:
-            response = await self.pool.request(template, body, path_suffix=path_suffix,
-                                               timeout=self.timeout, on_write=on_write)
+            response = await self.pool.request(
+                template, body, path_suffix=path_suffix, timeout=self.timeout, on_write=on_write
+            )
             return decode(response)
+
         if delay:
             await asyncio.sleep(delay)
         return await call_with_retry(operation, once, self.policy, limiter=self.limiter, attempt=attempt)

@@ -31,6 +31,7 @@ def cache_dir(path: str | os.PathLike | None = None) -> Path:
     if path is not None:
         return Path(path)
     from nbexec.store.embedded import default_data_dir
+
     return default_data_dir() / "instruments"
 
 
@@ -54,8 +55,13 @@ def _write(directory: Path, name: str, today: date, data: bytes) -> None:
             old.unlink(missing_ok=True)
 
 
-async def daily(name: str, fetch: Callable[[], Awaitable[bytes]], *,
-                directory: str | os.PathLike | None = None, today: date | None = None) -> bytes:
+async def daily(
+    name: str,
+    fetch: Callable[[], Awaitable[bytes]],
+    *,
+    directory: str | os.PathLike | None = None,
+    today: date | None = None,
+) -> bytes:
     """Today's dump of `name`: from the cache, else from `fetch()` (then cached)."""
     where = cache_dir(directory)
     today = today or ist_today()

@@ -87,7 +87,7 @@ class PooledBroker(ABC):
     `orders()`).
     """
 
-    name: ClassVar[str]       # "kite", "dhan"
+    name: ClassVar[str]  # "kite", "dhan"
     account: str
     channel: OrderChannel
     rest: RestClient
@@ -129,8 +129,12 @@ class PooledBroker(ABC):
             await self.close()
             raise
         except (TimeoutError, BrokerUnavailable):
-            log.warning("%s %s: order-update stream not connected after %.1f s; it keeps trying",
-                        self.name, self.account, self.stream_timeout_s)
+            log.warning(
+                "%s %s: order-update stream not connected after %.1f s; it keeps trying",
+                self.name,
+                self.account,
+                self.stream_timeout_s,
+            )
 
     async def close(self) -> None:
         if self._updates is not None:
@@ -151,8 +155,9 @@ class PooledBroker(ABC):
         """The place request's body for `order`; raises `ValidationError`, sends nothing."""
         return self._started().place_body(order)
 
-    def send_place(self, order: Order, body: bytes | None = None, *,
-                   on_write: Callable[[], object] | None = None) -> asyncio.Future[BrokerAck]:
+    def send_place(
+        self, order: Order, body: bytes | None = None, *, on_write: Callable[[], object] | None = None
+    ) -> asyncio.Future[BrokerAck]:
         """Write `order`'s place request now (see the module doc) and return its answer's future.
 
         Not idempotent: never call it again for an order whose future raised `OutcomeUnknown`;
@@ -163,8 +168,9 @@ class PooledBroker(ABC):
         if body is None:
             body = requests.place_body(order)
         tag = order.tag
-        return self.channel.submit(Operation.PLACE, requests.place, body,
-                                   lambda response: self.parse_ack(response, tag), on_write=on_write)
+        return self.channel.submit(
+            Operation.PLACE, requests.place, body, lambda response: self.parse_ack(response, tag), on_write=on_write
+        )
 
     async def place(self, order: Order) -> BrokerAck:
         """One order, its ack awaited: `send_place` outside a fan-out."""
@@ -176,8 +182,9 @@ class PooledBroker(ABC):
         path = requests.order_path(order.broker_order_id)
         body = requests.modify_body(modified(order, changes), set(changes))
         tag = order.tag
-        return self.channel.submit(Operation.MODIFY, requests.modify, body,
-                                   lambda response: self.parse_ack(response, tag), path)
+        return self.channel.submit(
+            Operation.MODIFY, requests.modify, body, lambda response: self.parse_ack(response, tag), path
+        )
 
     async def modify(self, order: Order, **changes: Any) -> BrokerAck:
         return await self.send_modify(order, **changes)
@@ -187,8 +194,9 @@ class PooledBroker(ABC):
         requests = self._started()
         path = requests.order_path(order.broker_order_id)
         tag = order.tag
-        return self.channel.submit(Operation.CANCEL, requests.cancel, b"",
-                                   lambda response: self.parse_ack(response, tag), path)
+        return self.channel.submit(
+            Operation.CANCEL, requests.cancel, b"", lambda response: self.parse_ack(response, tag), path
+        )
 
     async def cancel(self, order: Order) -> BrokerAck:
         return await self.send_cancel(order)

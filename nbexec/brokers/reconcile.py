@@ -15,8 +15,9 @@ from .base import OrderRoute
 from .types import BrokerOrder
 
 
-async def resolve_unknown(broker: OrderRoute, order: Order, *, checks: int = 2,
-                          interval_s: float = 0.25) -> BrokerOrder | None:
+async def resolve_unknown(
+    broker: OrderRoute, order: Order, *, checks: int = 2, interval_s: float = 0.25
+) -> BrokerOrder | None:
     """What the broker holds for `order.tag`, or None when it provably does not have it.
 
     "Provably" needs time: bytes already written may still be in flight to the broker's OMS

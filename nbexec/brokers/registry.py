@@ -32,8 +32,15 @@ class BrokerFactory(Protocol):
     def route(self, settings: Mapping[str, Any], catalog: Catalog) -> OrderRoute:
         """The account's adapter, not started; `catalog` holds the instruments' broker ids."""
 
-    def feed(self, settings: Mapping[str, Any], instruments: Iterable[Instrument], mode: str = "quote",
-             *, capacity: int = ..., policy: ReconnectPolicy = ...) -> Feed:
+    def feed(
+        self,
+        settings: Mapping[str, Any],
+        instruments: Iterable[Instrument],
+        mode: str = "quote",
+        *,
+        capacity: int = ...,
+        policy: ReconnectPolicy = ...,
+    ) -> Feed:
         """Ticks of `instruments` over the broker's market-data socket, each subscribed in
         `mode`; not started."""
 
@@ -44,6 +51,6 @@ NAMES = tuple(FACTORIES)
 
 def factory(name: str, field: str = "broker") -> BrokerFactory:
     """The factory of broker `name`; `field` names where the name came from (for the error)."""
-    if name not in NAMES:   # a tuple: an unhashable value from a config file is refused too
+    if name not in NAMES:  # a tuple: an unhashable value from a config file is refused too
         raise ValidationError(field, name, f"must be one of {NAMES}")
     return FACTORIES[name]

@@ -46,9 +46,17 @@ class RestClient:
     Runs on the loop that calls `start()`.
     """
 
-    def __init__(self, base_url: str, *, broker: str, headers: Mapping[str, str], decode: Decode,
-                 limiter: RateLimiter | None = None, policy: RetryPolicy = RetryPolicy(),
-                 timeout: float = 7.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        broker: str,
+        headers: Mapping[str, str],
+        decode: Decode,
+        limiter: RateLimiter | None = None,
+        policy: RetryPolicy = RetryPolicy(),
+        timeout: float = 7.0,
+    ) -> None:
         self.base_url, self.broker = base_url.rstrip("/"), broker
         self._headers, self._decode = dict(headers), decode
         self.limiter, self.policy, self.timeout = limiter, policy, timeout
@@ -59,8 +67,9 @@ class RestClient:
 
     async def start(self) -> None:
         if self._client is None:
-            self._client = httpx.AsyncClient(base_url=self.base_url, headers=self._headers,
-                                             timeout=self.timeout, verify=_tls_context())
+            self._client = httpx.AsyncClient(
+                base_url=self.base_url, headers=self._headers, timeout=self.timeout, verify=_tls_context()
+            )
 
     async def close(self) -> None:
         if self._client is not None:
@@ -71,16 +80,24 @@ class RestClient:
         """GET and decode; retried as a read."""
         return await self.send("GET", path, params=params, operation=Operation.READ)
 
-    async def send(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-                   data: Mapping[str, str] | None = None, operation: Operation | None = None,
-                   raw: bool = False) -> Any:
+    async def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        data: Mapping[str, str] | None = None,
+        operation: Operation | None = None,
+        raw: bool = False,
+    ) -> Any:
         """One request, decoded (or its body bytes when `raw` and the status is 2xx)."""
+
         async def once() -> Any:
             response = await self._request(method, path, params, data)
             if raw and 200 <= response.status_code < 300:
                 return response.content
-            return self._decode(response.status_code, response.content,
-                                response.headers.get("content-type", ""))
+            return self._decode(response.status_code, response.content, response.headers.get("content-type", ""))
+
         if operation is None:
             return await once()
         return await call_with_retry(operation, once, self.policy, limiter=self.limiter)
@@ -90,17 +107,17 @@ class RestClient:
             await self.start()
         host = httpx.URL(self.base_url)
         where: _Where = {"host": host.host, "port": host.port or 0, "broker": self.broker}
-        try:   # (the client is set: start() just ran, or had before)
+        try:  # (the client is set: start() just ran, or had before)
             return await self._client.request(method, path, params=params, data=data)  # type: ignore[union-attr]
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise ConnectFailed(f"{method} {path}: {exc}", **where) from None
         except httpx.PoolTimeout as exc:
-            raise RequestTimedOut(f"{method} {path}: no free connection ({exc})",
-                                  maybe_delivered=False, **where) from None
+            raise RequestTimedOut(
+                f"{method} {path}: no free connection ({exc})", maybe_delivered=False, **where
+            ) from None
         except httpx.TimeoutException as exc:
-            raise RequestTimedOut(f"{method} {path}: {type(exc).__name__}", maybe_delivered=True,
-                                  **where) from None
+            raise RequestTimedOut(f"{method} {path}: {type(exc).__name__}", maybe_delivered=True, **where) from None
         except httpx.TransportError as exc:
-            raise ConnectionLost(f"{method} {path}: {type(exc).__name__}: {exc}",
-                                 maybe_delivered=True, **where) from None
-
+            raise ConnectionLost(
+                f"{method} {path}: {type(exc).__name__}: {exc}", maybe_delivered=True, **where
+            ) from None

@@ -32,15 +32,15 @@ T = TypeVar("T")
 
 class Operation(str, Enum):
     PLACE = "place"
-    MODIFY = "modify"    # not idempotent: each counts toward the 25-modification limit
-    CANCEL = "cancel"    # idempotent in effect: a second cancel changes nothing at the exchange
-    READ = "read"        # order book, one order, trades, positions, funds: idempotent
+    MODIFY = "modify"  # not idempotent: each counts toward the 25-modification limit
+    CANCEL = "cancel"  # idempotent in effect: a second cancel changes nothing at the exchange
+    READ = "read"  # order book, one order, trades, positions, funds: idempotent
 
 
 class Verdict(str, Enum):
-    RETRY = "RETRY"        # safe to send again after the delay
-    FAIL = "FAIL"          # final answer: surface the error
-    UNKNOWN = "UNKNOWN"    # may have landed: look the order up by its tag, do not resend
+    RETRY = "RETRY"  # safe to send again after the delay
+    FAIL = "FAIL"  # final answer: surface the error
+    UNKNOWN = "UNKNOWN"  # may have landed: look the order up by its tag, do not resend
 
 
 class OutcomeUnknown(BrokerUnavailable):
@@ -48,8 +48,11 @@ class OutcomeUnknown(BrokerUnavailable):
 
     def __init__(self, operation: Operation, cause: BaseException) -> None:
         self.operation, self.cause = operation, cause
-        super().__init__(f"{operation.value}: outcome unknown, look the order up by its tag ({cause})",
-                         broker=getattr(cause, "broker", ""), status=getattr(cause, "status", None))
+        super().__init__(
+            f"{operation.value}: outcome unknown, look the order up by its tag ({cause})",
+            broker=getattr(cause, "broker", ""),
+            status=getattr(cause, "status", None),
+        )
 
 
 def provably_not_sent(error: BaseException) -> bool:
@@ -63,11 +66,11 @@ def classify(operation: Operation, error: BaseException) -> Verdict:
     """What `error` means for `operation`, before counting attempts."""
     if provably_not_sent(error):
         return Verdict.RETRY
-    if isinstance(error, BrokerUnavailable):     # written and lost, timed out, or 5xx
+    if isinstance(error, BrokerUnavailable):  # written and lost, timed out, or 5xx
         if operation in (Operation.READ, Operation.CANCEL):
             return Verdict.RETRY
         return Verdict.UNKNOWN
-    return Verdict.FAIL    # auth, input, rejection, anything else: sending again changes nothing
+    return Verdict.FAIL  # auth, input, rejection, anything else: sending again changes nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +98,7 @@ class RetryPolicy:
         if not 0 <= self.base_s <= self.cap_s:
             raise ValidationError("base_s", self.base_s, f"must be between 0 and cap_s {self.cap_s}")
 
-    def decide(self, operation: Operation, error: BaseException, attempt: int,
-               rng: random.Random) -> Decision:
+    def decide(self, operation: Operation, error: BaseException, attempt: int, rng: random.Random) -> Decision:
         """The decision after attempt number `attempt` (1 = the first try) failed with `error`."""
         verdict = classify(operation, error)
         if verdict is not Verdict.RETRY:
@@ -111,6 +113,7 @@ class RetryPolicy:
 
 # --------------------------------------------------------------------------- rate limits
 
+
 @dataclass(frozen=True, slots=True)
 class RateLimit:
     """Requests allowed per window; None = no limit on that window."""
@@ -123,15 +126,14 @@ class RateLimit:
     @property
     def windows(self) -> tuple[tuple[int, float], ...]:
         """(max requests, window seconds) pairs, the shape the paper exchange enforces."""
-        spans = ((self.per_second, 1.0), (self.per_minute, 60.0), (self.per_hour, 3600.0),
-                 (self.per_day, 86400.0))
+        spans = ((self.per_second, 1.0), (self.per_minute, 60.0), (self.per_hour, 3600.0), (self.per_day, 86400.0))
         return tuple((n, w) for n, w in spans if n is not None)
 
 
 # docs/protocols/kite.md, Rate limits nbexec applies: the figures are Zerodha staff answers on the
 # Kite forum, not the official pages; where they disagree, the stricter one (200/min, not 400/min).
 KITE_RATE_LIMITS: dict[str, RateLimit] = {
-    "order": RateLimit(per_second=10, per_minute=200),   # place, modify, cancel
+    "order": RateLimit(per_second=10, per_minute=200),  # place, modify, cancel
     "quote": RateLimit(per_second=1),
     "historical": RateLimit(per_second=3),
     "other": RateLimit(per_second=10),
@@ -188,8 +190,13 @@ class RateLimiter:
     callers wait in FIFO order. `clock` and `sleep` are injectable for tests.
     """
 
-    def __init__(self, limit: RateLimit, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        limit: RateLimit,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.limit = limit
         self._windows = RateWindows(limit)
         self._clock, self._sleep = clock, sleep
@@ -223,8 +230,10 @@ def limiters(preset: dict[str, RateLimit], **kwargs) -> dict[str, RateLimiter]:
 # One jitter source for every call: seeding a Random per order costs more than the order's write.
 _JITTER = random.Random()
 
-def next_delay(operation: Operation, error: BrokerError, attempt: int, policy: RetryPolicy,
-               rng: random.Random | None = None) -> float:
+
+def next_delay(
+    operation: Operation, error: BrokerError, attempt: int, policy: RetryPolicy, rng: random.Random | None = None
+) -> float:
     """Seconds to wait before attempt `attempt + 1`, after attempt `attempt` failed with `error`.
 
     Raises instead when there is no next attempt: `error` itself on FAIL, `OutcomeUnknown` when
@@ -239,9 +248,16 @@ def next_delay(operation: Operation, error: BrokerError, attempt: int, policy: R
     return decision.delay_s
 
 
-async def call_with_retry(operation: Operation, send: Callable[[], Awaitable[T]], policy: RetryPolicy,
-                          *, limiter: RateLimiter | None = None, rng: random.Random | None = None,
-                          sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, attempt: int = 0) -> T:
+async def call_with_retry(
+    operation: Operation,
+    send: Callable[[], Awaitable[T]],
+    policy: RetryPolicy,
+    *,
+    limiter: RateLimiter | None = None,
+    rng: random.Random | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    attempt: int = 0,
+) -> T:
     """Call `send()` until it succeeds or the policy says stop.
 
     Raises the last error on FAIL, and `OutcomeUnknown` (from the error) when a place or modify

@@ -81,8 +81,8 @@ class Endpoint:
     host: str
     port: int
     tls: bool
-    host_header: str     # what goes in the Host header (no default port)
-    prefix: str          # path prefix kept on every request ("" for Kite, "/v2" for Dhan)
+    host_header: str  # what goes in the Host header (no default port)
+    prefix: str  # path prefix kept on every request ("" for Kite, "/v2" for Dhan)
 
     @classmethod
     def parse(cls, url: str, *, keep_path: bool = True) -> Endpoint:
@@ -96,8 +96,8 @@ class Endpoint:
         prefix = parts.path.rstrip("/") if keep_path else ""
         return cls(parts.hostname, port, tls, header, prefix)
 
-    def template(self, method: str, path: str, headers: Mapping[str, Any], *,
-                 content_type: str | None) -> RequestTemplate:
+    def template(
+        self, method: str, path: str, headers: Mapping[str, Any], *, content_type: str | None
+    ) -> RequestTemplate:
         """A lean-transport request template for `path` under this endpoint's prefix."""
-        return RequestTemplate(method, self.prefix + path, self.host_header, headers=headers,
-                               content_type=content_type)
+        return RequestTemplate(method, self.prefix + path, self.host_header, headers=headers, content_type=content_type)

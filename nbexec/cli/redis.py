@@ -10,8 +10,12 @@ from ..store.embedded import EmbeddedRedis
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("redis", help="run the embedded Redis in the foreground and print its URL")
-    p.add_argument("--fsync", choices=("always", "everysec", "no"), default=None,
-                   help="AOF fsync policy (default: NBEXEC_REDIS_FSYNC or everysec)")
+    p.add_argument(
+        "--fsync",
+        choices=("always", "everysec", "no"),
+        default=None,
+        help="AOF fsync policy (default: NBEXEC_REDIS_FSYNC or everysec)",
+    )
     p.set_defaults(func=run)
 
 

@@ -50,8 +50,15 @@ class StoreUnavailable(NbexecError):
 class BrokerError(NbexecError):
     """A broker answered with an error; `broker_message` is the broker's own text."""
 
-    def __init__(self, message: str, *, broker: str = "", status: int | None = None,
-                 code: str | None = None, broker_message: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        broker: str = "",
+        status: int | None = None,
+        code: str | None = None,
+        broker_message: str | None = None,
+    ) -> None:
         self.broker, self.status, self.code = broker, status, code
         self.broker_message = broker_message if broker_message is not None else message
         super().__init__(f"{broker}: {message}" if broker else message)

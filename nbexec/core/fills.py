@@ -33,8 +33,9 @@ def apply_fill(order: Order, fill: Fill) -> Order:
     """The order after `fill`: filled quantity, volume-weighted average price, next status."""
     filled = order.filled_quantity + fill.quantity
     if filled > order.quantity:
-        raise ValidationError("fill.quantity", fill.quantity,
-                              f"would fill {filled} of order {order.order_id} for {order.quantity}")
+        raise ValidationError(
+            "fill.quantity", fill.quantity, f"would fill {filled} of order {order.order_id} for {order.quantity}"
+        )
     avg = (order.average_price * order.filled_quantity + fill.price * fill.quantity) / filled
     status = OrderStatus.FILLED if filled == order.quantity else OrderStatus.PARTIALLY_FILLED
     return order.transition(status, filled_quantity=filled, average_price=avg)
@@ -82,7 +83,13 @@ class Position:
 
     def apply(self, fill: Fill) -> Position:
         if fill.side is Side.BUY:
-            return replace(self, buy_quantity=self.buy_quantity + fill.quantity,
-                           buy_value=self.buy_value + fill.quantity * fill.price)
-        return replace(self, sell_quantity=self.sell_quantity + fill.quantity,
-                       sell_value=self.sell_value + fill.quantity * fill.price)
+            return replace(
+                self,
+                buy_quantity=self.buy_quantity + fill.quantity,
+                buy_value=self.buy_value + fill.quantity * fill.price,
+            )
+        return replace(
+            self,
+            sell_quantity=self.sell_quantity + fill.quantity,
+            sell_value=self.sell_value + fill.quantity * fill.price,
+        )

@@ -12,24 +12,38 @@ from decimal import Decimal
 from .errors import ValidationError
 
 # Kite: instrument_token & 0xFF names the segment (docs/protocols/kite.md, Binary messages).
-KITE_SEGMENT_CODES = {"NSE": 1, "NFO": 2, "CDS": 3, "BSE": 4, "BFO": 5, "BCD": 6, "MCX": 7,
-                      "MCXSX": 8, "INDICES": 9}
+KITE_SEGMENT_CODES = {"NSE": 1, "NFO": 2, "CDS": 3, "BSE": 4, "BFO": 5, "BCD": 6, "MCX": 7, "MCXSX": 8, "INDICES": 9}
 # Dhan: exchange-segment names and the enum carried in feed packets (docs/protocols/dhan.md,
 # Binary packets).
-DHAN_SEGMENT_ENUM = {"IDX_I": 0, "NSE_EQ": 1, "NSE_FNO": 2, "NSE_CURRENCY": 3, "BSE_EQ": 4,
-                     "MCX_COMM": 5, "BSE_CURRENCY": 7, "BSE_FNO": 8}
-DHAN_SEGMENT_BY_EXCHANGE = {"NSE": "NSE_EQ", "NFO": "NSE_FNO", "CDS": "NSE_CURRENCY",
-                            "BSE": "BSE_EQ", "BFO": "BSE_FNO", "BCD": "BSE_CURRENCY",
-                            "MCX": "MCX_COMM", "INDICES": "IDX_I"}
+DHAN_SEGMENT_ENUM = {
+    "IDX_I": 0,
+    "NSE_EQ": 1,
+    "NSE_FNO": 2,
+    "NSE_CURRENCY": 3,
+    "BSE_EQ": 4,
+    "MCX_COMM": 5,
+    "BSE_CURRENCY": 7,
+    "BSE_FNO": 8,
+}
+DHAN_SEGMENT_BY_EXCHANGE = {
+    "NSE": "NSE_EQ",
+    "NFO": "NSE_FNO",
+    "CDS": "NSE_CURRENCY",
+    "BSE": "BSE_EQ",
+    "BFO": "BSE_FNO",
+    "BCD": "BSE_CURRENCY",
+    "MCX": "MCX_COMM",
+    "INDICES": "IDX_I",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class Instrument:
     """One tradable (or index) instrument with both brokers' identifiers."""
 
-    exchange: str            # Kite's exchange name: NSE, BSE, NFO, ...
-    symbol: str              # trading symbol: INFY, NIFTY24DECFUT, ...
-    exchange_token: int      # the exchange's own numeric id
+    exchange: str  # Kite's exchange name: NSE, BSE, NFO, ...
+    symbol: str  # trading symbol: INFY, NIFTY24DECFUT, ...
+    exchange_token: int  # the exchange's own numeric id
     tick_size: float = 0.05
     lot_size: int = 1
     name: str = ""

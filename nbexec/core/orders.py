@@ -41,17 +41,17 @@ class Side(str, Enum):
 class OrderType(str, Enum):
     MARKET = "MARKET"
     LIMIT = "LIMIT"
-    SL = "SL"          # stop-loss limit: trigger_price and price
-    SL_M = "SL-M"      # stop-loss market: trigger_price only
+    SL = "SL"  # stop-loss limit: trigger_price and price
+    SL_M = "SL-M"  # stop-loss market: trigger_price only
 
     def __str__(self) -> str:
         return self.value
 
 
 class Product(str, Enum):
-    CNC = "CNC"        # delivery
-    MIS = "MIS"        # intraday
-    NRML = "NRML"      # carry-forward derivatives
+    CNC = "CNC"  # delivery
+    MIS = "MIS"  # intraday
+    NRML = "NRML"  # carry-forward derivatives
 
     def __str__(self) -> str:
         return self.value
@@ -98,7 +98,7 @@ def limit_price(order_type: OrderType, price: object) -> float:
 
 def _enum(cls: type[E], field: str, value: object) -> E:
     member = cls._value2member_map_.get(value) if isinstance(value, str) else None
-    if member is not None:   # the exact value, as the engine passes it: no Enum call
+    if member is not None:  # the exact value, as the engine passes it: no Enum call
         return member  # type: ignore[return-value]  # the map holds members of cls only
     try:
         return cls(value.upper() if isinstance(value, str) else value)
@@ -120,12 +120,12 @@ class Order:
     order_id: str
     signal_id: str
     account: str
-    instrument: str               # EXCHANGE:SYMBOL
+    instrument: str  # EXCHANGE:SYMBOL
     side: Side
     quantity: int
     order_type: OrderType = OrderType.MARKET
-    price: float = 0.0            # limit price (LIMIT, SL); 0 when none
-    trigger_price: float = 0.0    # SL, SL-M
+    price: float = 0.0  # limit price (LIMIT, SL); 0 when none
+    trigger_price: float = 0.0  # SL, SL-M
     product: Product = Product.MIS
     validity: Validity = Validity.DAY
     broker: str = ""
@@ -136,7 +136,7 @@ class Order:
     average_price: float = 0.0
     broker_order_id: str = ""
     reject_reason: str = ""
-    created_at_ns: int = 0        # wall clock (time.time_ns), for display
+    created_at_ns: int = 0  # wall clock (time.time_ns), for display
     # monotonic-ns stamps of each hop (time.monotonic_ns: one clock for the whole machine)
     ts_signal: int = 0
     ts_risk_passed: int = 0
@@ -147,8 +147,13 @@ class Order:
 
     def __post_init__(self) -> None:
         validate_tag(self.order_id)
-        for name, cls in (("side", Side), ("order_type", OrderType), ("product", Product),
-                          ("validity", Validity), ("status", OrderStatus)):
+        for name, cls in (
+            ("side", Side),
+            ("order_type", OrderType),
+            ("product", Product),
+            ("validity", Validity),
+            ("status", OrderStatus),
+        ):
             value = getattr(self, name)
             if not isinstance(value, cls):
                 object.__setattr__(self, name, _enum(cls, name, value))
@@ -156,17 +161,19 @@ class Order:
             raise ValidationError("account", self.account, "must not be empty")
         for name in ("price", "trigger_price"):
             value = getattr(self, name)
-            if type(value) is not float or not 0 <= value < math.inf:   # NumPy numbers: plain floats
-                object.__setattr__(self, name, _amount(name, value))    # (np.float64's repr is not for the wire)
+            if type(value) is not float or not 0 <= value < math.inf:  # NumPy numbers: plain floats
+                object.__setattr__(self, name, _amount(name, value))  # (np.float64's repr is not for the wire)
         if not isinstance(self.quantity, int) or isinstance(self.quantity, bool) or self.quantity <= 0:
             raise ValidationError("quantity", self.quantity, "must be a positive whole number")
         limit_price(self.order_type, self.price)
         if self.order_type in (OrderType.SL, OrderType.SL_M) and not self.trigger_price > 0:
-            raise ValidationError("trigger_price", self.trigger_price,
-                                  f"a {self.order_type} order needs a positive trigger price")
+            raise ValidationError(
+                "trigger_price", self.trigger_price, f"a {self.order_type} order needs a positive trigger price"
+            )
         if not 0 <= self.filled_quantity <= self.quantity:
-            raise ValidationError("filled_quantity", self.filled_quantity,
-                                  f"must be between 0 and quantity {self.quantity}")
+            raise ValidationError(
+                "filled_quantity", self.filled_quantity, f"must be between 0 and quantity {self.quantity}"
+            )
 
     @property
     def tag(self) -> str:
@@ -208,16 +215,29 @@ class Order:
         """A copy with `changes`, NOT re-validated: for values the engine derived itself (a risk
         decision's price, a route) on the order path, where validation already happened once."""
         new = object.__new__(Order)
-        fields = new.__dict__   # filled in place, in field order: it stays a key-sharing dict
-        fields.update(self.__dict__)   # (a fraction of the size of a dict of its own)
+        fields = new.__dict__  # filled in place, in field order: it stays a key-sharing dict
+        fields.update(self.__dict__)  # (a fraction of the size of a dict of its own)
         fields.update(changes)
         return new
 
 
 ORDER_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Order))
 # Fields a transition may set without re-validating the order: they carry no invariant.
-_BOOKKEEPING = frozenset({"ts_signal", "ts_risk_passed", "ts_sent", "ts_acked", "ts_first_fill", "ts_done",
-                          "created_at_ns", "broker_order_id", "route", "broker", "reject_reason"})
+_BOOKKEEPING = frozenset(
+    {
+        "ts_signal",
+        "ts_risk_passed",
+        "ts_sent",
+        "ts_acked",
+        "ts_first_fill",
+        "ts_done",
+        "created_at_ns",
+        "broker_order_id",
+        "route",
+        "broker",
+        "reject_reason",
+    }
+)
 # ... and those with a price and an order type that needs no trigger, checked by `limit_price`.
 _PRICING = _BOOKKEEPING | {"price", "order_type"}
 _UNTRIGGERED = frozenset({OrderType.MARKET, OrderType.LIMIT})
@@ -227,14 +247,18 @@ _FLOAT_FIELDS = frozenset(f.name for f in fields(Order) if f.type == "float")
 
 def order_to_fields(order: Order) -> dict[str, str]:
     """Flat string mapping, as stored in a Redis hash."""
-    return {k: (v.value if isinstance(v, Enum) else repr(v) if isinstance(v, float) else str(v))
-            for k, v in asdict(order).items()}
+    return {
+        k: (v.value if isinstance(v, Enum) else repr(v) if isinstance(v, float) else str(v))
+        for k, v in asdict(order).items()
+    }
 
 
 def order_from_fields(data: dict) -> Order:
     """Inverse of `order_to_fields`; accepts bytes or str keys and values."""
-    clean = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-             for k, v in data.items()}
+    clean = {
+        (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+        for k, v in data.items()
+    }
     kwargs: dict[str, object] = {}
     for name in ORDER_FIELDS:
         if name not in clean:

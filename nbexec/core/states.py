@@ -64,7 +64,7 @@ def is_allowed(current: OrderStatus | str, new: OrderStatus | str) -> bool:
     A status and its string value hash and compare alike (a str Enum), so the usual call, with
     members, is two lookups and no Enum call: every order on the order path comes through here.
     """
-    allowed = TRANSITIONS.get(current)   # type: ignore[arg-type]  # a str finds its member
+    allowed = TRANSITIONS.get(current)  # type: ignore[arg-type]  # a str finds its member
     if allowed is None:
         allowed = TRANSITIONS[OrderStatus(current)]
     if new in allowed:

@@ -32,35 +32,38 @@ def dtype_fields(dtype: np.dtype) -> Mapping[str, tuple[np.dtype, int] | tuple[n
     return fields
 
 
-TICK_DTYPE = np.dtype([
-    ("token", "u4"),            # Kite instrument_token, or Dhan security id
-    ("segment", "u1"),          # the broker's own code: Kite token & 0xFF, Dhan segment enum
-    ("mode", "u1"),             # MODE_LTP / MODE_QUOTE / MODE_FULL
-    ("tradable", "?"),          # False for indices
-    # prices, in rupees
-    ("last_price", "f8"),
-    ("average_price", "f8"),
-    ("open", "f8"),
-    ("high", "f8"),
-    ("low", "f8"),
-    ("close", "f8"),
-    ("bid_price", "f8", (DEPTH_LEVELS,)),
-    ("ask_price", "f8", (DEPTH_LEVELS,)),
-    # quantities, counts and times (Unix seconds as the broker sends them; 0 = not sent)
-    ("last_quantity", "i8"),
-    ("volume", "i8"),
-    ("total_buy_quantity", "i8"),
-    ("total_sell_quantity", "i8"),
-    ("last_trade_time", "i8"),
-    ("oi", "i8"),
-    ("oi_day_high", "i8"),
-    ("oi_day_low", "i8"),
-    ("exchange_timestamp", "i8"),
-    ("bid_quantity", "i8", (DEPTH_LEVELS,)),
-    ("ask_quantity", "i8", (DEPTH_LEVELS,)),
-    ("bid_orders", "i8", (DEPTH_LEVELS,)),
-    ("ask_orders", "i8", (DEPTH_LEVELS,)),
-], align=True)
+TICK_DTYPE = np.dtype(
+    [
+        ("token", "u4"),  # Kite instrument_token, or Dhan security id
+        ("segment", "u1"),  # the broker's own code: Kite token & 0xFF, Dhan segment enum
+        ("mode", "u1"),  # MODE_LTP / MODE_QUOTE / MODE_FULL
+        ("tradable", "?"),  # False for indices
+        # prices, in rupees
+        ("last_price", "f8"),
+        ("average_price", "f8"),
+        ("open", "f8"),
+        ("high", "f8"),
+        ("low", "f8"),
+        ("close", "f8"),
+        ("bid_price", "f8", (DEPTH_LEVELS,)),
+        ("ask_price", "f8", (DEPTH_LEVELS,)),
+        # quantities, counts and times (Unix seconds as the broker sends them; 0 = not sent)
+        ("last_quantity", "i8"),
+        ("volume", "i8"),
+        ("total_buy_quantity", "i8"),
+        ("total_sell_quantity", "i8"),
+        ("last_trade_time", "i8"),
+        ("oi", "i8"),
+        ("oi_day_high", "i8"),
+        ("oi_day_low", "i8"),
+        ("exchange_timestamp", "i8"),
+        ("bid_quantity", "i8", (DEPTH_LEVELS,)),
+        ("ask_quantity", "i8", (DEPTH_LEVELS,)),
+        ("bid_orders", "i8", (DEPTH_LEVELS,)),
+        ("ask_orders", "i8", (DEPTH_LEVELS,)),
+    ],
+    align=True,
+)
 
 # Aligned, so a row is 46 eight-byte words: word 0 holds token/segment/mode/tradable, words
 # 1-16 every price (float64), words 17-45 every integer (int64). Decoders rely on this to
@@ -93,5 +96,7 @@ def word_column(name: str) -> int:
 
 def as_words(ticks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(n, WORDS_PER_TICK) int64 and float64 views of the same rows, for block writes."""
-    return (ticks.view(np.int64).reshape(len(ticks), WORDS_PER_TICK),
-            ticks.view(np.float64).reshape(len(ticks), WORDS_PER_TICK))
+    return (
+        ticks.view(np.int64).reshape(len(ticks), WORDS_PER_TICK),
+        ticks.view(np.float64).reshape(len(ticks), WORDS_PER_TICK),
+    )

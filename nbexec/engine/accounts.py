@@ -35,9 +35,10 @@ def select_accounts(accounts: Mapping[str, Account], spec: str | Sequence[str]) 
     if unknown:
         groups = sorted({g for a in accounts.values() for g in a.groups})
         shown = f"{', '.join(list(accounts)[:5])}{'...' if len(accounts) > 5 else ''}"
-        raise ValidationError("accounts", unknown, f"no such account or group (accounts: {shown}; "
-                                                   f"groups: {', '.join(groups) or 'none'})")
-    if len(spec) == 1:   # one account: no scan of the whole book (a strategy's usual call)
+        raise ValidationError(
+            "accounts", unknown, f"no such account or group (accounts: {shown}; groups: {', '.join(groups) or 'none'})"
+        )
+    if len(spec) == 1:  # one account: no scan of the whole book (a strategy's usual call)
         (name,) = spec
         return [accounts[name]]
     chosen = set(spec)

@@ -62,6 +62,6 @@ class BusyPoll:
         self._warm_at = now + self.warm_every_s
         try:
             self._warm()
-        except Exception:   # a bug, not a market event: say it once, poll on without warming
+        except Exception:  # a bug, not a market event: say it once, poll on without warming
             log.exception("busy polling's warm-up failed; polling goes on without it")
             self._warm = None

@@ -25,6 +25,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
+
 @dataclass(frozen=True)
 class RouteConfig:
     """One way to reach an account: a broker and its settings; `secrets` resolved from env."""
@@ -53,8 +54,9 @@ class RouteConfig:
             secrets[key[:-4]] = Secret(value)
         for key in ("access_token", "api_secret", "password"):
             if key in raw:
-                raise ValidationError(f"{where}.{key}", "***",
-                                      f"secrets do not belong in the file: use {key}_env = \"VARIABLE\"")
+                raise ValidationError(
+                    f"{where}.{key}", "***", f'secrets do not belong in the file: use {key}_env = "VARIABLE"'
+                )
         return cls(broker, raw, secrets, name)
 
 
@@ -78,10 +80,13 @@ class AccountConfig:
         routes = raw.get("routes") or []
         if not routes:
             raise ValidationError(f"{where}.routes", routes, "an account needs at least one route")
-        return cls(id=account_id,
-                   routes=tuple(RouteConfig.from_mapping(r, f"{where}.routes[{i}]") for i, r in enumerate(routes)),
-                   sizing=SizingRule.from_config(raw.get("sizing", {"multiplier": 1})),
-                   groups=tuple(raw.get("groups", ())), capital=raw.get("capital"))
+        return cls(
+            id=account_id,
+            routes=tuple(RouteConfig.from_mapping(r, f"{where}.routes[{i}]") for i, r in enumerate(routes)),
+            sizing=SizingRule.from_config(raw.get("sizing", {"multiplier": 1})),
+            groups=tuple(raw.get("groups", ())),
+            capital=raw.get("capital"),
+        )
 
 
 @dataclass(frozen=True)
@@ -92,7 +97,7 @@ class PaperConfig:
     seed: int = 7
     tick_rate: float = 10.0
     capital: float = 10_000_000.0
-    order_timeout_s: float = 7.0      # per order request, as the brokers' SDKs default
+    order_timeout_s: float = 7.0  # per order request, as the brokers' SDKs default
 
 
 @dataclass(frozen=True)
@@ -121,10 +126,12 @@ class EngineConfig:
             raise ValidationError("config", sorted(unknown), "unknown sections")
         engine = dict(raw.get("engine", {}))
         paper = raw.get("paper")
-        return cls(accounts=tuple(AccountConfig.from_mapping(a, i) for i, a in enumerate(raw.get("accounts", []))),
-                   risk=RiskLimits.from_config(raw.get("risk", {})),
-                   prefix=str(engine.pop("prefix", "nbexec")),
-                   paper=PaperConfig(**paper) if paper is not None else None)
+        return cls(
+            accounts=tuple(AccountConfig.from_mapping(a, i) for i, a in enumerate(raw.get("accounts", []))),
+            risk=RiskLimits.from_config(raw.get("risk", {})),
+            prefix=str(engine.pop("prefix", "nbexec")),
+            paper=PaperConfig(**paper) if paper is not None else None,
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> EngineConfig:

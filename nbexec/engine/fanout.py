@@ -22,12 +22,12 @@ _ANSWERED = TERMINAL | {S.ACKED, S.PARTIALLY_FILLED, S.UNKNOWN}
 class FanOut:
     def __init__(self, signal_id: str, instrument: str, side: str) -> None:
         self.signal_id, self.instrument, self.side = signal_id, instrument, side
-        self.orders: dict[str, Order] = {}        # account -> latest known state
-        self.skipped: dict[str, str] = {}         # account -> why no order (sizing)
+        self.orders: dict[str, Order] = {}  # account -> latest known state
+        self.skipped: dict[str, str] = {}  # account -> why no order (sizing)
         loop = asyncio.get_running_loop()
         self._answered, self._done = loop.create_future(), loop.create_future()
-        self.recorded = asyncio.Event()           # every order is in Redis
-        self._unanswered = self._open = 0         # orders without the broker's answer / not final
+        self.recorded = asyncio.Event()  # every order is in Redis
+        self._unanswered = self._open = 0  # orders without the broker's answer / not final
 
     def update(self, order: Order) -> None:
         """Take a newer state of one of the orders (older versions are ignored). O(1): it runs
@@ -61,10 +61,21 @@ class FanOut:
 
     @property
     def df(self) -> pd.DataFrame:
-        rows = [{"account": a, "order_id": o.order_id, "status": o.status.value, "quantity": o.quantity,
-                 "price": o.price, "filled": o.filled_quantity, "avg_price": o.average_price,
-                 "route": o.route, "reason": o.reject_reason, **hop_latencies(o)}
-                for a, o in self.orders.items()]
+        rows = [
+            {
+                "account": a,
+                "order_id": o.order_id,
+                "status": o.status.value,
+                "quantity": o.quantity,
+                "price": o.price,
+                "filled": o.filled_quantity,
+                "avg_price": o.average_price,
+                "route": o.route,
+                "reason": o.reject_reason,
+                **hop_latencies(o),
+            }
+            for a, o in self.orders.items()
+        ]
         rows += [{"account": a, "status": "SKIPPED", "quantity": 0, "reason": r} for a, r in self.skipped.items()]
         return pd.DataFrame(rows).set_index("account") if rows else pd.DataFrame()
 

@@ -25,37 +25,66 @@ import secrets
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-_string = json.encoder.encode_basestring_ascii   # C: one JSON string literal, escaped, in quotes
+_string = json.encoder.encode_basestring_ascii  # C: one JSON string literal, escaped, in quotes
 # A signal's line, formatted here rather than by the encoder from a dict: it is written in
 # front of the first order byte, and building and encoding the dict costs, cold, several times
 # what this format does (`tests/engine/test_journal.py` checks it reads back as that dict).
-_BEGIN = ('{"signal_id":%s,"spec":{"common":{"instrument":%s,"trigger_price":%r,"product":%s,'
-          '"validity":%s,"created_at_ns":%d,"ts_signal":%d},"orders":[%s],"rejected":[%s]}}\n')
+_BEGIN = (
+    '{"signal_id":%s,"spec":{"common":{"instrument":%s,"trigger_price":%r,"product":%s,'
+    '"validity":%s,"created_at_ns":%d,"ts_signal":%d},"orders":[%s],"rejected":[%s]}}\n'
+)
 _ORDER = "[%s,%s,%d,%s,%r]"
 _REJECTED = "[%s,%s,%d,%s,%r,%s]"
 
-OrderSpec = tuple[str, str, int, str, float]             # account, side, quantity, order type, price
-RejectedSpec = tuple[str, str, int, str, float, str]     # ... and the reason risk gave
+OrderSpec = tuple[str, str, int, str, float]  # account, side, quantity, order type, price
+RejectedSpec = tuple[str, str, int, str, float, str]  # ... and the reason risk gave
 
 
-def begin_line(signal_id: str, *, instrument: str, trigger_price: float, product: str, validity: str,
-               created_at_ns: int, ts_signal: int, orders: Iterable[OrderSpec],
-               rejected: Iterable[RejectedSpec] = ()) -> bytes:
+def begin_line(
+    signal_id: str,
+    *,
+    instrument: str,
+    trigger_price: float,
+    product: str,
+    validity: str,
+    created_at_ns: int,
+    ts_signal: int,
+    orders: Iterable[OrderSpec],
+    rejected: Iterable[RejectedSpec] = (),
+) -> bytes:
     """A signal's begin line: the orders to send and those risk refused (so a crash before
     Redis loses neither). Pure, so the order path can build it before its first side effect.
     Read back, its spec is {"common": {the keywords but the lists}, "orders": [[...], ...],
     "rejected": [[...], ...]}. Prices are finite (an `Order` holds no other) and written as
     floats: `%r` of a NumPy number would not be JSON."""
-    return (_BEGIN % (_string(signal_id), _string(instrument), float(trigger_price), _string(product),
-                      _string(validity), created_at_ns, ts_signal,
-                      ",".join([_ORDER % (_string(account), _string(side), quantity, _string(kind), float(price))
-                                for account, side, quantity, kind, price in orders]),
-                      ",".join([_REJECTED % (_string(account), _string(side), quantity, _string(kind),
-                                             float(price), _string(reason))
-                                for account, side, quantity, kind, price, reason in rejected]))).encode()
+    return (
+        _BEGIN
+        % (
+            _string(signal_id),
+            _string(instrument),
+            float(trigger_price),
+            _string(product),
+            _string(validity),
+            created_at_ns,
+            ts_signal,
+            ",".join(
+                [
+                    _ORDER % (_string(account), _string(side), quantity, _string(kind), float(price))
+                    for account, side, quantity, kind, price in orders
+                ]
+            ),
+            ",".join(
+                [
+                    _REJECTED
+                    % (_string(account), _string(side), quantity, _string(kind), float(price), _string(reason))
+                    for account, side, quantity, kind, price, reason in rejected
+                ]
+            ),
+        )
+    ).encode()
 
 
-INITIAL_SIZE = 1 << 20   # bytes mapped at first (a line is ~0.2 KB + ~60 B per order); doubled when full
+INITIAL_SIZE = 1 << 20  # bytes mapped at first (a line is ~0.2 KB + ~60 B per order); doubled when full
 PAGE = mmap.PAGESIZE
 
 
@@ -69,7 +98,7 @@ class SignalJournal:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.path = self.directory / f"{prefix}-signals-{os.getpid()}-{secrets.token_hex(4)}.log"
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-        fcntl.flock(self._fd, fcntl.LOCK_EX)   # new and ours: never waits
+        fcntl.flock(self._fd, fcntl.LOCK_EX)  # new and ours: never waits
         os.ftruncate(self._fd, size)
         self._map = mmap.mmap(self._fd, size)
         self._at = 0
@@ -79,7 +108,7 @@ class SignalJournal:
         at = self._at
         end = at + len(line)
         if end > len(self._map):
-            self._map.resize(max(2 * len(self._map), end))   # the file too
+            self._map.resize(max(2 * len(self._map), end))  # the file too
         self._map[at:end] = line
         self._at = end
 
@@ -96,7 +125,7 @@ class SignalJournal:
 
     def unfinished(self) -> list[tuple[str, dict]]:
         """This journal's signals begun and not done, oldest first."""
-        return unfinished(self._map[:self._at])
+        return unfinished(self._map[: self._at])
 
     def orphans(self) -> Iterator[Orphan]:
         """The journals of this directory and prefix whose engine is gone, each locked by us
@@ -107,14 +136,14 @@ class SignalJournal:
                 continue
             try:
                 fd = os.open(path, os.O_RDWR)
-            except FileNotFoundError:   # finished by another engine's recovery meanwhile
+            except FileNotFoundError:  # finished by another engine's recovery meanwhile
                 continue
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:     # its engine is alive, or another recovery has it
+            except BlockingIOError:  # its engine is alive, or another recovery has it
                 os.close(fd)
                 continue
-            if not os.path.exists(path):   # deleted by the recovery that held it before us
+            if not os.path.exists(path):  # deleted by the recovery that held it before us
                 os.close(fd)
                 continue
             yield Orphan(path, fd)

@@ -43,19 +43,46 @@ log = logging.getLogger(__name__)
 def paper_accounts(info: dict, paper: PaperConfig) -> tuple[AccountConfig, ...]:
     """Each paper account, reachable over both protocols: a Kite route and a Dhan route."""
     timeout = {"order_timeout_s": paper.order_timeout_s}
-    return tuple(AccountConfig(id=a["id"], routes=(
-        RouteConfig("kite", {"api_key": a["kite_api_key"], "root": info["kite_rest"], "ws_url": info["kite_ws"],
-                             **timeout}, {"access_token": Secret(a["kite_access_token"])}, name="kite"),
-        RouteConfig("dhan", {"client_id": a["dhan_client_id"], "rest_base": info["dhan_rest"],
-                             "feed_ws_url": info["dhan_feed_ws"], "order_ws_url": info["dhan_order_ws"], **timeout},
-                    {"access_token": Secret(a["dhan_access_token"])}, name="dhan")))
-        for a in info["accounts"])
+    return tuple(
+        AccountConfig(
+            id=a["id"],
+            routes=(
+                RouteConfig(
+                    "kite",
+                    {"api_key": a["kite_api_key"], "root": info["kite_rest"], "ws_url": info["kite_ws"], **timeout},
+                    {"access_token": Secret(a["kite_access_token"])},
+                    name="kite",
+                ),
+                RouteConfig(
+                    "dhan",
+                    {
+                        "client_id": a["dhan_client_id"],
+                        "rest_base": info["dhan_rest"],
+                        "feed_ws_url": info["dhan_feed_ws"],
+                        "order_ws_url": info["dhan_order_ws"],
+                        **timeout,
+                    },
+                    {"access_token": Secret(a["dhan_access_token"])},
+                    name="dhan",
+                ),
+            ),
+        )
+        for a in info["accounts"]
+    )
 
 
 def paper_instruments(info: dict) -> dict[str, Instrument]:
-    instruments = [Instrument(i["exchange"], i["tradingsymbol"], i["exchange_token"], tick_size=i["tick_size"],
-                              lot_size=i["lot_size"], dhan_security_id=i.get("security_id", 0))
-                   for i in info["instruments"]]
+    instruments = [
+        Instrument(
+            i["exchange"],
+            i["tradingsymbol"],
+            i["exchange_token"],
+            tick_size=i["tick_size"],
+            lot_size=i["lot_size"],
+            dhan_security_id=i.get("security_id", 0),
+        )
+        for i in info["instruments"]
+    ]
     return {i.key: i for i in instruments}
 
 
@@ -69,8 +96,9 @@ def make_broker(route: RouteConfig, account_id: str, catalog: Catalog) -> OrderR
     return registry.factory(route.broker).route(_route_settings(route, account_id), catalog)
 
 
-async def start(config: EngineConfig | str | Path | None = None, *, data_dir: str | Path | None = None,
-                redis_url: str | None = None) -> OMS:
+async def start(
+    config: EngineConfig | str | Path | None = None, *, data_dir: str | Path | None = None, redis_url: str | None = None
+) -> OMS:
     if config is None:
         config = EngineConfig.paper_default()
     elif not isinstance(config, EngineConfig):
@@ -95,10 +123,17 @@ async def start(config: EngineConfig | str | Path | None = None, *, data_dir: st
     catalog = Catalog(instruments.values())
     for ac in accounts_config:
         brokers = {r.name: make_broker(r, ac.id, catalog) for r in ac.routes}
-        accounts[ac.id] = Account(ac.id, ac.sizing, [Route(r.name, preference=i) for i, r in enumerate(ac.routes)],
-                                  brokers, ac.groups, ac.capital if ac.capital is not None else
-                                  # paper_info is there only with config.paper
-                                  (config.paper.capital if paper_info else None))  # type: ignore[union-attr]
+        accounts[ac.id] = Account(
+            ac.id,
+            ac.sizing,
+            [Route(r.name, preference=i) for i, r in enumerate(ac.routes)],
+            brokers,
+            ac.groups,
+            ac.capital
+            if ac.capital is not None
+            # paper_info is there only with config.paper
+            else (config.paper.capital if paper_info else None),
+        )  # type: ignore[union-attr]
     await asyncio.gather(*(b.start() for a in accounts.values() for b in a.brokers.values()))
     configured = [b for ac in config.accounts for b in accounts[ac.id].brokers.values()]
     if configured:
@@ -107,8 +142,15 @@ async def start(config: EngineConfig | str | Path | None = None, *, data_dir: st
     return await assemble(config, store, accounts, market, data_dir, paper_info=paper_info)
 
 
-async def assemble(config: EngineConfig, store: OrderStore, accounts: dict[str, Account], market: MarketData,
-                   data_dir: Path, *, paper_info: dict | None = None) -> OMS:
+async def assemble(
+    config: EngineConfig,
+    store: OrderStore,
+    accounts: dict[str, Account],
+    market: MarketData,
+    data_dir: Path,
+    *,
+    paper_info: dict | None = None,
+) -> OMS:
     """An engine from parts already built and started (Redis reachable, routes warm): reads
     the kill switch, runs recovery, then starts the order-update consumers and the Redis
     watch. `start` builds the parts from a configuration; tests give in-memory routes here."""
@@ -116,8 +158,18 @@ async def assemble(config: EngineConfig, store: OrderStore, accounts: dict[str, 
     tasks = BackgroundTasks("engine", log)
     journal = SignalJournal(data_dir, config.prefix)
     tracker = OrderTracker(store, accounts, gate, journal, tasks)
-    oms = OMS(config, store, accounts, market, journal, tracker, gate, tasks, recovery=await recover(tracker),
-              paper_info=paper_info)
+    oms = OMS(
+        config,
+        store,
+        accounts,
+        market,
+        journal,
+        tracker,
+        gate,
+        tasks,
+        recovery=await recover(tracker),
+        paper_info=paper_info,
+    )
     for account in accounts.values():
         for broker in account.brokers.values():
             tasks.spawn(_consume_updates(tracker, gate, account.id, broker))

@@ -22,7 +22,7 @@ FeedFactory = Callable[[Iterable[Instrument], str], Any]
 class MarketData:
     def __init__(self, instruments: dict[str, Instrument], feed_factory: FeedFactory | None) -> None:
         self.instruments = instruments
-        self.feeds: list[Any] = []     # nbexec.feeds.Feed, newest last
+        self.feeds: list[Any] = []  # nbexec.feeds.Feed, newest last
         self._feed_factory = feed_factory
 
     def instrument(self, symbol: str) -> Instrument:

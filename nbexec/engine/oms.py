@@ -56,9 +56,20 @@ class OMS:
     parts and runs recovery (`recovery`: what it found). `paper_info`: the paper exchange's
     URLs and accounts when trading on paper, else None."""
 
-    def __init__(self, config: EngineConfig, store: OrderStore, accounts: dict[str, Account], market: MarketData,
-                 journal: SignalJournal, tracker: OrderTracker, gate: Gate, tasks: BackgroundTasks, *,
-                 recovery: Any = None, paper_info: dict | None = None) -> None:
+    def __init__(
+        self,
+        config: EngineConfig,
+        store: OrderStore,
+        accounts: dict[str, Account],
+        market: MarketData,
+        journal: SignalJournal,
+        tracker: OrderTracker,
+        gate: Gate,
+        tasks: BackgroundTasks,
+        *,
+        recovery: Any = None,
+        paper_info: dict | None = None,
+    ) -> None:
         self.config, self.store, self.accounts, self.market = config, store, accounts, market
         self.journal, self.tracker, self.tasks = journal, tracker, tasks
         self.recovery, self.paper_info = recovery, paper_info
@@ -69,11 +80,22 @@ class OMS:
         self._busy_poll = BusyPoll(warm=self.rehearsals)
 
     # -- the order path ---------------------------------------------------------------------
-    def fire(self, symbol: str, side: Side | str, qty: int | None = None, *,
-             accounts: str | Sequence[str] = "all", order_type: str = "MARKET", price: float | None = None,
-             trigger_price: float | None = None, max_slippage_bps: float | None = None,
-             product: str = "MIS", validity: str = "DAY", signal_id: str | None = None,
-             targets: dict[str, tuple[Side, int]] | None = None) -> FanOut:
+    def fire(
+        self,
+        symbol: str,
+        side: Side | str,
+        qty: int | None = None,
+        *,
+        accounts: str | Sequence[str] = "all",
+        order_type: str = "MARKET",
+        price: float | None = None,
+        trigger_price: float | None = None,
+        max_slippage_bps: float | None = None,
+        product: str = "MIS",
+        validity: str = "DAY",
+        signal_id: str | None = None,
+        targets: dict[str, tuple[Side, int]] | None = None,
+    ) -> FanOut:
         """Size, check and write one signal's orders now; returns before any answer.
 
         Safe to call from a tick callback. `signal_id` makes the signal idempotent: the same id
@@ -84,15 +106,39 @@ class OMS:
         t_signal = time.monotonic_ns()
 
         def fire_now() -> FanOut:
-            plan = self.planner.plan(symbol, side, qty, accounts, order_type, price, trigger_price, max_slippage_bps,
-                                      product, validity, signal_id, targets)
+            plan = self.planner.plan(
+                symbol,
+                side,
+                qty,
+                accounts,
+                order_type,
+                price,
+                trigger_price,
+                max_slippage_bps,
+                product,
+                validity,
+                signal_id,
+                targets,
+            )
             return self._go(plan, t_signal, None, plan.quote)
+
         return without_gc(fire_now)
 
-    def arm(self, symbol: str, side: Side | str, qty: int | None = None, *,
-            accounts: str | Sequence[str] = "all", order_type: str = "MARKET", price: float | None = None,
-            trigger_price: float | None = None, max_slippage_bps: float | None = None,
-            product: str = "MIS", validity: str = "DAY", signal_id: str | None = None) -> Armed:
+    def arm(
+        self,
+        symbol: str,
+        side: Side | str,
+        qty: int | None = None,
+        *,
+        accounts: str | Sequence[str] = "all",
+        order_type: str = "MARKET",
+        price: float | None = None,
+        trigger_price: float | None = None,
+        max_slippage_bps: float | None = None,
+        product: str = "MIS",
+        validity: str = "DAY",
+        signal_id: str | None = None,
+    ) -> Armed:
         """Prepare one signal now and send it later with `armed.fire()`, e.g. in a tick callback.
 
         Same arguments as `fire`. What does not depend on the market is done here: the
@@ -101,8 +147,22 @@ class OMS:
         that moment (kill switch, Redis, every risk check against the newest tick and
         positions, route, journal line, writes).
         """
-        plan = without_gc(lambda: self.planner.plan(symbol, side, qty, accounts, order_type, price, trigger_price,
-                                                     max_slippage_bps, product, validity, signal_id, None))
+        plan = without_gc(
+            lambda: self.planner.plan(
+                symbol,
+                side,
+                qty,
+                accounts,
+                order_type,
+                price,
+                trigger_price,
+                max_slippage_bps,
+                product,
+                validity,
+                signal_id,
+                None,
+            )
+        )
         armed = Armed(plan, self._fire_armed)
         self.rehearsals.add(armed)
         return armed
@@ -111,8 +171,15 @@ class OMS:
         """`fire`, for `await` in cells and strategies (see `fire` for the arguments)."""
         return self.fire(symbol, side, qty, **kwargs)
 
-    async def target(self, symbol: str, qty: int, *, accounts: str | Sequence[str] = "all",
-                     signal_id: str | None = None, **kwargs: Any) -> FanOut:
+    async def target(
+        self,
+        symbol: str,
+        qty: int,
+        *,
+        accounts: str | Sequence[str] = "all",
+        signal_id: str | None = None,
+        **kwargs: Any,
+    ) -> FanOut:
         """Trade each account to a position of `qty` x its sizing rule: sends the deltas."""
         targets = self.planner.targets(symbol, qty, accounts, self.tracker.position)
         return self.fire(symbol, Side.BUY, None, accounts=accounts, signal_id=signal_id, targets=targets, **kwargs)
@@ -137,7 +204,7 @@ class OMS:
         nothing else between them, then the records."""
         self.journal.begin(ready.line)
         send = self.tracker.send
-        answers = [send(account, order, body) for account, order, body in ready.planned]   # the wire
+        answers = [send(account, order, body) for account, order, body in ready.planned]  # the wire
         self.readier.note_sent(ready.recent)
         return self.tracker.track(plan.fanout, ready, answers)
 
@@ -202,8 +269,9 @@ class OMS:
 
     @rehearse_every_s.setter
     def rehearse_every_s(self, seconds: float | None) -> None:
-        if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
-                                    or not 0 < seconds < float("inf")):
+        if seconds is not None and (
+            isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds < float("inf")
+        ):
             raise ValidationError("rehearse_every_s", seconds, "must be a positive number of seconds, or None")
         self._busy_poll.warm_every_s = seconds
 
@@ -285,11 +353,17 @@ class OMS:
             return
         self.gate.stopped = True
         self.busy_poll = False
-        steps = [("engine tasks", self.tasks.cancel_all()),
-                 ("feeds", self.market.close()),
-                 ("broker connections", asyncio.gather(*(b.close() for a in self.accounts.values()
-                                                         for b in a.brokers.values()), return_exceptions=True)),
-                 ("Redis", self.store.close())]
+        steps = [
+            ("engine tasks", self.tasks.cancel_all()),
+            ("feeds", self.market.close()),
+            (
+                "broker connections",
+                asyncio.gather(
+                    *(b.close() for a in self.accounts.values() for b in a.brokers.values()), return_exceptions=True
+                ),
+            ),
+            ("Redis", self.store.close()),
+        ]
         for name, step in steps:
             try:
                 await asyncio.wait_for(step, timeout_s)
@@ -298,5 +372,7 @@ class OMS:
         self.journal.close()
 
     def __repr__(self) -> str:
-        return (f"<OMS {self.config.prefix}: {len(self.accounts)} accounts, {len(self.tracker.orders)} orders, "
-                f"{'KILLED, ' if self.killed else ''}redis {'ok' if self.redis_ok else 'UNREACHABLE'}>")
+        return (
+            f"<OMS {self.config.prefix}: {len(self.accounts)} accounts, {len(self.tracker.orders)} orders, "
+            f"{'KILLED, ' if self.killed else ''}redis {'ok' if self.redis_ok else 'UNREACHABLE'}>"
+        )

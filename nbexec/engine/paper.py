@@ -62,16 +62,32 @@ class PaperSupervisor:
         log = open(Path(self.data_dir) / "paper.log", "ab")
         c = self.config
         proc = subprocess.Popen(
-            [sys.executable, "-m", "nbexec.cli.main", "sim", "--accounts", str(c.accounts),
-             "--seed", str(c.seed), "--tick-rate", str(c.tick_rate)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "nbexec.cli.main",
+                "sim",
+                "--accounts",
+                str(c.accounts),
+                "--seed",
+                str(c.seed),
+                "--tick-rate",
+                str(c.tick_rate),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            start_new_session=True,
+        )
         log.close()
         deadline = time.monotonic() + timeout
         line = b""
         while time.monotonic() < deadline and not line.endswith(b"\n"):
             if proc.poll() is not None:
-                raise BrokerUnavailable(f"paper exchange exited with code {proc.returncode}; "
-                                        f"see {Path(self.data_dir) / 'paper.log'}", broker="paper")
+                raise BrokerUnavailable(
+                    f"paper exchange exited with code {proc.returncode}; see {Path(self.data_dir) / 'paper.log'}",
+                    broker="paper",
+                )
             line += proc.stdout.readline()  # type: ignore[union-attr]  # stdout=PIPE: a file
         proc.stdout.close()  # type: ignore[union-attr]
         info = json.loads(line)

@@ -31,25 +31,29 @@ S = OrderStatus
 
 @dataclass
 class RecoveryReport:
-    adopted: list[str] = field(default_factory=list)      # at the broker, missing from Redis
-    sent: list[str] = field(default_factory=list)         # absent at the broker: sent now
-    refused: list[str] = field(default_factory=list)      # risk-rejected, missing from Redis: recorded
+    adopted: list[str] = field(default_factory=list)  # at the broker, missing from Redis
+    sent: list[str] = field(default_factory=list)  # absent at the broker: sent now
+    refused: list[str] = field(default_factory=list)  # risk-rejected, missing from Redis: recorded
     updated: list[tuple[str, str, str]] = field(default_factory=list)  # (order, was, now)
     unchanged: int = 0
     errors: list[str] = field(default_factory=list)
 
     @property
     def df(self) -> pd.DataFrame:
-        rows = ([{"order_id": o, "what": "adopted from broker"} for o in self.adopted]
-                + [{"order_id": o, "what": "sent (was never at the broker)"} for o in self.sent]
-                + [{"order_id": o, "what": "recorded as refused by risk"} for o in self.refused]
-                + [{"order_id": o, "what": f"{a} -> {b}"} for o, a, b in self.updated]
-                + [{"order_id": "", "what": e} for e in self.errors])
+        rows = (
+            [{"order_id": o, "what": "adopted from broker"} for o in self.adopted]
+            + [{"order_id": o, "what": "sent (was never at the broker)"} for o in self.sent]
+            + [{"order_id": o, "what": "recorded as refused by risk"} for o in self.refused]
+            + [{"order_id": o, "what": f"{a} -> {b}"} for o, a, b in self.updated]
+            + [{"order_id": "", "what": e} for e in self.errors]
+        )
         return pd.DataFrame(rows, columns=["order_id", "what"])
 
     def __repr__(self) -> str:
-        return (f"<RecoveryReport adopted {len(self.adopted)}, sent {len(self.sent)}, refused {len(self.refused)}, "
-                f"updated {len(self.updated)}, unchanged {self.unchanged}, errors {len(self.errors)}>")
+        return (
+            f"<RecoveryReport adopted {len(self.adopted)}, sent {len(self.sent)}, refused {len(self.refused)}, "
+            f"updated {len(self.updated)}, unchanged {self.unchanged}, errors {len(self.errors)}>"
+        )
 
 
 async def recover(tracker: OrderTracker) -> RecoveryReport:
@@ -60,7 +64,7 @@ async def recover(tracker: OrderTracker) -> RecoveryReport:
     for account in tracker.accounts:
         for order in await store.open_orders(account):
             tracker.remember(order)
-    for orphan in tracker.journal.orphans():   # journals of engines gone before finishing
+    for orphan in tracker.journal.orphans():  # journals of engines gone before finishing
         with orphan:
             for signal_id, spec in orphan.unfinished():
                 await _finish_signal(tracker, signal_id, spec, report)
@@ -79,7 +83,8 @@ async def _finish_signal(tracker: OrderTracker, signal_id: str, spec: dict, repo
             report.errors.append(f"signal {signal_id}: account {account_id} is no longer configured")
         elif await store.find_by_signal(account_id, signal_id) is None:
             refused = _journaled(signal_id, account_id, side, quantity, order_type, price, common).transition(
-                S.RISK_REJECTED, reject_reason=reason)
+                S.RISK_REJECTED, reject_reason=reason
+            )
             await store.create(refused, REJECTED_PATH)
             tracker.remember(refused)
             report.refused.append(refused.order_id)
@@ -116,12 +121,20 @@ async def _finish_signal(tracker: OrderTracker, signal_id: str, spec: dict, repo
             report.sent.append(order.order_id)
 
 
-def _journaled(signal_id: str, account_id: str, side: str, quantity: int, order_type: str, price: float,
-               common: dict) -> Order:
+def _journaled(
+    signal_id: str, account_id: str, side: str, quantity: int, order_type: str, price: float, common: dict
+) -> Order:
     """One order of a journal line as the engine built it (NEW, tagged)."""
-    return Order(order_id=make_tag(signal_id, account_id), signal_id=signal_id, account=account_id,
-                 side=side, quantity=quantity, order_type=order_type,  # type: ignore[arg-type]  # Order converts
-                 price=price, **common)
+    return Order(
+        order_id=make_tag(signal_id, account_id),
+        signal_id=signal_id,
+        account=account_id,
+        side=side,
+        quantity=quantity,
+        order_type=order_type,  # type: ignore[arg-type]  # Order converts
+        price=price,
+        **common,
+    )
 
 
 async def _reconcile_open(tracker: OrderTracker, order: Order, report: RecoveryReport) -> None:
@@ -146,8 +159,9 @@ async def _reconcile_open(tracker: OrderTracker, order: Order, report: RecoveryR
         if order.status is S.SENT:
             order = await tracker.move(order, S.UNKNOWN, reject_reason="not at the broker after a restart")
         if order.status in (S.UNKNOWN, S.PENDING_SEND):
-            sent = await tracker.move(order.evolve(route=order.route or account.routes[0].name), S.SENT,
-                                      ts_sent=time.monotonic_ns())
+            sent = await tracker.move(
+                order.evolve(route=order.route or account.routes[0].name), S.SENT, ts_sent=time.monotonic_ns()
+            )
             tracker.tasks.spawn(tracker.follow(sent, tracker.send(account, sent)))
             report.sent.append(order.order_id)
         return

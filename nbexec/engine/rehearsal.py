@@ -25,10 +25,11 @@ class Rehearsals:
     """The armed signals to keep warm, rehearsed one per call; fired ones (their signal id in
     `fired`) and every signal while the gate is closed are skipped."""
 
-    def __init__(self, readier: Readier, market: MarketData, journal: SignalJournal, gate: Gate,
-                 fired: Container[str]) -> None:
+    def __init__(
+        self, readier: Readier, market: MarketData, journal: SignalJournal, gate: Gate, fired: Container[str]
+    ) -> None:
         self._readier, self._market, self._journal, self._gate, self._fired = readier, market, journal, gate, fired
-        self._armed: weakref.WeakSet[Armed] = weakref.WeakSet()   # dropped with the user's last reference
+        self._armed: weakref.WeakSet[Armed] = weakref.WeakSet()  # dropped with the user's last reference
         self.count = 0
 
     def add(self, armed: Armed) -> None:
@@ -42,5 +43,8 @@ class Rehearsals:
         self.count += 1
         self._market.rehearse(plan.instrument.key)
         self._journal.warm()
-        without_gc(lambda: self._readier.ready(plan, time.monotonic_ns(), None,
-                                               self._market.last_quote(plan.instrument.key), rehearsal=True))
+        without_gc(
+            lambda: self._readier.ready(
+                plan, time.monotonic_ns(), None, self._market.last_quote(plan.instrument.key), rehearsal=True
+            )
+        )

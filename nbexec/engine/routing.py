@@ -24,8 +24,8 @@ class NoRoute(NbexecError):
 
 
 class BreakerState(str, Enum):
-    CLOSED = "closed"        # orders flow
-    OPEN = "open"            # orders refused until the cooldown ends
+    CLOSED = "closed"  # orders flow
+    OPEN = "open"  # orders refused until the cooldown ends
     HALF_OPEN = "half-open"  # one probe order may test the route
 
     def __str__(self) -> str:
@@ -38,9 +38,9 @@ class CircuitBreaker:
 
     failure_threshold: int = 3
     cooldown_s: float = 5.0
-    failures: int = field(default=0, init=False)               # consecutive, while closed
+    failures: int = field(default=0, init=False)  # consecutive, while closed
     opened_at_ns: int | None = field(default=None, init=False)
-    probe_out: bool = field(default=False, init=False)          # the half-open probe is in flight
+    probe_out: bool = field(default=False, init=False)  # the half-open probe is in flight
 
     def __post_init__(self) -> None:
         t = self.failure_threshold
@@ -150,7 +150,7 @@ def choose(routes: Sequence[Route], now_ns: int, *, admit: bool = True) -> Route
     if not routes:
         raise NoRoute("no routes configured")
     best, best_rank = None, None
-    for route in routes:   # one pass, no sorting: this runs once per order on the order path
+    for route in routes:  # one pass, no sorting: this runs once per order on the order path
         if route.breaker.opened_at_ns is not None and not route.breaker.can_admit(now_ns):
             continue
         mean = route.latency.mean_ns
@@ -160,7 +160,7 @@ def choose(routes: Sequence[Route], now_ns: int, *, admit: bool = True) -> Route
     if best is None:
         states = "; ".join(f"{r.name}: {_health(r, now_ns)}" for r in routes)
         raise NoRoute(f"no route can take an order: {states}")
-    probe = best.breaker.opened_at_ns is not None   # admissible and not closed: half-open
+    probe = best.breaker.opened_at_ns is not None  # admissible and not closed: half-open
     if probe and admit:
         best.breaker.admit(now_ns)
     return RouteChoice(best, routes, now_ns, probe)
@@ -180,7 +180,7 @@ def record_failure(route: Route, now_ns: int) -> None:
 def _health(route: Route, now_ns: int) -> str:
     breaker = route.breaker
     state = breaker.state(now_ns)
-    if state is BreakerState.OPEN:   # (so opened_at_ns is set)
+    if state is BreakerState.OPEN:  # (so opened_at_ns is set)
         left_ns = breaker.opened_at_ns + breaker.cooldown_ns - now_ns  # type: ignore[operator]
         return f"open for {left_ns / 1e9:.2f} s more"
     if state is BreakerState.HALF_OPEN:

@@ -20,8 +20,8 @@ from ..core.orders import Side
 
 
 class SizingKind(str, Enum):
-    MULTIPLIER = "multiplier"        # signal quantity x value
-    FIXED = "fixed"                  # value units, whatever the signal says
+    MULTIPLIER = "multiplier"  # signal quantity x value
+    FIXED = "fixed"  # value units, whatever the signal says
     CAPITAL_SHARE = "capital_share"  # capital x value / price
 
     def __str__(self) -> str:
@@ -54,7 +54,7 @@ class SizingRule:
         kinds = [k.value for k in SizingKind]
         if len(config) != 1:
             raise ValidationError("sizing", dict(config), f"needs exactly one of {kinds}")
-        (key, value), = config.items()
+        ((key, value),) = config.items()
         if key not in kinds:
             raise ValidationError(str(key), value, f"unknown sizing rule; use one of {kinds}")
         return cls(SizingKind(key), value)  # type: ignore[arg-type]  # __post_init__ checks it is a number
@@ -71,8 +71,9 @@ class Sized(NamedTuple):
         return self.quantity == 0
 
 
-def size_for(rule: SizingRule, signal_qty: int, instrument: Instrument,
-             price: float | None = None, capital: float | None = None) -> Sized:
+def size_for(
+    rule: SizingRule, signal_qty: int, instrument: Instrument, price: float | None = None, capital: float | None = None
+) -> Sized:
     """Units for one account, rounded down to whole lots of `instrument`; never above the rule.
 
     `price` and `capital` are needed by a capital-share rule only; when they are missing the
@@ -87,8 +88,11 @@ def size_for(rule: SizingRule, signal_qty: int, instrument: Instrument,
         units = int(rule.value) * (signal_qty if rule.kind is SizingKind.MULTIPLIER else 1)
         if units >= lot:
             return Sized(units // lot * lot)
-        why = (f"multiplier {rule.value} x {signal_qty} = {units}" if rule.kind is SizingKind.MULTIPLIER
-               else f"fixed {units}")
+        why = (
+            f"multiplier {rule.value} x {signal_qty} = {units}"
+            if rule.kind is SizingKind.MULTIPLIER
+            else f"fixed {units}"
+        )
         return Sized(0, f"{why} buys 0 lots of {lot}")
     if rule.kind is SizingKind.MULTIPLIER:
         exact_units = signal_qty * _exact(rule.value)

@@ -62,18 +62,27 @@ class OrderTracker:
     is busy (429) or unreachable.
     """
 
-    def __init__(self, store: OrderStore, accounts: Mapping[str, Account], gate: Gate, journal: SignalJournal,
-                 tasks: BackgroundTasks, *, unknown_grace_s: float = 2.0, cancel_attempts: int = 30) -> None:
+    def __init__(
+        self,
+        store: OrderStore,
+        accounts: Mapping[str, Account],
+        gate: Gate,
+        journal: SignalJournal,
+        tasks: BackgroundTasks,
+        *,
+        unknown_grace_s: float = 2.0,
+        cancel_attempts: int = 30,
+    ) -> None:
         self.store, self.accounts, self.gate, self.journal, self.tasks = store, accounts, gate, journal, tasks
         self.unknown_grace_s, self.cancel_attempts = unknown_grace_s, cancel_attempts
-        self.orders: dict[str, Order] = {}                # order id (= tag) -> latest known
-        self.fanouts: dict[str, FanOut] = {}              # signal id -> fan-out
+        self.orders: dict[str, Order] = {}  # order id (= tag) -> latest known
+        self.fanouts: dict[str, FanOut] = {}  # signal id -> fan-out
         self.positions: dict[tuple[str, str], Position] = {}
-        self.fills: list[Fill] = []                       # fills applied by this engine, oldest first
-        self._cancel_on_ack: set[str] = set()             # cancelled before the broker's id was known
-        self._answers: dict[str, asyncio.Future] = {}     # order id -> place answer still awaited
-        self._written: dict[str, int] = {}                # order id -> monotonic ns its bytes left
-        self._withdrawn: set[str] = set()                 # cancelled before their bytes left
+        self.fills: list[Fill] = []  # fills applied by this engine, oldest first
+        self._cancel_on_ack: set[str] = set()  # cancelled before the broker's id was known
+        self._answers: dict[str, asyncio.Future] = {}  # order id -> place answer still awaited
+        self._written: dict[str, int] = {}  # order id -> monotonic ns its bytes left
+        self._withdrawn: set[str] = set()  # cancelled before their bytes left
 
     # -- the wire ---------------------------------------------------------------------------
     def send(self, account: Account, order: Order, body: bytes | None = None) -> asyncio.Future:
@@ -81,7 +90,8 @@ class OrderTracker:
         when a rate token and a warm connection are free, else as soon as they are."""
         order_id = order.order_id
         answer = account.brokers[order.route].send_place(
-            order, body, on_write=lambda: self._written.setdefault(order_id, time.monotonic_ns()))
+            order, body, on_write=lambda: self._written.setdefault(order_id, time.monotonic_ns())
+        )
         self._answers[order_id] = answer
         return answer
 
@@ -108,8 +118,9 @@ class OrderTracker:
         self.tasks.spawn(self._record_and_follow(fanout, recorded, answered))
         return fanout
 
-    async def _record_and_follow(self, fanout: FanOut, recorded: list[tuple[Order, Sequence[S]]],
-                                 answers: dict[str, asyncio.Future]) -> None:
+    async def _record_and_follow(
+        self, fanout: FanOut, recorded: list[tuple[Order, Sequence[S]]], answers: dict[str, asyncio.Future]
+    ) -> None:
         """After the wire: record everything in Redis, then collect each answer."""
         try:
             results = await self.retry_store(lambda: self.store.create_batch(recorded))
@@ -121,8 +132,9 @@ class OrderTracker:
             # Updates for these orders wait on this; whatever happened, they must not wait
             # forever (unrecorded orders stay in the journal for recovery).
             fanout.recorded.set()
-        await asyncio.gather(*(self.follow(self.orders[o.order_id], answers[o.order_id])
-                               for o, _ in recorded if o.order_id in answers))
+        await asyncio.gather(
+            *(self.follow(self.orders[o.order_id], answers[o.order_id]) for o, _ in recorded if o.order_id in answers)
+        )
 
     async def follow(self, order: Order, answer: asyncio.Future) -> None:
         """Drive one order to the broker's answer: ACKED, REJECTED, UNKNOWN, or CANCELLED when
@@ -160,21 +172,30 @@ class OrderTracker:
                 record_success(_route(account, order.route), ack.round_trip_ns)
                 current = await self.mark_sent(self.orders[order_id])
                 if current.status in (S.SENT, S.UNKNOWN):
-                    current = await self.move(current, S.ACKED, expected=current.version,
-                                              broker_order_id=ack.broker_order_id,
-                                              ts_acked=ack.t_acked_ns or time.monotonic_ns())
+                    current = await self.move(
+                        current,
+                        S.ACKED,
+                        expected=current.version,
+                        broker_order_id=ack.broker_order_id,
+                        ts_acked=ack.t_acked_ns or time.monotonic_ns(),
+                    )
                 return
         finally:
             self._answers.pop(order_id, None)
-            self._written.pop(order_id, None)   # its SENT is recorded (or it never left)
+            self._written.pop(order_id, None)  # its SENT is recorded (or it never left)
 
     async def mark_sent(self, order: Order) -> Order:
         """Record SENT for an order whose bytes left after the order path returned (it was
         PENDING_SEND); any other order is returned as it is."""
         if order.status is not S.PENDING_SEND:
             return order
-        return await self.move(order, S.SENT, ts_sent=self._written.get(order.order_id) or time.monotonic_ns(),
-                               route=order.route, broker=order.broker)
+        return await self.move(
+            order,
+            S.SENT,
+            ts_sent=self._written.get(order.order_id) or time.monotonic_ns(),
+            route=order.route,
+            broker=order.broker,
+        )
 
     async def _unknown(self, order_id: str, exc: Exception) -> None:
         """The request may have reached the broker: UNKNOWN, resolved by tag (never blindly resent)."""
@@ -188,9 +209,10 @@ class OrderTracker:
         CANCELLED with both reasons (None)."""
         try:
             choice = choose([r for r in account.routes if r.name != order.route], time.monotonic_ns())
-        except NbexecError as no_route:   # it never left: CANCELLED (a REJECTED is the broker's word)
-            await self.move(order, S.CANCELLED if order.status is S.PENDING_SEND else S.REJECTED,
-                            reject_reason=f"{exc}; {no_route}")
+        except NbexecError as no_route:  # it never left: CANCELLED (a REJECTED is the broker's word)
+            await self.move(
+                order, S.CANCELLED if order.status is S.PENDING_SEND else S.REJECTED, reject_reason=f"{exc}; {no_route}"
+            )
             return None
         moved = order.evolve(route=choice.route.name, broker=account.brokers[choice.route.name].name)
         self.remember(moved)
@@ -244,8 +266,9 @@ class OrderTracker:
                 self.positions[key] = self.position(*key).apply(action)
                 self.fills.append(action)
         else:
-            await self.retry_store(lambda: self.store.transition(order, action.status, expected_version=order.version,
-                                                                 **action.fields))
+            await self.retry_store(
+                lambda: self.store.transition(order, action.status, expected_version=order.version, **action.fields)
+            )
         fresh = await self.retry_store(lambda: self.store.get(order.account, order.order_id))
         self.remember(fresh)
         return fresh
@@ -256,13 +279,14 @@ class OrderTracker:
         fan-out current. When another writer got there first, the newest known state is
         returned instead."""
         try:
-            result = await self.retry_store(lambda: self.store.transition(order, status, expected_version=expected,
-                                                                         **fields))
+            result = await self.retry_store(
+                lambda: self.store.transition(order, status, expected_version=expected, **fields)
+            )
         except (InvalidTransition, StaleVersion):
             return self.orders.get(order.order_id, order)  # another writer (a broker update) got there first
         try:
             moved = order.transition(status, **fields)
-        except InvalidTransition:   # our copy was behind the stored order the store moved
+        except InvalidTransition:  # our copy was behind the stored order the store moved
             moved = await self.retry_store(lambda: self.store.get(order.account, order.order_id))
         if moved.version != result.version:
             moved = moved.evolve(version=result.version)
@@ -275,8 +299,11 @@ class OrderTracker:
         known = self.orders.get(order.order_id)
         if known is None or order.version >= known.version:
             self.orders[order.order_id] = order
-            if order.order_id in self._cancel_on_ack and order.broker_order_id \
-                    and order.status not in (S.PENDING_SEND, S.SENT):
+            if (
+                order.order_id in self._cancel_on_ack
+                and order.broker_order_id
+                and order.status not in (S.PENDING_SEND, S.SENT)
+            ):
                 self._cancel_on_ack.discard(order.order_id)
                 if order.status not in TERMINAL:
                     self.tasks.spawn(self.cancel(order))
@@ -308,8 +335,8 @@ class OrderTracker:
         order = self.orders.get(order.order_id, order)
         answer = self._answers.get(order.order_id)
         if answer is not None and order.order_id not in self._written:
-            self._withdrawn.add(order.order_id)   # still waiting for a token or a connection
-            answer.cancel()                       # `follow` records it CANCELLED
+            self._withdrawn.add(order.order_id)  # still waiting for a token or a connection
+            answer.cancel()  # `follow` records it CANCELLED
             return order
         if order.status in (S.PENDING_SEND, S.SENT) or not order.broker_order_id:
             self._cancel_on_ack.add(order.order_id)  # cancelled the moment its ack arrives
@@ -323,7 +350,7 @@ class OrderTracker:
                 return order
             except (RateLimited, BrokerUnavailable) as exc:
                 log.warning("cancel of %s not through yet (%s), retrying", order.order_id, exc)
-                await asyncio.sleep(min(0.2 * 2 ** attempt, 2.0))
+                await asyncio.sleep(min(0.2 * 2**attempt, 2.0))
                 if self.orders[order.order_id].status in TERMINAL:
                     return self.orders[order.order_id]
             except BrokerError as exc:  # refused for good: typically already final at the broker
@@ -343,8 +370,12 @@ class OrderTracker:
     def in_flight(self) -> dict[str, int]:
         """How many orders each working set holds now: place answers awaited, write stamps
         kept, withdrawals and cancels waiting for an ack. All empty once every answer is in."""
-        return {"answers": len(self._answers), "written": len(self._written),
-                "withdrawn": len(self._withdrawn), "cancel_on_ack": len(self._cancel_on_ack)}
+        return {
+            "answers": len(self._answers),
+            "written": len(self._written),
+            "withdrawn": len(self._withdrawn),
+            "cancel_on_ack": len(self._cancel_on_ack),
+        }
 
 
 def _route(account: Account, name: str) -> Route:

@@ -52,13 +52,27 @@ def plan_update(order: Order, seen: BrokerOrder, now_ns: int) -> list[Fill | Mov
         new_value = seen.average_price * seen.filled_quantity
         old_value = order.average_price * order.filled_quantity
         price = (new_value - old_value) / delta if new_value > old_value else seen.average_price
-        actions.append(Fill(fill_id(order.order_id, seen.filled_quantity), order.order_id,
-                            order.account, order.instrument, order.side, delta, price, now_ns))
+        actions.append(
+            Fill(
+                fill_id(order.order_id, seen.filled_quantity),
+                order.order_id,
+                order.account,
+                order.instrument,
+                order.side,
+                delta,
+                price,
+                now_ns,
+            )
+        )
         status = S.FILLED if seen.filled_quantity == order.quantity else S.PARTIALLY_FILLED
-    if seen.status in (S.REJECTED, S.CANCELLED, S.EXPIRED) and status not in TERMINAL \
-            and is_allowed(status, seen.status):
-        actions.append(Move(seen.status, {**ids, "reject_reason": seen.reject_reason}
-                            if seen.status is S.REJECTED else ids))
+    if (
+        seen.status in (S.REJECTED, S.CANCELLED, S.EXPIRED)
+        and status not in TERMINAL
+        and is_allowed(status, seen.status)
+    ):
+        actions.append(
+            Move(seen.status, {**ids, "reject_reason": seen.reject_reason} if seen.status is S.REJECTED else ids)
+        )
     elif ids and not actions and status not in TERMINAL and is_allowed(status, status):
         actions.append(Move(status, ids))  # learn the broker's id without a state change
     return actions

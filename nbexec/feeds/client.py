@@ -64,16 +64,31 @@ class FeedClient(ABC):
     broker = ""
     headers: dict[str, str] = {}
 
-    def __init__(self, url: str, secrets: list[Secret], *, sink: TickSink | None,
-                 policy: ReconnectPolicy, rng: random.Random | None) -> None:
+    def __init__(
+        self,
+        url: str,
+        secrets: list[Secret],
+        *,
+        sink: TickSink | None,
+        policy: ReconnectPolicy,
+        rng: random.Random | None,
+    ) -> None:
         self.url = url
         self._last_ticks: bytes | None = None
         self.sink: TickSink = sink if sink is not None else _Discard()
-        self.modes: dict[Hashable, str] = {}      # subscription key -> mode
-        self.connection = FeedConnection(self.name, self._connect_url, broker=self.broker,
-                                         secrets=secrets, on_open=self._resubscribe,
-                                         on_message=self._on_message, on_lost=self.sink_gap,
-                                         policy=policy, headers=self.headers, rng=rng)
+        self.modes: dict[Hashable, str] = {}  # subscription key -> mode
+        self.connection = FeedConnection(
+            self.name,
+            self._connect_url,
+            broker=self.broker,
+            secrets=secrets,
+            on_open=self._resubscribe,
+            on_message=self._on_message,
+            on_lost=self.sink_gap,
+            policy=policy,
+            headers=self.headers,
+            rng=rng,
+        )
 
     # -- what each broker says ------------------------------------------------------------
     @abstractmethod
@@ -170,5 +185,7 @@ class FeedClient(ABC):
         return self.connection.connected
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}({self.connection.public_url!r}, "
-                f"{len(self.modes)} subscribed, connects={self.connection.connects})")
+        return (
+            f"{type(self).__name__}({self.connection.public_url!r}, "
+            f"{len(self.modes)} subscribed, connects={self.connection.connects})"
+        )

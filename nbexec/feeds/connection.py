@@ -60,8 +60,9 @@ class RedactingLogger(logging.LoggerAdapter):
         exc_info = kwargs.pop("exc_info", None)
         if exc_info:
             exc = exc_info if isinstance(exc_info, BaseException) else None
-            lines = (traceback.format_exception(exc) if exc is not None
-                     else traceback.format_exc().splitlines(keepends=True))
+            lines = (
+                traceback.format_exception(exc) if exc is not None else traceback.format_exc().splitlines(keepends=True)
+            )
             text += "\n" + "".join(lines)
         self.logger.log(level, redact(text, self.secrets), **kwargs)
 
@@ -106,12 +107,20 @@ class FeedConnection:
     An HTTP 401/403 on the handshake is fatal too (`AuthError`): retrying cannot help.
     """
 
-    def __init__(self, name: str, url: Callable[[], str], *, broker: str,
-                 secrets: Sequence[Secret], on_open: Callable[[], list[Message]],
-                 on_message: Callable[[Message, int], None],
-                 on_lost: Callable[[], None] = lambda: None,
-                 policy: ReconnectPolicy = ReconnectPolicy(),
-                 headers: dict[str, str] | None = None, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        url: Callable[[], str],
+        *,
+        broker: str,
+        secrets: Sequence[Secret],
+        on_open: Callable[[], list[Message]],
+        on_message: Callable[[Message, int], None],
+        on_lost: Callable[[], None] = lambda: None,
+        policy: ReconnectPolicy = ReconnectPolicy(),
+        headers: dict[str, str] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
         self.name, self.broker, self._url, self.policy = name, broker, url, policy
         self.public_url = public_url(url())
         self._secrets = secrets
@@ -125,8 +134,8 @@ class FeedConnection:
         self._connected = asyncio.Event()
         self._watch: asyncio.TimerHandle | None = None
         self.failure: NbexecError | None = None
-        self.connects = 0          # successful opens, the first one included
-        self.watchdog_drops = 0    # connections dropped for silence
+        self.connects = 0  # successful opens, the first one included
+        self.watchdog_drops = 0  # connections dropped for silence
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -134,8 +143,7 @@ class FeedConnection:
         if self._task is None or self._task.done():
             self.failure = None
             self._closing = False
-            self._task = asyncio.get_running_loop().create_task(self._run(),
-                                                                name=f"nbexec-feed-{self.name}")
+            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"nbexec-feed-{self.name}")
 
     async def close(self) -> None:
         """Close the socket (close handshake) and end the connection's task; idempotent.
@@ -168,8 +176,9 @@ class FeedConnection:
         if self.failure is not None:
             raise self.failure
         if not self._connected.is_set():
-            raise BrokerUnavailable(f"{self.name}: not connected to {self.public_url} after {timeout} s",
-                                    broker=self.broker)
+            raise BrokerUnavailable(
+                f"{self.name}: not connected to {self.public_url} after {timeout} s", broker=self.broker
+            )
 
     # -- sending --------------------------------------------------------------------------
     def send_soon(self, messages: list[Message]) -> None:
@@ -187,24 +196,39 @@ class FeedConnection:
         policy = self.policy
         while True:
             try:
-                ws = await open_websocket(self._url(), self._on_message, self._on_error,
-                                          headers=self._headers, open_timeout_s=policy.open_timeout_s,
-                                          ping_interval_s=policy.ping_interval_s,
-                                          ping_timeout_s=policy.ping_timeout_s,
-                                          close_timeout_s=policy.close_timeout_s, logger=self._logger)
+                ws = await open_websocket(
+                    self._url(),
+                    self._on_message,
+                    self._on_error,
+                    headers=self._headers,
+                    open_timeout_s=policy.open_timeout_s,
+                    ping_interval_s=policy.ping_interval_s,
+                    ping_timeout_s=policy.ping_timeout_s,
+                    close_timeout_s=policy.close_timeout_s,
+                    logger=self._logger,
+                )
             except HandshakeRefused as exc:
                 if exc.status in (401, 403):
-                    self._fail(AuthError(f"{self.name}: handshake refused with HTTP {exc.status} "
-                                         "(check the api key / client id and access token)",
-                                         broker=self.broker, status=exc.status))
+                    self._fail(
+                        AuthError(
+                            f"{self.name}: handshake refused with HTTP {exc.status} "
+                            "(check the api key / client id and access token)",
+                            broker=self.broker,
+                            status=exc.status,
+                        )
+                    )
                     return
                 log.warning("%s: handshake refused with HTTP %d", self.name, exc.status)
             except ConfigError as exc:
                 self._fail(ConfigError(f"{self.name}: {exc} ({self.public_url})"))
                 return
-            except Exception as exc:   # refused, reset, timed out, bad handshake: try again
-                log.warning("%s: cannot connect to %s: %s", self.name, self.public_url,
-                            redact(f"{type(exc).__name__}: {exc}", self._secrets))
+            except Exception as exc:  # refused, reset, timed out, bad handshake: try again
+                log.warning(
+                    "%s: cannot connect to %s: %s",
+                    self.name,
+                    self.public_url,
+                    redact(f"{type(exc).__name__}: {exc}", self._secrets),
+                )
             else:
                 if await self._session(ws):
                     attempt = 0
@@ -256,7 +280,7 @@ class FeedConnection:
         loop = asyncio.get_running_loop()
 
         def check() -> None:
-            idle = time.monotonic() - ws.heard   # the socket stamps reads with time.monotonic()
+            idle = time.monotonic() - ws.heard  # the socket stamps reads with time.monotonic()
             if idle < limit:
                 self._watch = loop.call_later(limit - idle, check)
                 return

@@ -42,7 +42,7 @@ class Tick(NamedTuple):
     """One tick as `async for tick in feed` yields it (best bid/ask; 0 = not in this mode)."""
 
     instrument: str
-    received_ns: int      # wall clock, time.time_ns(), when the message arrived
+    received_ns: int  # wall clock, time.time_ns(), when the message arrived
     mode: str
     last_price: float
     last_quantity: int
@@ -52,7 +52,7 @@ class Tick(NamedTuple):
     bid_quantity: int
     ask_quantity: int
     oi: int
-    gap: bool             # first tick of this instrument after a reconnect
+    gap: bool  # first tick of this instrument after a reconnect
 
     @property
     def received(self) -> pd.Timestamp:
@@ -75,15 +75,21 @@ class Feed:
     (counted in `dropped_batches`); a slow consumer never slows the feed.
     """
 
-    def __init__(self, client: FeedClient, instruments: Iterable[Instrument], *,
-                 capacity: int = DEFAULT_CAPACITY, queue_size: int = 1_000) -> None:
+    def __init__(
+        self,
+        client: FeedClient,
+        instruments: Iterable[Instrument],
+        *,
+        capacity: int = DEFAULT_CAPACITY,
+        queue_size: int = 1_000,
+    ) -> None:
         self.client = client
         self.instruments = {i.key: i for i in instruments}
         self._ids = {key: client.tick_id(i) for key, i in self.instruments.items()}
         self.names = {tick_id: key for key, tick_id in self._ids.items()}
         self.rings = TickRings(self._ids.values(), capacity)
-        self._callbacks: tuple[TickCallback, ...] = ()   # replaced, never changed: safe to iterate
-        self._quote_callbacks: dict[int, tuple[QuoteCallback, ...]] = {}   # ring row -> callbacks, likewise
+        self._callbacks: tuple[TickCallback, ...] = ()  # replaced, never changed: safe to iterate
+        self._quote_callbacks: dict[int, tuple[QuoteCallback, ...]] = {}  # ring row -> callbacks, likewise
         self._queues: set[asyncio.Queue] = set()
         self._queue_size = queue_size
         self._closed = False
@@ -92,8 +98,14 @@ class Feed:
 
     # -- construction -----------------------------------------------------------------------
     @classmethod
-    def subscribed(cls, client: FeedClient, instruments: Iterable[Instrument], mode: str = "quote",
-                   *, capacity: int = DEFAULT_CAPACITY) -> Feed:
+    def subscribed(
+        cls,
+        client: FeedClient,
+        instruments: Iterable[Instrument],
+        mode: str = "quote",
+        *,
+        capacity: int = DEFAULT_CAPACITY,
+    ) -> Feed:
         """A feed of `client`'s ticks, every one of `instruments` subscribed in `mode`: how each
         broker's factory builds its market data around its own client."""
         feed = cls(client, instruments, capacity=capacity)
@@ -106,8 +118,9 @@ class Feed:
         try:
             return self.instruments[f"{exchange}:{name}"]
         except KeyError:
-            raise ValidationError("symbol", symbol, f"not one of this feed's instruments "
-                                  f"{sorted(self.instruments)}") from None
+            raise ValidationError(
+                "symbol", symbol, f"not one of this feed's instruments {sorted(self.instruments)}"
+            ) from None
 
     def subscribe(self, *symbols: str, mode: str = "quote") -> None:
         """Stream these of the feed's instruments in `mode` (also changes a mode). Sync."""
@@ -128,13 +141,13 @@ class Feed:
                     quote: LastQuote = self.rings.quote_at(row)  # type: ignore[assignment]  # just written
                     for on_quote in callbacks:
                         _call(on_quote, quote)
-        if self._callbacks:   # one read-only array shared by every callback
+        if self._callbacks:  # one read-only array shared by every callback
             ticks = as_ticks(ticks)
             ticks.flags.writeable = False
             for callback in self._callbacks:
                 _call(callback, ticks)
         if self._queues and len(slots):
-            rows = self.rings.take(slots)   # copied now: the ring may wrap before it is read
+            rows = self.rings.take(slots)  # copied now: the ring may wrap before it is read
             for queue in self._queues:
                 self._put(queue, rows)
 
@@ -203,11 +216,20 @@ class Feed:
 
     def _record(self, row: np.void) -> Tick:
         name = self.names.get((int(row["token"]), int(row["segment"])), str(row["token"]))
-        return Tick(name, int(row["received_ns"]), MODE_NAMES.get(int(row["mode"]), "?"),
-                    float(row["last_price"]), int(row["last_quantity"]), int(row["volume"]),
-                    float(row["bid_price"][0]), float(row["ask_price"][0]),
-                    int(row["bid_quantity"][0]), int(row["ask_quantity"][0]), int(row["oi"]),
-                    bool(row["gap"]))
+        return Tick(
+            name,
+            int(row["received_ns"]),
+            MODE_NAMES.get(int(row["mode"]), "?"),
+            float(row["last_price"]),
+            int(row["last_quantity"]),
+            int(row["volume"]),
+            float(row["bid_price"][0]),
+            float(row["ask_price"][0]),
+            int(row["bid_quantity"][0]),
+            int(row["ask_quantity"][0]),
+            int(row["oi"]),
+            bool(row["gap"]),
+        )
 
     async def __aiter__(self) -> AsyncIterator[Tick]:
         """Every tick from now on, as `Tick` records built one at a time as you consume them.

@@ -21,17 +21,29 @@ TIMEZONE = "Asia/Kolkata"
 
 # ring field -> column, in the order a trader reads them
 _COLUMNS = {
-    "last_price": "last_price", "last_quantity": "last_quantity", "volume": "volume",
-    "average_price": "average_price", "open": "open", "high": "high", "low": "low",
-    "close": "close", "total_buy_quantity": "total_buy_quantity",
-    "total_sell_quantity": "total_sell_quantity", "oi": "oi",
+    "last_price": "last_price",
+    "last_quantity": "last_quantity",
+    "volume": "volume",
+    "average_price": "average_price",
+    "open": "open",
+    "high": "high",
+    "low": "low",
+    "close": "close",
+    "total_buy_quantity": "total_buy_quantity",
+    "total_sell_quantity": "total_sell_quantity",
+    "oi": "oi",
 }
-_TIMES = ("last_trade_time", "exchange_timestamp")   # Unix seconds, 0 = not sent
+_TIMES = ("last_trade_time", "exchange_timestamp")  # Unix seconds, 0 = not sent
 _MODE_CATEGORIES = list(MODE_NAMES.values())
 
 
-def to_frame(source: TickRings | np.ndarray, names: Mapping[TickId, str] | None = None, *,
-             depth: bool = False, last: int | None = None) -> pd.DataFrame:
+def to_frame(
+    source: TickRings | np.ndarray,
+    names: Mapping[TickId, str] | None = None,
+    *,
+    depth: bool = False,
+    last: int | None = None,
+) -> pd.DataFrame:
     """A DataFrame of ticks, oldest first, indexed by receive time (Asia/Kolkata).
 
     `source`: rings (every instrument merged; `last` = newest N per instrument) or an array of
@@ -49,8 +61,7 @@ def to_frame(source: TickRings | np.ndarray, names: Mapping[TickId, str] | None 
         columns["instrument"] = _instrument_names(rows, names)
     else:
         columns["token"] = rows["token"]
-    columns["mode"] = pd.Categorical.from_codes(rows["mode"].astype(np.int64) - 1, _MODE_CATEGORIES,
-                                                validate=False)
+    columns["mode"] = pd.Categorical.from_codes(rows["mode"].astype(np.int64) - 1, _MODE_CATEGORIES, validate=False)
     columns.update((col, rows[field]) for field, col in _COLUMNS.items())
     columns["bid"], columns["ask"] = rows["bid_price"][:, 0], rows["ask_price"][:, 0]
     columns["bid_quantity"] = rows["bid_quantity"][:, 0]
@@ -67,8 +78,9 @@ def to_frame(source: TickRings | np.ndarray, names: Mapping[TickId, str] | None 
                 for level in range(DEPTH_LEVELS):
                     columns[f"{side}_{what}_{level + 1}"] = values[:, level]
     columns["gap"] = rows["gap"]
-    index = pd.DatetimeIndex(pd.to_datetime(rows["received_ns"], unit="ns", utc=True)
-                             .tz_convert(TIMEZONE), name="received")
+    index = pd.DatetimeIndex(
+        pd.to_datetime(rows["received_ns"], unit="ns", utc=True).tz_convert(TIMEZONE), name="received"
+    )
     return pd.DataFrame(columns, index=index)
 
 
@@ -88,8 +100,9 @@ def _instrument_names(rows: np.ndarray, names: Mapping[TickId, str]) -> pd.Categ
     return pd.Categorical.from_codes(codes, labels)
 
 
-def bars(source: TickRings | np.ndarray | pd.DataFrame, rule: str = "1s",
-         names: Mapping[TickId, str] | None = None) -> pd.DataFrame:
+def bars(
+    source: TickRings | np.ndarray | pd.DataFrame, rule: str = "1s", names: Mapping[TickId, str] | None = None
+) -> pd.DataFrame:
     """OHLCV bars of `rule` (a pandas offset: "1s", "5s", "1min") from ticks, per instrument.
 
     open/high/low/close are of last_price (ticks with no price are skipped); volume is the
@@ -112,9 +125,15 @@ def bars(source: TickRings | np.ndarray | pd.DataFrame, rule: str = "1s",
         traded = volume.diff()
     ticks = frame.assign(traded=traded.clip(lower=0).fillna(0).astype(np.int64))
     grouped = ticks.groupby(by + [pd.Grouper(freq=rule)], observed=True, sort=True)
-    out = grouped.agg(open=("last_price", "first"), high=("last_price", "max"),
-                      low=("last_price", "min"), close=("last_price", "last"),
-                      volume=("traded", "sum"), ticks=("last_price", "size"), gap=("gap", "any"))
+    out = grouped.agg(
+        open=("last_price", "first"),
+        high=("last_price", "max"),
+        low=("last_price", "min"),
+        close=("last_price", "last"),
+        volume=("traded", "sum"),
+        ticks=("last_price", "size"),
+        gap=("gap", "any"),
+    )
     if key:
         out = out.reset_index(key).sort_index(kind="stable")
     return out

@@ -25,19 +25,24 @@ from nbexec.core.ticks import TICK_DTYPE, TICK_FIELDS, WORDS_PER_TICK, as_words,
 
 DEFAULT_CAPACITY = 100_000
 
-TickId = tuple[int, int]   # (token, segment) as the decoders fill them: unique for both brokers
+TickId = tuple[int, int]  # (token, segment) as the decoders fill them: unique for both brokers
 
 
 def _ring_dtype() -> np.dtype:
     """TICK_DTYPE's fields at their own offsets, then received_ns and gap after them."""
-    names = list(TICK_FIELDS)   # TICK_DTYPE.names (it has no titles)
+    names = list(TICK_FIELDS)  # TICK_DTYPE.names (it has no titles)
     formats = [TICK_FIELDS[n][0] for n in names]
     offsets = [TICK_FIELDS[n][1] for n in names]
     end = TICK_DTYPE.itemsize
-    return np.dtype({"names": names + ["received_ns", "gap"],
-                     "formats": formats + [np.dtype("i8"), np.dtype("?")],
-                     "offsets": offsets + [end, end + 8],
-                     "itemsize": end + 16}, align=True)
+    return np.dtype(
+        {
+            "names": names + ["received_ns", "gap"],
+            "formats": formats + [np.dtype("i8"), np.dtype("?")],
+            "offsets": offsets + [end, end + 8],
+            "itemsize": end + 16,
+        },
+        align=True,
+    )
 
 
 RING_DTYPE = _ring_dtype()
@@ -45,8 +50,8 @@ _RING_FIELDS = dtype_fields(RING_DTYPE)
 _RING_WORDS = RING_DTYPE.itemsize // 8
 _NO_SLOTS = np.empty(0, np.intp)
 _TICK_SIZE, _RING_SIZE = TICK_DTYPE.itemsize, RING_DTYPE.itemsize
-_KEY = struct.Struct("=IB")                                   # token, segment: a row's first bytes
-_TAIL = struct.Struct("=q?")                                  # received_ns, gap
+_KEY = struct.Struct("=IB")  # token, segment: a row's first bytes
+_TAIL = struct.Struct("=q?")  # received_ns, gap
 assert _RING_FIELDS["received_ns"][1] == _TICK_SIZE and _RING_FIELDS["gap"][1] == _TICK_SIZE + 8
 # last_price .. ask_price[4] are 16 consecutive doubles: last, average, OHLC, 5 bids, 5 asks
 _PRICES_AT = _RING_FIELDS["last_price"][1]
@@ -63,7 +68,7 @@ class LastQuote(NamedTuple):
     last_price: float
     bid: float
     ask: float
-    received_ns: int      # wall clock, time.time_ns(), when its message arrived
+    received_ns: int  # wall clock, time.time_ns(), when its message arrived
 
 
 def tick_keys(tokens: np.ndarray, segments: np.ndarray) -> np.ndarray:
@@ -84,9 +89,9 @@ class TickRings:
             raise ValidationError("capacity", capacity, "must be at least 1 tick")
         self.capacity = int(capacity)
         self._ids: list[TickId] = []
-        self._row_of: dict[int, int] = {}           # tick key -> row
-        self._keys = np.empty(0, np.uint64)         # sorted, for searchsorted
-        self._rows = np.empty(0, np.intp)           # row of each sorted key
+        self._row_of: dict[int, int] = {}  # tick key -> row
+        self._keys = np.empty(0, np.uint64)  # sorted, for searchsorted
+        self._rows = np.empty(0, np.intp)  # row of each sorted key
         self._use(np.zeros((0, self.capacity), RING_DTYPE), np.zeros(0, np.int64), np.zeros(0, bool))
         self.add(ids)
 
@@ -94,7 +99,7 @@ class TickRings:
         """Adopt `buf` and the per-row counters, with the views that appends write through
         (made once, not per append)."""
         self._buf = buf
-        self._written = written             # ticks ever appended per row
+        self._written = written  # ticks ever appended per row
         self._gap_pending = gap_pending
         slots = buf.reshape(-1)
         # A tick is copied as its 8-byte words (core/ticks.py: a row is WORDS_PER_TICK words):
@@ -123,9 +128,12 @@ class TickRings:
         old_rows = len(self._ids)
         filled = int(min(self._written.max(initial=0), self.capacity))
         buf = np.zeros((old_rows + len(new), self.capacity), RING_DTYPE)
-        buf[:old_rows, :filled] = self._buf[:, :filled]   # touch only pages already in use
-        self._use(buf, np.concatenate((self._written, np.zeros(len(new), np.int64))),
-                  np.concatenate((self._gap_pending, np.zeros(len(new), bool))))
+        buf[:old_rows, :filled] = self._buf[:, :filled]  # touch only pages already in use
+        self._use(
+            buf,
+            np.concatenate((self._written, np.zeros(len(new), np.int64))),
+            np.concatenate((self._gap_pending, np.zeros(len(new), bool))),
+        )
         self._ids += new
         keys = tick_keys(np.array([t for t, _ in self._ids]), np.array([s for _, s in self._ids]))
         self._row_of = {int(key): row for row, key in enumerate(keys)}
@@ -164,15 +172,15 @@ class TickRings:
         if not n:
             return _NO_SLOTS
         counts = np.bincount(rows, minlength=len(self._ids))
-        if counts.max() == 1:   # the usual Kite frame: one packet per instrument
+        if counts.max() == 1:  # the usual Kite frame: one packet per instrument
             rank = np.zeros(n, np.int64)
-        else:                   # rank of each tick among its instrument's ticks in the batch
+        else:  # rank of each tick among its instrument's ticks in the batch
             order = np.argsort(rows, kind="stable")
             starts = np.cumsum(counts) - counts
             rank = np.empty(n, np.int64)
             rank[order] = np.arange(n) - starts[rows[order]]
-            keep = rank >= counts[rows] - cap       # more than a ring's worth: newest win
-            if not keep.all():   # (ticks is an array; mypy lost that to the Any of ticks[known])
+            keep = rank >= counts[rows] - cap  # more than a ring's worth: newest win
+            if not keep.all():  # (ticks is an array; mypy lost that to the Any of ticks[known])
                 ticks, rows, rank = ticks[keep], rows[keep], rank[keep]  # type: ignore[assignment]
         flat = rows * cap + (self._written[rows] + rank) % cap
         self._tick_words[flat] = as_words(np.ascontiguousarray(ticks))[0]
@@ -193,7 +201,7 @@ class TickRings:
         written = self._written_at[row]
         slot = row * self.capacity + written % self.capacity
         at = slot * _RING_SIZE
-        self._bytes[at:at + _TICK_SIZE] = tick
+        self._bytes[at : at + _TICK_SIZE] = tick
         _TAIL.pack_into(self._bytes, at + _TICK_SIZE, received_ns, self._gap_pending_at[row])
         self._gap_pending_at[row] = False
         self._written_at[row] = written + 1
@@ -202,7 +210,7 @@ class TickRings:
     def rows(self, slots: np.ndarray | list[int]) -> list[int]:
         """The rings (rows) that `slots` (as returned by `append`) fell in, each once."""
         if isinstance(slots, list):
-            return [slot // self.capacity for slot in slots]   # the one-tick append: one slot
+            return [slot // self.capacity for slot in slots]  # the one-tick append: one slot
         return np.unique(slots // self.capacity).tolist()
 
     def take(self, slots: np.ndarray | list[int]) -> np.ndarray:
@@ -260,5 +268,5 @@ class TickRings:
         held = min(written, cap, cap if last is None else max(last, 0))
         end = written % cap
         if held <= end:
-            return self._buf[row, end - held:end].copy()
-        return np.concatenate((self._buf[row, cap - (held - end):], self._buf[row, :end]))
+            return self._buf[row, end - held : end].copy()
+        return np.concatenate((self._buf[row, cap - (held - end) :], self._buf[row, :end]))

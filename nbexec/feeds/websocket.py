@@ -54,10 +54,10 @@ from nbexec.core.errors import ConfigError, NbexecError
 
 Message = str | bytes
 OnMessage = Callable[[Message, int], object]
-OnError = Callable[[Exception], bool]   # True: close the socket
+OnError = Callable[[Exception], bool]  # True: close the socket
 
 _time_ns, _monotonic = time.time_ns, time.monotonic
-_FIN_BINARY = 0x82   # FIN, no RSV bits, opcode 2: a binary message in one frame
+_FIN_BINARY = 0x82  # FIN, no RSV bits, opcode 2: a binary message in one frame
 
 
 class ProtocolViolation(NbexecError):
@@ -79,23 +79,32 @@ def _discard(message: Message, received_ns: int) -> None:
 class WebSocket(asyncio.Protocol):
     """A client WebSocket; open one with `open_websocket`."""
 
-    def __init__(self, protocol: ClientProtocol, request: Request, on_message: OnMessage,
-                 on_error: OnError, *, ping_interval_s: float | None, ping_timeout_s: float,
-                 close_timeout_s: float, logger: logging.Logger | logging.LoggerAdapter) -> None:
+    def __init__(
+        self,
+        protocol: ClientProtocol,
+        request: Request,
+        on_message: OnMessage,
+        on_error: OnError,
+        *,
+        ping_interval_s: float | None,
+        ping_timeout_s: float,
+        close_timeout_s: float,
+        logger: logging.Logger | logging.LoggerAdapter,
+    ) -> None:
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.opened: asyncio.Future[None] = self.loop.create_future()
         self.closed: asyncio.Future[None] = self.loop.create_future()
-        self.messages = 0                    # delivered so far
-        self.heard = _monotonic()            # time.monotonic() of the last read (any bytes)
+        self.messages = 0  # delivered so far
+        self.heard = _monotonic()  # time.monotonic() of the last read (any bytes)
         self._protocol, self._request = protocol, request
         self._deliver, self._on_error = on_message, on_error
         self._handshaking = True
-        self._framing = False                # frames are cut here (`_split`), not by the protocol
-        self._response_tail = b""            # the handshake response's last bytes read so far
-        self._partial = bytearray()          # the start of a frame not yet whole
-        self._need = 0                       # its whole length, once its header is in (else 0)
-        self._stopped = False                # delivery is over: closing or closed
+        self._framing = False  # frames are cut here (`_split`), not by the protocol
+        self._response_tail = b""  # the handshake response's last bytes read so far
+        self._partial = bytearray()  # the start of a frame not yet whole
+        self._need = 0  # its whole length, once its header is in (else 0)
+        self._stopped = False  # delivery is over: closing or closed
         self._fragments: list[bytes | bytearray] = []
         self._fragments_opcode = BINARY
         self._ping_interval, self._ping_timeout = ping_interval_s, ping_timeout_s
@@ -152,7 +161,7 @@ class WebSocket(asyncio.Protocol):
     # -- asyncio callbacks ---------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        self._protocol.send_request(self._request)   # logs the target at DEBUG: a redacting logger
+        self._protocol.send_request(self._request)  # logs the target at DEBUG: a redacting logger
         self._flush()
 
     def data_received(self, data: bytes) -> None:
@@ -175,7 +184,7 @@ class WebSocket(asyncio.Protocol):
             self._response_tail = probe[-3:]
             self._through_protocol(data, received_ns)
             return
-        cut = end + 4 - len(self._response_tail)   # just past the blank line, in `data`
+        cut = end + 4 - len(self._response_tail)  # just past the blank line, in `data`
         self._response_tail = b""
         self._through_protocol(data[:cut], received_ns)
         if not self._handshaking and self._protocol.state is OPEN:
@@ -205,9 +214,9 @@ class WebSocket(asyncio.Protocol):
                 width = 2 if length == 126 else 8
                 if end - head < width:
                     break
-                length = int.from_bytes(data[head:head + width], "big")
+                length = int.from_bytes(data[head : head + width], "big")
                 head += width
-            if second & 0x80:   # masked: the protocol refuses it (1002)
+            if second & 0x80:  # masked: the protocol refuses it (1002)
                 head += 4
             stop = head + length
             if stop > end:
@@ -231,14 +240,14 @@ class WebSocket(asyncio.Protocol):
         if self._handshaking and not self._handshake_done(events):
             return
         for frame in events:
-            if frame.opcode is BINARY and frame.fin:   # a whole binary message
+            if frame.opcode is BINARY and frame.fin:  # a whole binary message
                 self._hand_over(bytes(frame.data), received_ns)
             elif (message := self._frame(frame)) is not None:
                 self._hand_over(message, received_ns)
-        self._flush()   # pongs and the close echo, queued by the protocol
+        self._flush()  # pongs and the close echo, queued by the protocol
         # (the transport is set: these bytes came through it)
         if protocol.parser_exc is not None and not self.transport.is_closing():  # type: ignore[union-attr]
-            self._violated(str(protocol.parser_exc))   # its close frame went out just above
+            self._violated(str(protocol.parser_exc))  # its close frame went out just above
 
     def _hand_over(self, message: Message, received_ns: int) -> None:
         """One message to the owner (nowhere once closing); what it raises goes to `on_error`,
@@ -251,15 +260,18 @@ class WebSocket(asyncio.Protocol):
                 self.start_closing()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._protocol.receive_eof()   # idempotent; the protocol's state becomes CLOSED
+        self._protocol.receive_eof()  # idempotent; the protocol's state becomes CLOSED
         self._stopped, self._deliver = True, _discard
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         if not self.opened.done():
-            failure = self._protocol.handshake_exc   # e.g. a refusal whose body ran to EOF
-            self._fail_open(_handshake_error(failure) if failure is not None
-                            else ConnectionError("connection closed during the handshake"))
+            failure = self._protocol.handshake_exc  # e.g. a refusal whose body ran to EOF
+            self._fail_open(
+                _handshake_error(failure)
+                if failure is not None
+                else ConnectionError("connection closed during the handshake")
+            )
         if not self.closed.done():
             self.closed.set_result(None)
 
@@ -272,21 +284,21 @@ class WebSocket(asyncio.Protocol):
             self._fail_open(_handshake_error(failure))
             self.abort()
             return False
-        if self._protocol.state is CONNECTING:   # the answer is still on its way
+        if self._protocol.state is CONNECTING:  # the answer is still on its way
             return False
         del events[0]
         self._handshaking = False
-        if not self.opened.done():   # else the opener gave up (timed out) and aborts
+        if not self.opened.done():  # else the opener gave up (timed out) and aborts
             self.opened.set_result(None)
         if self._ping_interval is not None:
             self._timer = self.loop.call_later(self._ping_interval, self._ping)
         return True
 
     def _fail_open(self, exc: Exception) -> None:
-        if self.opened.done():   # open, or the opener gave up (timed out)
+        if self.opened.done():  # open, or the opener gave up (timed out)
             return
         self.opened.set_exception(exc)
-        self.opened.exception()   # retrieved: the opener may be gone already (timed out)
+        self.opened.exception()  # retrieved: the opener may be gone already (timed out)
 
     def _frame(self, frame: Frame) -> Message | None:
         """Anything but a whole binary message: the message it completes, if any. The protocol
@@ -339,7 +351,7 @@ class WebSocket(asyncio.Protocol):
 
     def _flush(self) -> None:
         writes = self._protocol.data_to_send()
-        if writes:   # (only once connected: connection_made sets the transport, then flushes)
+        if writes:  # (only once connected: connection_made sets the transport, then flushes)
             self.transport.writelines(writes)  # type: ignore[union-attr]
 
     def _ping(self) -> None:
@@ -378,11 +390,18 @@ def parse_url(url: str) -> WebSocketURI:
         raise ConfigError("WebSocket URL: malformed host or port") from None
 
 
-async def open_websocket(url: str, on_message: OnMessage, on_error: OnError, *,
-                         headers: Mapping[str, str] = {}, open_timeout_s: float,
-                         ping_interval_s: float | None = 20.0, ping_timeout_s: float = 20.0,
-                         close_timeout_s: float = 1.0,
-                         logger: logging.Logger | logging.LoggerAdapter) -> WebSocket:
+async def open_websocket(
+    url: str,
+    on_message: OnMessage,
+    on_error: OnError,
+    *,
+    headers: Mapping[str, str] = {},
+    open_timeout_s: float,
+    ping_interval_s: float | None = 20.0,
+    ping_timeout_s: float = 20.0,
+    close_timeout_s: float = 1.0,
+    logger: logging.Logger | logging.LoggerAdapter,
+) -> WebSocket:
     """Connect (TLS for wss://), do the opening handshake, return the open socket.
 
     Raises `ConfigError` for a URL that is not ws/wss, `HandshakeRefused` for a non-101
@@ -402,13 +421,22 @@ async def open_websocket(url: str, on_message: OnMessage, on_error: OnError, *,
     loop = asyncio.get_running_loop()
 
     def make() -> WebSocket:
-        return WebSocket(protocol, request, on_message, on_error, ping_interval_s=ping_interval_s,
-                         ping_timeout_s=ping_timeout_s, close_timeout_s=close_timeout_s, logger=logger)
+        return WebSocket(
+            protocol,
+            request,
+            on_message,
+            on_error,
+            ping_interval_s=ping_interval_s,
+            ping_timeout_s=ping_timeout_s,
+            close_timeout_s=close_timeout_s,
+            logger=logger,
+        )
 
     async def handshake() -> WebSocket:
         context = ssl.create_default_context() if where.secure else None
-        _, ws = await loop.create_connection(make, where.host, where.port, ssl=context,
-                                             server_hostname=where.host if context else None)
+        _, ws = await loop.create_connection(
+            make, where.host, where.port, ssl=context, server_hostname=where.host if context else None
+        )
         try:
             await ws.opened
         except BaseException:

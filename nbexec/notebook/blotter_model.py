@@ -20,18 +20,51 @@ import pandas as pd
 
 from ..core.orders import Order
 
-COLUMNS = ("order_id", "account", "instrument", "side", "quantity", "order_type", "price", "status",
-           "filled_quantity", "average_price", "reject_reason", "version", "created_at_ns")
+COLUMNS = (
+    "order_id",
+    "account",
+    "instrument",
+    "side",
+    "quantity",
+    "order_type",
+    "price",
+    "status",
+    "filled_quantity",
+    "average_price",
+    "reject_reason",
+    "version",
+    "created_at_ns",
+)
 _INTS = {"quantity", "filled_quantity", "version", "created_at_ns"}
 _FLOATS = {"price", "average_price"}
 _DETAILS = ("instrument", "side", "quantity")
-HEADERS = {"created_at_ns": "time", "order_id": "order", "instrument": "symbol", "order_type": "type",
-           "quantity": "qty", "filled_quantity": "filled", "average_price": "avg", "reject_reason": "reason"}
-SHOWN = ("created_at_ns", "order_id", "account", "instrument", "side", "quantity", "order_type", "price",
-         "status", "filled_quantity", "average_price", "reject_reason")
+HEADERS = {
+    "created_at_ns": "time",
+    "order_id": "order",
+    "instrument": "symbol",
+    "order_type": "type",
+    "quantity": "qty",
+    "filled_quantity": "filled",
+    "average_price": "avg",
+    "reject_reason": "reason",
+}
+SHOWN = (
+    "created_at_ns",
+    "order_id",
+    "account",
+    "instrument",
+    "side",
+    "quantity",
+    "order_type",
+    "price",
+    "status",
+    "filled_quantity",
+    "average_price",
+    "reject_reason",
+)
 
 
-def _typed(name: str, value: Any) -> object:   # any JSON value: `apply` catches what int/float raise
+def _typed(name: str, value: Any) -> object:  # any JSON value: `apply` catches what int/float raise
     if name in _INTS:
         return int(float(value))
     if name in _FLOATS:
@@ -69,8 +102,9 @@ class BlotterModel:
             fields = {k: _typed(k, v) for k, v in changes.items() if k in COLUMNS}
         except (KeyError, TypeError, ValueError):
             return False
-        fields.update(account=note.get("account", fields.get("account", "")), status=note.get("status"),
-                      version=version)
+        fields.update(
+            account=note.get("account", fields.get("account", "")), status=note.get("status"), version=version
+        )
         return self._merge(order_id, version, {k: v for k, v in fields.items() if v is not None})
 
     def _merge(self, order_id: str, version: int, fields: dict) -> bool:
@@ -90,8 +124,11 @@ class BlotterModel:
     @property
     def incomplete(self) -> list[tuple[str, str]]:
         """(account, order id) of rows still missing their instrument, side or quantity."""
-        return [(r.get("account", ""), oid) for oid, r in self.rows_by_id.items()
-                if any(k not in r for k in _DETAILS) and r.get("account")]
+        return [
+            (r.get("account", ""), oid)
+            for oid, r in self.rows_by_id.items()
+            if any(k not in r for k in _DETAILS) and r.get("account")
+        ]
 
     def rows(self, limit: int | None = None) -> list[dict]:
         """Rows, most recently changed first."""
@@ -116,12 +153,16 @@ class BlotterModel:
         body = "".join(
             f'<tr class="nbx-{html.escape(str(r.get("status", "")).lower())}" '
             f'data-order="{html.escape(r["order_id"])}">'
-            + "".join(f"<td>{_cell(c, r.get(c))}</td>" for c in SHOWN) + "</tr>"
-            for r in self.rows(limit))
+            + "".join(f"<td>{_cell(c, r.get(c))}</td>" for c in SHOWN)
+            + "</tr>"
+            for r in self.rows(limit)
+        )
         more = len(self.rows_by_id) - min(limit, len(self.rows_by_id))
         tail = f"<div>... and {more} older</div>" if more > 0 else ""
-        return (f'<div class="nbx-blotter"><div><b>{len(self.rows_by_id)} orders</b> {counts}</div>'
-                f'<table class="nbx-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{tail}</div>')
+        return (
+            f'<div class="nbx-blotter"><div><b>{len(self.rows_by_id)} orders</b> {counts}</div>'
+            f'<table class="nbx-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{tail}</div>'
+        )
 
 
 def _cell(column: str, value: str | float | None) -> str:

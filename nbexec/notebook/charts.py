@@ -23,8 +23,10 @@ def sparkline_svg(values: Sequence[float], width: int = 160, height: int = 36) -
     xs = np.linspace(1, width - 1, len(y)) if len(y) > 1 else np.array([width / 2])
     ys = height - 2 - (y - low) / span * (height - 4) if high > low else np.full(len(y), height / 2)
     points = " ".join(f"{x:.1f},{v:.1f}" for x, v in zip(xs, ys, strict=True))
-    return (f'<svg class="nbx-spark" width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
-            f'<polyline fill="none" stroke="currentColor" stroke-width="1.5" points="{points}"/></svg>')
+    return (
+        f'<svg class="nbx-spark" width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
+        f'<polyline fill="none" stroke="currentColor" stroke-width="1.5" points="{points}"/></svg>'
+    )
 
 
 def histogram(values: Sequence[float], bins: int = 20) -> tuple[np.ndarray, np.ndarray]:
@@ -40,8 +42,9 @@ def histogram(values: Sequence[float], bins: int = 20) -> tuple[np.ndarray, np.n
     return counts, edges
 
 
-def histogram_svg(values: Sequence[float], *, title: str = "", unit: str = "us", bins: int = 20,
-                  width: int = 320, height: int = 120) -> str:
+def histogram_svg(
+    values: Sequence[float], *, title: str = "", unit: str = "us", bins: int = 20, width: int = 320, height: int = 120
+) -> str:
     """A bar chart of `histogram(values)` with the range and the median in the caption."""
     counts, edges = histogram(values, bins)
     caption = html.escape(title)
@@ -52,7 +55,11 @@ def histogram_svg(values: Sequence[float], *, title: str = "", unit: str = "us",
     bars = "".join(
         f'<rect x="{1 + i * bar_w:.1f}" y="{height - c / top * (height - 2):.1f}" width="{max(bar_w - 1, 1):.1f}" '
         f'height="{c / top * (height - 2):.1f}" fill="steelblue"><title>{edges[i]:,.0f}-{edges[i + 1]:,.0f} {unit}: '
-        f'{c}</title></rect>' for i, c in enumerate(counts))
+        f"{c}</title></rect>"
+        for i, c in enumerate(counts)
+    )
     median = float(np.median([x for x in values if x is not None and math.isfinite(x) and x > 0]))
-    return (f'<div class="nbx-hist"><div>{caption}: n={int(counts.sum())}, {edges[0]:,.0f}-{edges[-1]:,.0f} {unit}, '
-            f'median {median:,.0f} {unit}</div><svg width="{width}" height="{height}">{bars}</svg></div>')
+    return (
+        f'<div class="nbx-hist"><div>{caption}: n={int(counts.sum())}, {edges[0]:,.0f}-{edges[-1]:,.0f} {unit}, '
+        f'median {median:,.0f} {unit}</div><svg width="{width}" height="{height}">{bars}</svg></div>'
+    )

@@ -46,8 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nbexec.notebook.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--notebook", type=Path, default=REPO / "notebooks" / "quickstart.ipynb")
     parser.add_argument("--out", type=Path, default=REPO / "notebooks" / "executed" / "quickstart.ipynb")
-    parser.add_argument("--keep", action="store_true",
-                        help="leave the paper exchange, Redis and their data dir running (printed)")
+    parser.add_argument(
+        "--keep", action="store_true", help="leave the paper exchange, Redis and their data dir running (printed)"
+    )
     args = parser.parse_args(argv)
     if not args.notebook.exists():
         parser.error(f"{args.notebook} not found (run from a source checkout, or pass --notebook)")

@@ -100,6 +100,7 @@ def _choice(enum):
         if value not in names:
             raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(names)}")
         return value
+
     return parse
 
 
@@ -115,16 +116,19 @@ def _build() -> dict[str, _Parser]:
     start = sub("start", "start the OMS in this kernel (no config: paper exchange + embedded Redis)")
     start.add_argument("--config", help="TOML config file with accounts and risk limits")
     start.add_argument("--accounts", type=_positive_quantity, help="paper accounts to create (paper mode)")
-    for verb, text in (("stop", "stop the OMS (orders and state stay in Redis)"),
-                       ("status", "engine, Redis, broker connections and kill switch"),
-                       ("accounts", "accounts with their sizing and routes"),
-                       ("orders", "orders as a DataFrame"), ("fills", "fills as a DataFrame"),
-                       ("positions", "positions and P&L as a DataFrame"),
-                       ("latency", "latency percentiles per hop and a histogram"),
-                       ("kill", "kill switch ON: block new orders, cancel open ones"),
-                       ("unkill", "kill switch OFF"),
-                       ("blotter", "the live order blotter widget"),
-                       ("ticket", "an order ticket widget")):
+    for verb, text in (
+        ("stop", "stop the OMS (orders and state stay in Redis)"),
+        ("status", "engine, Redis, broker connections and kill switch"),
+        ("accounts", "accounts with their sizing and routes"),
+        ("orders", "orders as a DataFrame"),
+        ("fills", "fills as a DataFrame"),
+        ("positions", "positions and P&L as a DataFrame"),
+        ("latency", "latency percentiles per hop and a histogram"),
+        ("kill", "kill switch ON: block new orders, cancel open ones"),
+        ("unkill", "kill switch OFF"),
+        ("blotter", "the live order blotter widget"),
+        ("ticket", "an order ticket widget"),
+    ):
         sub(verb, text)
     subscribe = sub("subscribe", "stream ticks for symbols into DataFrames")
     subscribe.add_argument("symbols", nargs="+", type=_symbol, metavar="SYMBOL")
@@ -135,8 +139,13 @@ def _build() -> dict[str, _Parser]:
         p.add_argument("--limit", type=_price, help="limit price (default: protected market order)")
         p.add_argument("--trigger", type=_price, help="trigger price for SL / SL-M")
         p.add_argument("--type", dest="order_type", type=_choice(OrderType), help="MARKET, LIMIT, SL, SL-M")
-        p.add_argument("--slippage", "--limit-slippage", dest="max_slippage_bps", type=_bps,
-                       help="protection band for market orders, e.g. 20bps")
+        p.add_argument(
+            "--slippage",
+            "--limit-slippage",
+            dest="max_slippage_bps",
+            type=_bps,
+            help="protection band for market orders, e.g. 20bps",
+        )
         p.add_argument("--accounts", type=_accounts, default="all", help="all, GROUP, or ID,ID")
         p.add_argument("--product", type=_choice(Product), help="CNC, MIS, NRML")
         p.add_argument("--validity", type=_choice(Validity), help="DAY or IOC")
@@ -147,8 +156,9 @@ def _build() -> dict[str, _Parser]:
     target.add_argument("--accounts", type=_accounts, default="all")
     cancel = sub("cancel", "cancel ID|all")
     cancel.add_argument("order_id", metavar="ID|all")
-    poll = sub("busy-poll", "busy-poll on|off: poll instead of sleeping and keep armed signals warm "
-                            "(a CPU core stays busy)")
+    poll = sub(
+        "busy-poll", "busy-poll on|off: poll instead of sleeping and keep armed signals warm (a CPU core stays busy)"
+    )
     poll.add_argument("on", type=_on_off, metavar="on|off")
     return parsers
 
@@ -160,7 +170,8 @@ VERBS = tuple(_PARSERS)
 def usage() -> str:
     width = max(map(len, VERBS))
     return "usage: %oms COMMAND [ARGS] [--help]\n" + "\n".join(
-        f"  {verb:<{width}}  {p.description}" for verb, p in _PARSERS.items())
+        f"  {verb:<{width}}  {p.description}" for verb, p in _PARSERS.items()
+    )
 
 
 def parse_line(line: str) -> Command:

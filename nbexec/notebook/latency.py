@@ -17,5 +17,8 @@ PLOTTED = ("risk_to_wire_us", "wire_to_ack_us", "signal_to_done_us")
 
 def latency_html(orders: Iterable[Order], hops: Iterable[str] = PLOTTED) -> str:
     samples = latency_samples(orders)
-    return '<div class="nbx-latency" style="display:flex;flex-wrap:wrap;gap:12px">' + "".join(
-        histogram_svg(samples[hop], title=hop.removesuffix("_us")) for hop in hops) + "</div>"
+    return (
+        '<div class="nbx-latency" style="display:flex;flex-wrap:wrap;gap:12px">'
+        + "".join(histogram_svg(samples[hop], title=hop.removesuffix("_us")) for hop in hops)
+        + "</div>"
+    )

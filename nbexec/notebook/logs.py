@@ -42,5 +42,5 @@ def install() -> None:
     logger.addHandler(console)
     logger.addHandler(RECENT)
     logger.propagate = False
-    if logger.level == logging.NOTSET:   # routine INFO (each feed connecting, per account and route)
+    if logger.level == logging.NOTSET:  # routine INFO (each feed connecting, per account and route)
         logger.setLevel(logging.WARNING)  # stays out unless the user raises the level

@@ -59,12 +59,13 @@ class OmsMagics(Magics):
             return status(session().oms)
         oms = session().require()
         if verb == "order":
-            return _show_progress(oms.fire(args.pop("symbol"), args.pop("side"), args.pop("quantity"),
-                                           **order_arguments(args)))
+            return _show_progress(
+                oms.fire(args.pop("symbol"), args.pop("side"), args.pop("quantity"), **order_arguments(args))
+            )
         if verb == "target":
             return _show_progress(await oms.target(args["symbol"], args["quantity"], accounts=args["accounts"]))
         if verb == "subscribe":
-            feed = await oms.subscribe(*args["symbols"])   # full mode, back once each symbol has ticked
+            feed = await oms.subscribe(*args["symbols"])  # full mode, back once each symbol has ticked
             display(PriceTiles(feed, list(args["symbols"])))
             return feed
         if verb == "cancel":
@@ -83,8 +84,12 @@ class OmsMagics(Magics):
             oms.busy_poll = args["on"]
             period = oms.rehearse_every_s
             rehearsals = f"armed signals rehearsed every {period * 1e3:g} ms" if period else "rehearsals off"
-            print(f"busy polling ON: the loop polls instead of sleeping, {rehearsals}; one CPU core stays busy "
-                  "(%oms busy-poll off)" if args["on"] else "busy polling off")
+            print(
+                f"busy polling ON: the loop polls instead of sleeping, {rehearsals}; one CPU core stays busy "
+                "(%oms busy-poll off)"
+                if args["on"]
+                else "busy polling off"
+            )
             return None
         return self._view(oms, verb)
 
@@ -121,8 +126,9 @@ class OmsMagics(Magics):
         user_ns = self.shell.user_ns  # type: ignore[union-attr]  # registered magics have a shell
         if oms is not None and user_ns.get("oms") is oms:
             del user_ns["oms"]
-        print("nbexec engine stopped (orders and positions stay in Redis)" if stopped
-              else "nbexec engine is not running")
+        print(
+            "nbexec engine stopped (orders and positions stay in Redis)" if stopped else "nbexec engine is not running"
+        )
 
     async def basket(self, commands: list[Command]) -> list[FanOut]:
         """One signal per line; every symbol is checked before the first order goes out."""
@@ -136,8 +142,9 @@ class OmsMagics(Magics):
         for number, command in enumerate(commands, 1):
             args = dict(command.args)
             try:
-                fanouts.append(oms.fire(args.pop("symbol"), args.pop("side"), args.pop("quantity"),
-                                        **order_arguments(args)))
+                fanouts.append(
+                    oms.fire(args.pop("symbol"), args.pop("side"), args.pop("quantity"), **order_arguments(args))
+                )
             except NbexecError as exc:
                 sent = f"lines 1-{number - 1} were sent" if number > 1 else "nothing was sent"
                 raise UsageError(f"line {number}: {exc}; {sent}") from None
@@ -147,10 +154,18 @@ class OmsMagics(Magics):
 
 def order_arguments(args: dict) -> dict:
     """A parsed buy / sell line's options as `oms.fire` keyword arguments."""
-    kwargs = {"accounts": args.get("accounts", "all"),
-              "order_type": args.get("order_type") or ("LIMIT" if "limit" in args else "MARKET")}
-    for option, name in (("limit", "price"), ("trigger", "trigger_price"), ("max_slippage_bps", "max_slippage_bps"),
-                         ("product", "product"), ("validity", "validity"), ("tag", "signal_id")):
+    kwargs = {
+        "accounts": args.get("accounts", "all"),
+        "order_type": args.get("order_type") or ("LIMIT" if "limit" in args else "MARKET"),
+    }
+    for option, name in (
+        ("limit", "price"),
+        ("trigger", "trigger_price"),
+        ("max_slippage_bps", "max_slippage_bps"),
+        ("product", "product"),
+        ("validity", "validity"),
+        ("tag", "signal_id"),
+    ):
         if option in args:
             kwargs[name] = args[option]
     return kwargs
@@ -174,15 +189,33 @@ def status(oms: OMS | None) -> pd.Series:
     if oms is None:
         return pd.Series({"engine": "not running (%oms start)"}, name="nbexec")
     open_orders = sum(1 for o in oms.orders.values() if o.status not in TERMINAL)
-    return pd.Series({"engine": "running", "brokers": describe(oms), "redis": "ok" if oms.redis_ok else "UNREACHABLE",
-                      "kill switch": "ON" if oms.killed else "off", "busy poll": "ON" if oms.busy_poll else "off",
-                      "orders (session)": len(oms.orders),
-                      "open orders": open_orders, "fills (session)": len(oms.fills), "feeds": len(oms.feeds),
-                      "paper admin": (oms.paper_info or {}).get("admin", ""),
-                      "last warning": RECENT.records[-1] if RECENT.records else ""}, name="nbexec")
+    return pd.Series(
+        {
+            "engine": "running",
+            "brokers": describe(oms),
+            "redis": "ok" if oms.redis_ok else "UNREACHABLE",
+            "kill switch": "ON" if oms.killed else "off",
+            "busy poll": "ON" if oms.busy_poll else "off",
+            "orders (session)": len(oms.orders),
+            "open orders": open_orders,
+            "fills (session)": len(oms.fills),
+            "feeds": len(oms.feeds),
+            "paper admin": (oms.paper_info or {}).get("admin", ""),
+            "last warning": RECENT.records[-1] if RECENT.records else "",
+        },
+        name="nbexec",
+    )
 
 
 def accounts_df(oms: OMS) -> pd.DataFrame:
-    rows = [{"account": a.id, "groups": ", ".join(a.groups), "sizing": str(a.sizing),
-             "routes": ", ".join(r.name for r in a.routes), "capital": a.capital} for a in oms.accounts.values()]
+    rows = [
+        {
+            "account": a.id,
+            "groups": ", ".join(a.groups),
+            "sizing": str(a.sizing),
+            "routes": ", ".join(r.name for r in a.routes),
+            "capital": a.capital,
+        }
+        for a in oms.accounts.values()
+    ]
     return pd.DataFrame(rows).set_index("account")

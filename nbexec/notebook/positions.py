@@ -13,8 +13,16 @@ from ..engine.oms import OMS
 from .live import LiveWidget
 
 REFRESH_S = 1.0
-_SHOWN = ["account", "instrument", "quantity", "buy_price", "sell_price", "last_price", "realised_pnl",
-          "unrealised_pnl"]
+_SHOWN = [
+    "account",
+    "instrument",
+    "quantity",
+    "buy_price",
+    "sell_price",
+    "last_price",
+    "realised_pnl",
+    "unrealised_pnl",
+]
 
 
 def positions_html(df: pd.DataFrame) -> str:
@@ -27,8 +35,10 @@ def positions_html(df: pd.DataFrame) -> str:
     color = "#176c2c" if total >= 0 else "#b00020"
     # (+ 0.0 turns a realised -0.0 into 0.00)
     table = df[_SHOWN].to_html(index=False, classes="nbx-table", float_format=lambda v: f"{v + 0.0:,.2f}", na_rep="")
-    return (f'<div class="nbx-positions"><b>positions</b> &middot; P&amp;L <span style="color:{color}">'
-            f'{total:,.2f}</span> (realised {realised:,.2f}, unrealised {unrealised:,.2f}){table}</div>')
+    return (
+        f'<div class="nbx-positions"><b>positions</b> &middot; P&amp;L <span style="color:{color}">'
+        f"{total:,.2f}</span> (realised {realised:,.2f}, unrealised {unrealised:,.2f}){table}</div>"
+    )
 
 
 class PositionsPanel(LiveWidget):

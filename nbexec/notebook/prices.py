@@ -17,7 +17,7 @@ from .charts import sparkline_svg
 from .live import LiveWidget
 
 REFRESH_S = 0.2
-HISTORY = 300          # samples kept per symbol: one minute at REFRESH_S
+HISTORY = 300  # samples kept per symbol: one minute at REFRESH_S
 
 
 @dataclass
@@ -49,9 +49,11 @@ def tile_html(symbol: str, history: PriceHistory, bid: float = 0.0, ask: float =
     change = (last - first) / first * 100 if first else 0.0
     color = "#176c2c" if change >= 0 else "#b00020"
     quote = f" &middot; {bid:,.2f} / {ask:,.2f}" if bid and ask else ""
-    return (f'<div class="nbx-tile" data-symbol="{html.escape(symbol)}"><b>{html.escape(symbol)}</b> '
-            f'<span class="nbx-last">{last:,.2f}</span> <span style="color:{color}">{change:+.2f}%</span>{quote}'
-            f'<br><span style="color:{color}">{sparkline_svg(list(prices))}</span></div>')
+    return (
+        f'<div class="nbx-tile" data-symbol="{html.escape(symbol)}"><b>{html.escape(symbol)}</b> '
+        f'<span class="nbx-last">{last:,.2f}</span> <span style="color:{color}">{change:+.2f}%</span>{quote}'
+        f'<br><span style="color:{color}">{sparkline_svg(list(prices))}</span></div>'
+    )
 
 
 class PriceTiles(LiveWidget):

@@ -48,8 +48,12 @@ def summarize(fanouts: FanOut | Iterable[FanOut]) -> Progress:
     text = ", ".join(f"{status} {n}" for status, n in sorted(counts.items())) or "no orders"
     if skipped:
         text += f" ({skipped} skipped)"
-    return Progress(total=len(orders), final=sum(o.status in TERMINAL for o in orders),
-                    failed=sum(o.status in _FAILED for o in orders), text=text)
+    return Progress(
+        total=len(orders),
+        final=sum(o.status in TERMINAL for o in orders),
+        failed=sum(o.status in _FAILED for o in orders),
+        text=text,
+    )
 
 
 class FanOutProgress(LiveWidget):

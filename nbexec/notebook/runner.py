@@ -30,26 +30,27 @@ def probe(**facts):
 
 def kernel_env(data_dir: Path) -> dict[str, str]:
     """This process's environment with the engine's data dir set (loopback kept off any proxy)."""
-    return dict(os.environ, NBEXEC_DATA_DIR=str(data_dir), NO_PROXY="127.0.0.1,localhost",
-                no_proxy="127.0.0.1,localhost")
+    return dict(
+        os.environ, NBEXEC_DATA_DIR=str(data_dir), NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost"
+    )
 
 
-def execute(path: Path, data_dir: Path, *, probe: str = "", timeout: int = 120
-            ) -> tuple[nbformat.NotebookNode, dict]:
+def execute(path: Path, data_dir: Path, *, probe: str = "", timeout: int = 120) -> tuple[nbformat.NotebookNode, dict]:
     """(the executed notebook, the facts the probe reported). Cell errors raise
     `nbclient.exceptions.CellExecutionError`."""
     nb = nbformat.read(path, as_version=4)
     cells = len(nb.cells)
     if probe:
         nb.cells.append(nbformat.v4.new_code_cell(PROBE_PRELUDE + probe))
-    client = NotebookClient(nb, kernel_name="python3", timeout=timeout,
-                            resources={"metadata": {"path": str(Path(path).parent)}})
+    client = NotebookClient(
+        nb, kernel_name="python3", timeout=timeout, resources={"metadata": {"path": str(Path(path).parent)}}
+    )
     client.execute(env=kernel_env(data_dir))
     facts: dict = {}
     if probe:
         printed = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.output_type == "stream")
         line = next(line for line in printed.splitlines() if line.startswith(PROBE_MARK))
-        facts = json.loads(line[len(PROBE_MARK):])
+        facts = json.loads(line[len(PROBE_MARK) :])
         del nb.cells[cells:]
     return nb, facts
 
@@ -115,7 +116,7 @@ class LiveKernel:
         printed: list[str] = []
         self.run(f"print({PROBE_MARK!r} + __import__('json').dumps({expression}))", into=printed)
         line = next(line for line in "".join(printed).splitlines() if line.startswith(PROBE_MARK))
-        return json.loads(line[len(PROBE_MARK):])
+        return json.loads(line[len(PROBE_MARK) :])
 
     def close(self) -> None:
         self.kc.stop_channels()

@@ -35,8 +35,9 @@ class Session:
         self.hub: NotificationHub | None = None
         self._attached: list[Closable] = []
 
-    async def start(self, config: EngineConfig | str | Path | None = None, *,
-                    accounts: int | None = None) -> tuple[OMS, bool]:
+    async def start(
+        self, config: EngineConfig | str | Path | None = None, *, accounts: int | None = None
+    ) -> tuple[OMS, bool]:
         """(the engine, True if this call started it); a running engine is returned as is."""
         if self.oms is not None:
             return self.oms, False
@@ -71,13 +72,15 @@ class Session:
         return True
 
 
-
 def engine_config(config: EngineConfig | str | Path | None, accounts: int | None) -> EngineConfig:
     """The config to start with: a file, an EngineConfig, or the paper exchange (N accounts)."""
     if accounts is not None:
         if config is not None:
-            raise ValidationError("accounts", accounts, "--accounts sizes the paper exchange; "
-                                  "with --config, list the accounts in the file")
+            raise ValidationError(
+                "accounts",
+                accounts,
+                "--accounts sizes the paper exchange; with --config, list the accounts in the file",
+            )
         if not 1 <= accounts <= MAX_PAPER_ACCOUNTS:
             raise ValidationError("accounts", accounts, f"paper accounts must be 1..{MAX_PAPER_ACCOUNTS}")
         return EngineConfig(paper=PaperConfig(accounts=accounts))

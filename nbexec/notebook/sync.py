@@ -49,6 +49,7 @@ def run(awaitable: Awaitable[T]) -> T:
 def _idle_loop() -> asyncio.AbstractEventLoop:
     """IPython's persistent loop for top-level await: the engine's home outside a kernel."""
     from IPython.core.async_helpers import get_asyncio_loop
+
     return get_asyncio_loop()
 
 

@@ -33,8 +33,7 @@ def ticket_order(symbol: str, side: str, quantity: int, price: float | None, acc
     names = [a.strip() for a in accounts.split(",") if a.strip()]
     if not names or not all(re.fullmatch(r"[A-Za-z0-9_.-]+", a) for a in names):
         raise ValidationError("accounts", accounts, "use all, a group name, or ID,ID,...")
-    order = {"symbol": symbol, "side": side, "qty": quantity,
-             "accounts": names[0] if len(names) == 1 else names}
+    order = {"symbol": symbol, "side": side, "qty": quantity, "accounts": names[0] if len(names) == 1 else names}
     if price:
         order.update(order_type="LIMIT", price=float(price))
     return order
@@ -51,16 +50,16 @@ class OrderTicket(LiveWidget):
         self.symbol = w.Dropdown(options=symbols, value=shown, description="symbol")
         self.side = w.ToggleButtons(options=["BUY", "SELL"], value="BUY", description="side")
         self.quantity = w.BoundedIntText(value=quantity, min=1, max=10_000_000, description="quantity")
-        self.price = w.BoundedFloatText(value=0.0, min=0.0, max=1e9, step=0.05, description="price",
-                                        tooltip="0 = market order")
+        self.price = w.BoundedFloatText(
+            value=0.0, min=0.0, max=1e9, step=0.05, description="price", tooltip="0 = market order"
+        )
         self.accounts = w.Text(value="all", description="accounts")
         self.send = w.Button(description="Send", button_style="primary", icon="paper-plane")
         self.send.add_class("nbx-send")
         self.status = w.HTML("")
         self.status.add_class("nbx-ticket-status")
         self.send.on_click(self._on_send)
-        self.widget = w.VBox([self.symbol, self.side, self.quantity, self.price, self.accounts,
-                              self.send, self.status])
+        self.widget = w.VBox([self.symbol, self.side, self.quantity, self.price, self.accounts, self.send, self.status])
         self.widget.add_class("nbx-ticket")
         self.last_fanout: FanOut | None = None
 
@@ -69,8 +68,13 @@ class OrderTicket(LiveWidget):
             self._say("the engine was stopped: %oms start, then a new ticket", error=True)
             return
         try:
-            order = ticket_order(self.symbol.value, self.side.value, int(self.quantity.value),
-                                 float(self.price.value), self.accounts.value)
+            order = ticket_order(
+                self.symbol.value,
+                self.side.value,
+                int(self.quantity.value),
+                float(self.price.value),
+                self.accounts.value,
+            )
             fanout = self.oms.fire(order.pop("symbol"), order.pop("side"), order.pop("qty"), **order)
         except NbexecError as exc:
             self._say(str(exc), error=True)

@@ -26,7 +26,7 @@ from .matching import Order, Position, Trade
 
 NAME = "admin"
 PATHS: tuple[str, ...] = ("/admin",)
-ORDER_PATH: str | None = None   # nothing here is an order request
+ORDER_PATH: str | None = None  # nothing here is an order request
 
 
 def _json(data, status: int = 200) -> web.Response:
@@ -34,33 +34,62 @@ def _json(data, status: int = 200) -> web.Response:
 
 
 def order_json(o: Order) -> dict:
-    return {"order_id": o.order_id, "account": o.account, "instrument": o.instrument.key,
-            "side": o.side, "quantity": o.quantity, "order_type": o.order_type, "price": o.price,
-            "trigger_price": o.trigger_price, "product": o.product, "validity": o.validity,
-            "tag": o.tag, "status": o.status, "status_message": o.status_message,
-            "filled_quantity": o.filled_quantity, "average_price": o.average_price,
-            "cancelled_quantity": o.cancelled_quantity, "placed_at": o.placed_at,
-            "history": [[s.status, s.ts] for s in o.history]}
+    return {
+        "order_id": o.order_id,
+        "account": o.account,
+        "instrument": o.instrument.key,
+        "side": o.side,
+        "quantity": o.quantity,
+        "order_type": o.order_type,
+        "price": o.price,
+        "trigger_price": o.trigger_price,
+        "product": o.product,
+        "validity": o.validity,
+        "tag": o.tag,
+        "status": o.status,
+        "status_message": o.status_message,
+        "filled_quantity": o.filled_quantity,
+        "average_price": o.average_price,
+        "cancelled_quantity": o.cancelled_quantity,
+        "placed_at": o.placed_at,
+        "history": [[s.status, s.ts] for s in o.history],
+    }
 
 
 def trade_json(t: Trade) -> dict:
-    return {"trade_id": t.trade_id, "order_id": t.order_id, "instrument": t.instrument.key,
-            "side": t.side, "product": t.product, "quantity": t.quantity, "price": t.price, "ts": t.ts}
+    return {
+        "trade_id": t.trade_id,
+        "order_id": t.order_id,
+        "instrument": t.instrument.key,
+        "side": t.side,
+        "product": t.product,
+        "quantity": t.quantity,
+        "price": t.price,
+        "ts": t.ts,
+    }
 
 
 def position_json(p: Position) -> dict:
-    return {"instrument": p.instrument.key, "product": p.product, "quantity": p.quantity,
-            "buy_quantity": p.buy_quantity, "buy_value": p.buy_value,
-            "sell_quantity": p.sell_quantity, "sell_value": p.sell_value}
+    return {
+        "instrument": p.instrument.key,
+        "product": p.product,
+        "quantity": p.quantity,
+        "buy_quantity": p.buy_quantity,
+        "buy_value": p.buy_value,
+        "sell_quantity": p.sell_quantity,
+        "sell_value": p.sell_value,
+    }
 
 
 def book_json(x: Exchange, account: str) -> dict:
     e = x.engine
     funds = e.funds(account)
-    return {"orders": [order_json(o) for o in e.orders(account)],
-            "trades": [trade_json(t) for t in e.trades(account)],
-            "positions": [position_json(p) for p in e.positions(account)],
-            "funds": {**asdict(funds), "available": funds.available}}
+    return {
+        "orders": [order_json(o) for o in e.orders(account)],
+        "trades": [trade_json(t) for t in e.trades(account)],
+        "positions": [position_json(p) for p in e.positions(account)],
+        "funds": {**asdict(funds), "available": funds.available},
+    }
 
 
 def urls(http: str, websocket: str) -> dict[str, str]:
@@ -78,13 +107,11 @@ def setup(app: web.Application, x: Exchange) -> None:
 
     async def requests(request):
         since = int(request.query.get("since", 0))
-        return _json({"requests": [r for r in x.recorder.requests if r["seq"] > since],
-                      "last": x.recorder.request_seq})
+        return _json({"requests": [r for r in x.recorder.requests if r["seq"] > since], "last": x.recorder.request_seq})
 
     async def ticks(request):
         since = int(request.query.get("since", 0))
-        return _json({"frames": [list(f) for f in x.recorder.frames if f[0] > since],
-                      "last": x.recorder.frame_seq})
+        return _json({"frames": [list(f) for f in x.recorder.frames if f[0] > since], "last": x.recorder.frame_seq})
 
     async def book(request):
         wanted = request.query.get("account")
@@ -95,10 +122,16 @@ def setup(app: web.Application, x: Exchange) -> None:
             return _json({"error": str(exc)}, 404)
 
     async def counters(request):
-        return _json({**x.recorder.counters, "order_requests": x.recorder.request_seq,
-                      "frames": x.recorder.frame_seq, "steps": x.engine.steps,
-                      "rate_limited": x.limiter.refused,
-                      **{f"fault.{k}": v for k, v in x.faults.injected.items()}})
+        return _json(
+            {
+                **x.recorder.counters,
+                "order_requests": x.recorder.request_seq,
+                "frames": x.recorder.frame_seq,
+                "steps": x.engine.steps,
+                "rate_limited": x.limiter.refused,
+                **{f"fault.{k}": v for k, v in x.faults.injected.items()},
+            }
+        )
 
     async def faults(request):
         body = await request.text()

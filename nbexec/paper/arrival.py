@@ -18,7 +18,7 @@ import socket
 import struct
 import time
 
-SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)   # Linux; Python does not name it
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux; Python does not name it
 _TIMESPEC = struct.Struct("qq")
 
 
@@ -26,7 +26,7 @@ class StampedSocket(socket.socket):
     """A connected socket whose reads note the kernel's arrival stamp (monotonic ns)."""
 
     __slots__ = ()
-    last_arrival_ns: int = 0   # of the bytes most recently read by any StampedSocket
+    last_arrival_ns: int = 0  # of the bytes most recently read by any StampedSocket
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         data, ancillary, _, _ = self.recvmsg(bufsize, 64, flags)
@@ -36,7 +36,7 @@ class StampedSocket(socket.socket):
                 StampedSocket.last_arrival_ns = seconds * 1_000_000_000 + nanos - (time.time_ns() - time.monotonic_ns())
                 break
         else:
-            StampedSocket.last_arrival_ns = time.monotonic_ns()   # no stamp (not Linux): the read
+            StampedSocket.last_arrival_ns = time.monotonic_ns()  # no stamp (not Linux): the read
         return data
 
 

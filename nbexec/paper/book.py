@@ -30,12 +30,43 @@ class Book:
     for every tick sent, creates almost nothing: the feed's hot path.
     """
 
-    __slots__ = ("inst", "tick", "rng", "close_t", "lower_t", "upper_t", "open_t", "high_t",
-                 "low_t", "ltp_t", "last_qty", "volume", "traded_value", "ltt", "bid_t", "bids",
-                 "ask_t", "asks", "depth_lots", "_quote", "version", "_num", "_den", "_holes")
+    __slots__ = (
+        "inst",
+        "tick",
+        "rng",
+        "close_t",
+        "lower_t",
+        "upper_t",
+        "open_t",
+        "high_t",
+        "low_t",
+        "ltp_t",
+        "last_qty",
+        "volume",
+        "traded_value",
+        "ltt",
+        "bid_t",
+        "bids",
+        "ask_t",
+        "asks",
+        "depth_lots",
+        "_quote",
+        "version",
+        "_num",
+        "_den",
+        "_holes",
+    )
 
-    def __init__(self, inst: Instrument, close: float, rng: random.Random, *,
-                 circuit_pct: float = 20.0, depth_lots: int = 50, now: float = 0.0) -> None:
+    def __init__(
+        self,
+        inst: Instrument,
+        close: float,
+        rng: random.Random,
+        *,
+        circuit_pct: float = 20.0,
+        depth_lots: int = 50,
+        now: float = 0.0,
+    ) -> None:
         self.inst = inst
         self.tick = inst.tick_size
         # rupees = ticks * num / den: exact integer product, one correctly rounded division
@@ -58,7 +89,7 @@ class Book:
         self.ask_t: list[int] = []
         self.asks: list[DepthLevel] = []
         self._quote: Quote | None = None
-        self._holes = False   # some displayed level was emptied by an order (quote skips it)
+        self._holes = False  # some displayed level was emptied by an order (quote skips it)
         self.version = 0
         self._redraw(up=rng.random() < 0.5)
 
@@ -104,7 +135,7 @@ class Book:
                 self.high_t = ltp
             elif ltp < self.low_t:
                 self.low_t = ltp
-        qty = (int(rnd() * 20) + 1) * self.inst.lot_size   # the market's own trade (inlined _print)
+        qty = (int(rnd() * 20) + 1) * self.inst.lot_size  # the market's own trade (inlined _print)
         self.last_qty = qty
         self.volume += qty
         self.traded_value += qty * ltp
@@ -128,8 +159,9 @@ class Book:
 
     def _level(self, ticks: int) -> DepthLevel:
         rnd = self.rng.random
-        return DepthLevel(ticks * self._num / self._den,
-                          (int(rnd() * self.depth_lots) + 1) * self.inst.lot_size, int(rnd() * 9) + 1)
+        return DepthLevel(
+            ticks * self._num / self._den, (int(rnd() * self.depth_lots) + 1) * self.inst.lot_size, int(rnd() * 9) + 1
+        )
 
     def _refresh(self, prices: list[int], levels: list[DepthLevel]) -> None:
         """Same price levels: emptied ones refill, and now and then one changes size."""
@@ -150,8 +182,12 @@ class Book:
         best_bid = min(best_bid, self.upper_t - 1)
         old = self.bid_t
         shift = best_bid - old[0] if old else DEPTH
-        if (0 < abs(shift) < DEPTH and len(old) == len(self.ask_t) == DEPTH
-                and best_bid - DEPTH >= self.lower_t and best_bid + DEPTH <= self.upper_t):
+        if (
+            0 < abs(shift) < DEPTH
+            and len(old) == len(self.ask_t) == DEPTH
+            and best_bid - DEPTH >= self.lower_t
+            and best_bid + DEPTH <= self.upper_t
+        ):
             self._slide(best_bid, shift)
             return
         bid_t = [p for p in range(best_bid, best_bid - DEPTH, -1) if p >= self.lower_t]
@@ -167,14 +203,14 @@ class Book:
         """Fast path of `_redraw` away from the band edges: slide both sides by `shift` ticks."""
         level = self._level
         if shift > 0:  # up: new best bids on top, asks lose their bottom levels
-            self.bids = [level(best_bid - i) for i in range(shift)] + self.bids[:DEPTH - shift]
+            self.bids = [level(best_bid - i) for i in range(shift)] + self.bids[: DEPTH - shift]
             top = best_bid + 1 + DEPTH - shift
             self.asks = self.asks[shift:] + [level(top + i) for i in range(shift)]
         else:
             s = -shift
             bottom = best_bid - (DEPTH - s)
             self.bids = self.bids[s:] + [level(bottom - i) for i in range(s)]
-            self.asks = [level(best_bid + 1 + i) for i in range(s)] + self.asks[:DEPTH - s]
+            self.asks = [level(best_bid + 1 + i) for i in range(s)] + self.asks[: DEPTH - s]
         self.bid_t = list(range(best_bid, best_bid - DEPTH, -1))
         self.ask_t = list(range(best_bid + 1, best_bid + 1 + DEPTH))
         self._quote = None
@@ -237,9 +273,24 @@ class Book:
             bids, asks = tuple(self.bids), tuple(self.asks)
         avg = round(self.traded_value / self.volume * self.tick, 2) if self.volume else 0.0
         # positional, in Quote's field order (the hot path: one per instrument per tick)
-        q = Quote(self.ltp_t * n / d, self.last_qty, avg, self.volume,
-                  sum([lv.quantity for lv in bids]) * 10, sum([lv.quantity for lv in asks]) * 10,
-                  self.open_t * n / d, self.high_t * n / d, self.low_t * n / d, self.close_t * n / d,
-                  self.ltt, 0, 0, 0, int(now), bids, asks)
+        q = Quote(
+            self.ltp_t * n / d,
+            self.last_qty,
+            avg,
+            self.volume,
+            sum([lv.quantity for lv in bids]) * 10,
+            sum([lv.quantity for lv in asks]) * 10,
+            self.open_t * n / d,
+            self.high_t * n / d,
+            self.low_t * n / d,
+            self.close_t * n / d,
+            self.ltt,
+            0,
+            0,
+            0,
+            int(now),
+            bids,
+            asks,
+        )
         self._quote = q
         return q

@@ -34,7 +34,7 @@ class Exchange(Protocol):
     faults: Faults
     limiter: RateLimiter
     hub: Hub
-    heartbeat_s: float          # idle feed connections get a heartbeat this often
+    heartbeat_s: float  # idle feed connections get a heartbeat this often
 
     @property
     def closing(self) -> asyncio.Event:
@@ -67,9 +67,9 @@ class Exchange(Protocol):
 class FrontEnd(Protocol):
     """One protocol the exchange speaks on its port. A module is one: it defines these names."""
 
-    NAME: str                  # names its order requests in the recorder ("kite", "dhan")
-    PATHS: tuple[str, ...]     # path prefixes it answers under; "" (the root) takes what no other claims
-    ORDER_PATH: str | None     # POST / PUT / DELETE under it are order requests, recorded on arrival
+    NAME: str  # names its order requests in the recorder ("kite", "dhan")
+    PATHS: tuple[str, ...]  # path prefixes it answers under; "" (the root) takes what no other claims
+    ORDER_PATH: str | None  # POST / PUT / DELETE under it are order requests, recorded on arrival
 
     def setup(self, app: web.Application, exchange: Exchange) -> None:
         """Register its routes (and whatever it keeps per app) on the exchange's app."""

@@ -67,8 +67,11 @@ def parse_faults(spec: str | FaultSpec | dict | None) -> FaultSpec:
         return FaultSpec()
     if isinstance(spec, FaultSpec):
         return spec
-    items = spec.items() if isinstance(spec, dict) else (
-        part.split("=", 1) if "=" in part else (part, "") for part in spec.split(",") if part.strip())
+    items = (
+        spec.items()
+        if isinstance(spec, dict)
+        else (part.split("=", 1) if "=" in part else (part, "") for part in spec.split(",") if part.strip())
+    )
     values: dict[str, object] = {}
     for name, raw in items:
         name = _attr(str(name).strip())

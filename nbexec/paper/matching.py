@@ -88,9 +88,16 @@ class Engine:
     seeded from (`seed`, instrument key), so adding an instrument does not change the others.
     """
 
-    def __init__(self, listings: Iterable[tuple[Instrument, float]], *, seed: int = 0,
-                 clock: Callable[[], float] = time.time, circuit_pct: float = 20.0,
-                 depth_lots: int = 50, order_id_base: int = 250_000_000_000_000) -> None:
+    def __init__(
+        self,
+        listings: Iterable[tuple[Instrument, float]],
+        *,
+        seed: int = 0,
+        clock: Callable[[], float] = time.time,
+        circuit_pct: float = 20.0,
+        depth_lots: int = 50,
+        order_id_base: int = 250_000_000_000_000,
+    ) -> None:
         self.clock = clock
         self.seed = seed
         now = clock()
@@ -98,8 +105,7 @@ class Engine:
         self.instruments: dict[str, Instrument] = {}
         for inst, close in listings:
             rng = random.Random(f"{seed}:{inst.key}")
-            self.books[inst.key] = Book(inst, close, rng, circuit_pct=circuit_pct,
-                                        depth_lots=depth_lots, now=now)
+            self.books[inst.key] = Book(inst, close, rng, circuit_pct=circuit_pct, depth_lots=depth_lots, now=now)
             self.instruments[inst.key] = inst
         self.by_kite_token = {i.kite_token: i for i in self.instruments.values()}
         self.by_security_id = {(i.dhan_segment, i.security_id): i for i in self.instruments.values()}
@@ -134,11 +140,24 @@ class Engine:
             raise ValidationError("instrument", key, "unknown instrument") from None
 
     # -- orders -----------------------------------------------------------------------------
-    def place(self, account: str, instrument: str, side: str, quantity: int, *,
-              order_type: str = "MARKET", price: float = 0.0, trigger_price: float = 0.0,
-              product: str = "MIS", validity: str = "DAY", tag: str | None = None,
-              market_protection: float = 0.0, disclosed_quantity: int = 0,
-              variety: str = "regular", meta: dict | None = None) -> Order:
+    def place(
+        self,
+        account: str,
+        instrument: str,
+        side: str,
+        quantity: int,
+        *,
+        order_type: str = "MARKET",
+        price: float = 0.0,
+        trigger_price: float = 0.0,
+        product: str = "MIS",
+        validity: str = "DAY",
+        tag: str | None = None,
+        market_protection: float = 0.0,
+        disclosed_quantity: int = 0,
+        variety: str = "regular",
+        meta: dict | None = None,
+    ) -> Order:
         """Place an order; it is matched at once if marketable. Returns the live order.
 
         Raises ValidationError for input errors (nothing is created). Exchange rejects return
@@ -164,10 +183,14 @@ class Engine:
             price = 0.0
         if order_type in ("MARKET", "LIMIT"):
             trigger_price = 0.0
-        if order_type == "SL" and ((side == "BUY" and trigger_price > price) or
-                                   (side == "SELL" and trigger_price < price)):
-            raise ValidationError("trigger_price", trigger_price,
-                                  f"a {side} SL order's trigger must be on the far side of its price {price}")
+        if order_type == "SL" and (
+            (side == "BUY" and trigger_price > price) or (side == "SELL" and trigger_price < price)
+        ):
+            raise ValidationError(
+                "trigger_price",
+                trigger_price,
+                f"a {side} SL order's trigger must be on the far side of its price {price}",
+            )
         if tag is not None and (not isinstance(tag, str) or not 0 < len(tag) <= 20):
             raise ValidationError("tag", tag, "must be 1 to 20 characters")
         if not -1 <= float(market_protection) <= 100:
@@ -177,9 +200,24 @@ class Engine:
 
         now = self.clock()
         self._next_order += 1
-        order = Order(str(self._next_order), account, inst, side, quantity, order_type, price,
-                      trigger_price, product, validity, tag, float(market_protection),
-                      int(disclosed_quantity or 0), variety, now, meta=dict(meta or {}))
+        order = Order(
+            str(self._next_order),
+            account,
+            inst,
+            side,
+            quantity,
+            order_type,
+            price,
+            trigger_price,
+            product,
+            validity,
+            tag,
+            float(market_protection),
+            int(disclosed_quantity or 0),
+            variety,
+            now,
+            meta=dict(meta or {}),
+        )
         self._orders[order.order_id] = order
         acct.orders[order.order_id] = order
         self._record(order, RECEIVED, now)
@@ -202,10 +240,18 @@ class Engine:
             self._live[inst.key].file(order)
         return order
 
-    def modify(self, account: str, order_id: str, *, quantity: int | None = None,
-               price: float | None = None, trigger_price: float | None = None,
-               order_type: str | None = None, validity: str | None = None,
-               disclosed_quantity: int | None = None) -> Order:
+    def modify(
+        self,
+        account: str,
+        order_id: str,
+        *,
+        quantity: int | None = None,
+        price: float | None = None,
+        trigger_price: float | None = None,
+        order_type: str | None = None,
+        validity: str | None = None,
+        disclosed_quantity: int | None = None,
+    ) -> Order:
         """Change a live order's open fields (None = unchanged); it may match at once.
 
         Raises ValidationError if the order is not live, the change is invalid (off grid, out
@@ -225,8 +271,9 @@ class Engine:
             new.validity = _enum_value(Validity, "validity", validity)
         if quantity is not None:
             if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= order.filled_quantity:
-                raise ValidationError("quantity", quantity,
-                                      f"must be a whole number above the filled {order.filled_quantity}")
+                raise ValidationError(
+                    "quantity", quantity, f"must be a whole number above the filled {order.filled_quantity}"
+                )
             new.quantity = quantity
         if price is not None:
             new.price = float(price)
@@ -304,7 +351,7 @@ class Engine:
         are read once: fills only empty levels, so within the step they only move away, and a
         stale one lets through at worst an order that finds nothing.
         """
-        half_tick = book.tick / 2   # prices are on the grid: compare them as floats, with slack
+        half_tick = book.tick / 2  # prices are on the grid: compare them as floats, with slack
         buy_reach, sell_reach = book.reach("BUY"), book.reach("SELL")
         buys_from = None if buy_reach is None else buy_reach - half_tick
         sells_up_to = None if sell_reach is None else sell_reach + half_tick
@@ -371,9 +418,19 @@ class Engine:
             listener(event)
 
     def _snapshot(self, order: Order, status: str, now: float) -> Snapshot:
-        return Snapshot(status, now, order.quantity, order.price, order.trigger_price,
-                        order.order_type, order.validity, order.filled_quantity,
-                        order.average_price, order.cancelled_quantity, order.status_message)
+        return Snapshot(
+            status,
+            now,
+            order.quantity,
+            order.price,
+            order.trigger_price,
+            order.order_type,
+            order.validity,
+            order.filled_quantity,
+            order.average_price,
+            order.cancelled_quantity,
+            order.status_message,
+        )
 
     def _record(self, order: Order, status: str, now: float) -> None:
         order.status = status
@@ -394,12 +451,16 @@ class Engine:
                     return f"The {name} {value} is not a multiple of the tick size {inst.tick_size}"
                 t = inst.to_ticks(value)
                 if not book.lower_t <= t <= book.upper_t:
-                    return (f"The {name} {value} is outside the day's circuit limits "
-                            f"{book.lower_circuit} - {book.upper_circuit}")
+                    return (
+                        f"The {name} {value} is outside the day's circuit limits "
+                        f"{book.lower_circuit} - {book.upper_circuit}"
+                    )
         need = self._required(order) * (order.quantity - order.filled_quantity)
         if need > acct.cash - acct.blocked + 1e-9:
-            return (f"Insufficient funds. Required margin is {need:.2f} but available margin is "
-                    f"{acct.cash - acct.blocked:.2f}")
+            return (
+                f"Insufficient funds. Required margin is {need:.2f} but available margin is "
+                f"{acct.cash - acct.blocked:.2f}"
+            )
         return ""
 
     def _required(self, order: Order) -> float:
@@ -456,8 +517,18 @@ class Engine:
         order.average_price = (order.average_price * order.filled_quantity + value) / filled
         order.filled_quantity = filled
         self._next_trade += 1
-        trade = Trade(str(self._next_trade), order.order_id, order.account, order.instrument,
-                      order.side, order.product, qty, price, now, order.exchange_order_id)
+        trade = Trade(
+            str(self._next_trade),
+            order.order_id,
+            order.account,
+            order.instrument,
+            order.side,
+            order.product,
+            qty,
+            price,
+            now,
+            order.exchange_order_id,
+        )
         acct.trades.append(trade)
         pkey = (order.instrument.key, order.product)
         pos = acct.positions.get(pkey)

@@ -20,11 +20,25 @@ CANCEL_PENDING = "CANCEL_PENDING"
 COMPLETE, CANCELLED, REJECTED = "COMPLETE", "CANCELLED", "REJECTED"
 LIVE = frozenset({OPEN, TRIGGER_PENDING})
 TERMINAL = frozenset({COMPLETE, CANCELLED, REJECTED})
-INTERIM = frozenset({RECEIVED, VALIDATION_PENDING, OPEN_PENDING, MODIFY_VALIDATION_PENDING,
-                     MODIFY_PENDING, MODIFIED, CANCEL_PENDING})
+INTERIM = frozenset(
+    {RECEIVED, VALIDATION_PENDING, OPEN_PENDING, MODIFY_VALIDATION_PENDING, MODIFY_PENDING, MODIFIED, CANCEL_PENDING}
+)
 # neutral field names carried by ValidationError.field
-FIELDS = ("account", "instrument", "side", "quantity", "order_type", "price", "trigger_price",
-          "product", "validity", "tag", "market_protection", "disclosed_quantity", "order_id")
+FIELDS = (
+    "account",
+    "instrument",
+    "side",
+    "quantity",
+    "order_type",
+    "price",
+    "trigger_price",
+    "product",
+    "validity",
+    "tag",
+    "market_protection",
+    "disclosed_quantity",
+    "order_id",
+)
 MAX_MODIFICATIONS = 25
 
 
@@ -50,13 +64,13 @@ class Order:
     order_id: str
     account: str
     instrument: Instrument
-    side: str                    # BUY | SELL
+    side: str  # BUY | SELL
     quantity: int
-    order_type: str              # MARKET | LIMIT | SL | SL-M
+    order_type: str  # MARKET | LIMIT | SL | SL-M
     price: float
     trigger_price: float
-    product: str                 # CNC | MIS | NRML (front ends map their own names)
-    validity: str                # DAY | IOC
+    product: str  # CNC | MIS | NRML (front ends map their own names)
+    validity: str  # DAY | IOC
     tag: str | None
     market_protection: float
     disclosed_quantity: int
@@ -70,7 +84,7 @@ class Order:
     cancelled_quantity: int = 0
     updated_at: float = 0.0
     modifications: int = 0
-    blocked: float = 0.0         # cash reserved for the unfilled part (BUY only)
+    blocked: float = 0.0  # cash reserved for the unfilled part (BUY only)
     meta: dict = field(default_factory=dict)
     history: list[Snapshot] = field(default_factory=list)
 
@@ -128,8 +142,8 @@ class Position:
 @dataclass(frozen=True, slots=True)
 class Funds:
     opening_balance: float
-    cash: float           # opening balance minus buys plus sells, exactly the fills' value
-    blocked: float        # reserved by live BUY orders
+    cash: float  # opening balance minus buys plus sells, exactly the fills' value
+    blocked: float  # reserved by live BUY orders
     realised: float
 
     @property
@@ -143,5 +157,5 @@ class Event:
 
     kind: str
     account: str
-    order: Order          # a frozen copy taken at the time of the change
+    order: Order  # a frozen copy taken at the time of the change
     trade: Trade | None = None

@@ -30,7 +30,7 @@ def _rests(order: Order) -> bool:
 
 
 def _seq(order: Order) -> int:
-    return int(order.order_id)   # the engine numbers orders in placement order
+    return int(order.order_id)  # the engine numbers orders in placement order
 
 
 class LiveOrders:
@@ -39,9 +39,9 @@ class LiveOrders:
 
     def __init__(self) -> None:
         self._live: dict[str, Order] = {}
-        self._waiting: dict[str, Order] = {}   # live and not resting: visited every step
-        self._buys: list[_Entry] = []           # key -price: the highest bid first
-        self._sells: list[_Entry] = []          # key price: the lowest offer first
+        self._waiting: dict[str, Order] = {}  # live and not resting: visited every step
+        self._buys: list[_Entry] = []  # key -price: the highest bid first
+        self._sells: list[_Entry] = []  # key price: the lowest offer first
         self._filings = itertools.count()
 
     def __len__(self) -> int:

@@ -48,7 +48,7 @@ class _StampingHandler(RequestHandler):
 
     def data_received(self, data: bytes) -> None:
         if data and self.arrived_ns is None:  # aiohttp also calls this with b"" after a request
-            self.arrived_ns = StampedSocket.last_arrival_ns   # of the read that brought `data`
+            self.arrived_ns = StampedSocket.last_arrival_ns  # of the read that brought `data`
         super().data_received(data)
 
 
@@ -106,21 +106,32 @@ class PaperExchange:
     record_limit: how many order requests and feed frames the admin recorder keeps (newest).
     """
 
-    def __init__(self, front_ends: Sequence[FrontEnd], *, host: str = "127.0.0.1", port: int = 0,
-                 accounts: int | Iterable[PaperAccount] = 1, symbols: Iterable[str] | None = None,
-                 tick_rate: float = 10.0, seed: int = 0, faults: str | FaultSpec | dict | None = None,
-                 rate_limits: dict | bool | None = None, cash: float = 10_000_000.0,
-                 circuit_pct: float = 20.0, heartbeat_s: float = 1.0,
-                 record_limit: int = 200_000) -> None:
+    def __init__(
+        self,
+        front_ends: Sequence[FrontEnd],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        accounts: int | Iterable[PaperAccount] = 1,
+        symbols: Iterable[str] | None = None,
+        tick_rate: float = 10.0,
+        seed: int = 0,
+        faults: str | FaultSpec | dict | None = None,
+        rate_limits: dict | bool | None = None,
+        cash: float = 10_000_000.0,
+        circuit_pct: float = 20.0,
+        heartbeat_s: float = 1.0,
+        record_limit: int = 200_000,
+    ) -> None:
         self.front_ends = tuple(front_ends)
         self.host, self.port = host, port
         self.seed = seed
         self.tick_rate = tick_rate
         self.heartbeat_s = heartbeat_s
-        self.accounts: list[PaperAccount] = (make_accounts(accounts, seed, cash) if isinstance(accounts, int)
-                                             else list(accounts))
-        self.engine = Engine(build_universe(list(symbols) if symbols else None), seed=seed,
-                             circuit_pct=circuit_pct)
+        self.accounts: list[PaperAccount] = (
+            make_accounts(accounts, seed, cash) if isinstance(accounts, int) else list(accounts)
+        )
+        self.engine = Engine(build_universe(list(symbols) if symbols else None), seed=seed, circuit_pct=circuit_pct)
         for a in self.accounts:
             self.engine.add_account(a.id, a.cash)
         self._by_kite = {(a.kite_api_key, a.kite_access_token): a for a in self.accounts}
@@ -128,8 +139,9 @@ class PaperExchange:
         self._by_dhan = {a.dhan_access_token: a for a in self.accounts}
         self.recorder = Recorder(record_limit)
         self.faults = Faults(faults, seed)
-        self.limiter = RateLimiter(rate_limits if isinstance(rate_limits, dict) else None,
-                                   enabled=rate_limits is not False)
+        self.limiter = RateLimiter(
+            rate_limits if isinstance(rate_limits, dict) else None, enabled=rate_limits is not False
+        )
         self.hub = Hub()
         self.engine.listeners.append(self.hub.publish_order)
         self.app = self._build_app()
@@ -153,8 +165,7 @@ class PaperExchange:
 
     # -- lifecycle --------------------------------------------------------------------------
     def _build_app(self) -> web.Application:
-        app = web.Application(middlewares=[_middleware(self.recorder, self.front_ends)],
-                              client_max_size=1 << 20)
+        app = web.Application(middlewares=[_middleware(self.recorder, self.front_ends)], client_max_size=1 << 20)
         app[EXCHANGE] = self
         for front_end in self.front_ends:
             front_end.setup(app, self)
@@ -232,14 +243,21 @@ class PaperExchange:
     def urls(self) -> dict[str, str]:
         """Every front end's entry points by name, in the order the front ends were given."""
         http, websocket = self.base_url, f"ws://{self.host}:{self.port}"
-        return {name: url for front_end in self.front_ends
-                for name, url in front_end.urls(http, websocket).items()}
+        return {name: url for front_end in self.front_ends for name, url in front_end.urls(http, websocket).items()}
 
     def info(self) -> dict:
-        instruments = [{"key": i.key, "exchange": i.exchange, "tradingsymbol": i.symbol,
-                        "instrument_token": i.kite_token, "exchange_token": i.exchange_token,
-                        "dhan_segment": i.dhan_segment, "security_id": i.security_id,
-                        "tick_size": i.tick_size, "lot_size": i.lot_size}
-                       for i in self.engine.instruments.values()]
-        return {**self.urls(), "accounts": [a.public() for a in self.accounts],
-                "instruments": instruments}
+        instruments = [
+            {
+                "key": i.key,
+                "exchange": i.exchange,
+                "tradingsymbol": i.symbol,
+                "instrument_token": i.kite_token,
+                "exchange_token": i.exchange_token,
+                "dhan_segment": i.dhan_segment,
+                "security_id": i.security_id,
+                "tick_size": i.tick_size,
+                "lot_size": i.lot_size,
+            }
+            for i in self.engine.instruments.values()
+        ]
+        return {**self.urls(), "accounts": [a.public() for a in self.accounts], "instruments": instruments}

@@ -34,29 +34,44 @@ class PaperAccount:
     cash: float = 10_000_000.0
 
     def __repr__(self) -> str:
-        return (f"PaperAccount(id={self.id!r}, kite_api_key={self.kite_api_key!r}, "
-                f"dhan_client_id={self.dhan_client_id!r})")
+        return (
+            f"PaperAccount(id={self.id!r}, kite_api_key={self.kite_api_key!r}, dhan_client_id={self.dhan_client_id!r})"
+        )
 
     def public(self) -> dict:
         """The JSON shape printed by `nbexec sim` (these are paper credentials, not secrets)."""
-        return {"id": self.id, "kite_api_key": self.kite_api_key,
-                "kite_access_token": self.kite_access_token, "kite_api_secret": self.kite_api_secret,
-                "dhan_client_id": self.dhan_client_id, "dhan_access_token": self.dhan_access_token}
+        return {
+            "id": self.id,
+            "kite_api_key": self.kite_api_key,
+            "kite_access_token": self.kite_access_token,
+            "kite_api_secret": self.kite_api_secret,
+            "dhan_client_id": self.dhan_client_id,
+            "dhan_access_token": self.dhan_access_token,
+        }
 
 
 def make_accounts(n: int, seed: int = 0, cash: float = 10_000_000.0) -> list[PaperAccount]:
     """`n` accounts whose credentials derive from (seed, index): stable across runs."""
+
     def h(i: int, what: str, size: int) -> str:
         return hashlib.sha256(f"nbexec-paper:{seed}:{i}:{what}".encode()).hexdigest()[:size]
-    return [PaperAccount(id=f"PA{i:04d}", kite_api_key=f"pk{h(i, 'key', 14)}",
-                         kite_api_secret=h(i, "secret", 32), kite_access_token=h(i, "kite", 32),
-                         dhan_client_id=str(1_100_000_000 + i), dhan_access_token=h(i, "dhan", 48),
-                         cash=cash)
-            for i in range(1, n + 1)]
+
+    return [
+        PaperAccount(
+            id=f"PA{i:04d}",
+            kite_api_key=f"pk{h(i, 'key', 14)}",
+            kite_api_secret=h(i, "secret", 32),
+            kite_access_token=h(i, "kite", 32),
+            dhan_client_id=str(1_100_000_000 + i),
+            dhan_access_token=h(i, "dhan", 48),
+            cash=cash,
+        )
+        for i in range(1, n + 1)
+    ]
 
 
 # -- rate limits --------------------------------------------------------------------------------
-Window = tuple[int, float]          # (max requests, window seconds)
+Window = tuple[int, float]  # (max requests, window seconds)
 
 # The brokers' published limits (docs/protocols/kite.md and dhan.md, Rate limits nbexec applies).
 # Where the sources disagree, this exchange enforces the more generous figure and nbexec's client
@@ -85,8 +100,13 @@ class RateLimiter:
     lets everything through (benchmarks). A refused request is not counted.
     """
 
-    def __init__(self, limits: dict[str, tuple[Window, ...]] | None = None, *, enabled: bool = True,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        limits: dict[str, tuple[Window, ...]] | None = None,
+        *,
+        enabled: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.limits = {**DEFAULT_RATE_LIMITS, **(limits or {})}
         self.enabled = enabled
         self.clock = clock
@@ -135,9 +155,18 @@ class Recorder:
     def order_request(self, recv_ns: int, broker: str, method: str, path: str) -> dict:
         """Log an order request; front ends add account / order_id / tag / status to the dict."""
         self.request_seq += 1
-        rec = {"seq": self.request_seq, "recv_ns": recv_ns, "broker": broker, "method": method,
-               "path": path, "account": None, "order_id": None, "tag": None, "status": None,
-               "fault": None}
+        rec = {
+            "seq": self.request_seq,
+            "recv_ns": recv_ns,
+            "broker": broker,
+            "method": method,
+            "path": path,
+            "account": None,
+            "order_id": None,
+            "tag": None,
+            "status": None,
+            "fault": None,
+        }
         self.requests.append(rec)
         return rec
 

@@ -38,8 +38,12 @@ class UpdateDelivery:
             await self.ws.send_str(text)
 
 
-async def serve_socket(ws: web.WebSocketResponse, closing: asyncio.Event, tasks: list[asyncio.Task],
-                       on_text: Callable[[str], Awaitable[bool]]) -> None:
+async def serve_socket(
+    ws: web.WebSocketResponse,
+    closing: asyncio.Event,
+    tasks: list[asyncio.Task],
+    on_text: Callable[[str], Awaitable[bool]],
+) -> None:
     """Read a client's messages until the client, one of the connection's background `tasks`
     or the exchange (`closing`) ends it; `on_text` returns True to end it. Binary frames from
     the client are ignored (Dhan's SDK sends one on disconnect). Cancels the tasks and closes

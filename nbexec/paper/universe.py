@@ -20,8 +20,7 @@ DEFAULT_LISTINGS: tuple[tuple[Instrument, float], ...] = (
     (Instrument("NSE", "ITC", 1660, name="ITC"), 450.0),
     # Kite names the index NSE:NIFTY 50 with token 256265 = 1001<<8 | 9 (segment INDICES);
     # Dhan's IDX_I security id for it is 13.
-    (Instrument("INDICES", "NIFTY 50", 1001, name="NIFTY 50", instrument_type="EQ",
-                dhan_security_id=13), 22000.0),
+    (Instrument("INDICES", "NIFTY 50", 1001, name="NIFTY 50", instrument_type="EQ", dhan_security_id=13), 22000.0),
 )
 DEFAULT_SYMBOLS: tuple[str, ...] = tuple(i.symbol for i, _ in DEFAULT_LISTINGS)
 
@@ -29,8 +28,8 @@ DEFAULT_SYMBOLS: tuple[str, ...] = tuple(i.symbol for i, _ in DEFAULT_LISTINGS)
 def _synthetic(symbol: str, exchange: str) -> tuple[Instrument, float]:
     """A made-up listing whose token and price derive from its name (stable across runs)."""
     h = int.from_bytes(hashlib.blake2b(f"{exchange}:{symbol}".encode(), digest_size=8).digest(), "big")
-    token = 100_000 + h % 800_000          # clear of the real tokens above
-    price = float(50 + (h >> 20) % 4950)   # 50 .. 4999 rupees, on the 0.05 grid
+    token = 100_000 + h % 800_000  # clear of the real tokens above
+    price = float(50 + (h >> 20) % 4950)  # 50 .. 4999 rupees, on the 0.05 grid
     return Instrument(exchange, symbol, token, name=symbol), price
 
 

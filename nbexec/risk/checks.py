@@ -29,17 +29,18 @@ def duplicate_signal(request: OrderRequest, limits: RiskLimits, context: RiskCon
     for seen in context.recent_signals:
         age = context.now_ns - seen.seen_at_ns
         if seen.fingerprint == mine and seen.signal_id != request.signal_id and age <= window:
-            return Rejection("duplicate_signal",
-                             f"{request.side} {request.quantity} {request.instrument.key} for "
-                             f"{request.account} repeats signal {seen.signal_id!r} from {age / 1e9:.3f} s "
-                             f"ago, within duplicate_window_s {limits.duplicate_window_s}")
+            return Rejection(
+                "duplicate_signal",
+                f"{request.side} {request.quantity} {request.instrument.key} for "
+                f"{request.account} repeats signal {seen.signal_id!r} from {age / 1e9:.3f} s "
+                f"ago, within duplicate_window_s {limits.duplicate_window_s}",
+            )
     return None
 
 
 def max_quantity(request: OrderRequest, limits: RiskLimits, context: RiskContext) -> Rejection | None:
     if limits.max_quantity is not None and request.quantity > limits.max_quantity:
-        return Rejection("max_quantity",
-                         f"quantity {request.quantity} exceeds max_quantity {limits.max_quantity}")
+        return Rejection("max_quantity", f"quantity {request.quantity} exceeds max_quantity {limits.max_quantity}")
     return None
 
 
@@ -50,9 +51,11 @@ def max_position(request: OrderRequest, limits: RiskLimits, context: RiskContext
         return None
     after = context.position + request.side.sign * request.quantity
     if abs(after) > limits.max_position and abs(after) > abs(context.position):
-        return Rejection("max_position",
-                         f"position after order {after} exceeds max_position {limits.max_position} "
-                         f"(now {context.position}, {request.side} {request.quantity})")
+        return Rejection(
+            "max_position",
+            f"position after order {after} exceeds max_position {limits.max_position} "
+            f"(now {context.position}, {request.side} {request.quantity})",
+        )
     return None
 
 
@@ -67,10 +70,12 @@ def daily_loss(request: OrderRequest, limits: RiskLimits, context: RiskContext) 
         return None
     if _reduces_position(request, context.position):
         return None
-    return Rejection("daily_loss",
-                     f"P&L {context.pnl:,.2f} is below daily_loss_limit -{limits.daily_loss_limit:,.2f}: "
-                     f"only reducing orders pass (position {context.position}, "
-                     f"{request.side} {request.quantity})")
+    return Rejection(
+        "daily_loss",
+        f"P&L {context.pnl:,.2f} is below daily_loss_limit -{limits.daily_loss_limit:,.2f}: "
+        f"only reducing orders pass (position {context.position}, "
+        f"{request.side} {request.quantity})",
+    )
 
 
 def price_band(request: OrderRequest, limits: RiskLimits, context: RiskContext) -> Rejection | None:
@@ -79,9 +84,11 @@ def price_band(request: OrderRequest, limits: RiskLimits, context: RiskContext) 
         return None  # `last_price_known` has already refused a priced order with no last price
     distance = abs(request.price - context.last_price) / context.last_price * BPS
     if distance > limits.price_band_bps:
-        return Rejection("price_band",
-                         f"limit price {request.price} is {distance:.1f} bps from last {context.last_price}, "
-                         f"beyond price_band_bps {limits.price_band_bps}")
+        return Rejection(
+            "price_band",
+            f"limit price {request.price} is {distance:.1f} bps from last {context.last_price}, "
+            f"beyond price_band_bps {limits.price_band_bps}",
+        )
     return None
 
 
@@ -94,9 +101,10 @@ def max_order_value(request: OrderRequest, limits: RiskLimits, context: RiskCont
         return Rejection("max_order_value", f"cannot value {request.instrument.key}: no price and no last trade")
     value = request.quantity * price
     if value > limits.max_order_value:
-        return Rejection("max_order_value",
-                         f"value {value:,.2f} ({request.quantity} x {price}) exceeds "
-                         f"max_order_value {limits.max_order_value:,.2f}")
+        return Rejection(
+            "max_order_value",
+            f"value {value:,.2f} ({request.quantity} x {price}) exceeds max_order_value {limits.max_order_value:,.2f}",
+        )
     return None
 
 

@@ -58,12 +58,12 @@ class RiskContext(NamedTuple):
 
     now_ns: int
     last_price: float | None = None
-    bid: float | None = None           # best bid; None when the book has no bids
-    ask: float | None = None           # best ask; None when the book has no asks
-    last_tick_ns: int | None = None    # when the last tick arrived (monotonic ns)
-    position: int = 0                  # this account's net units in this instrument
-    pnl: float = 0.0                   # this account's realised + unrealised P&L today, rupees
-    killed: bool = False               # the kill switch
+    bid: float | None = None  # best bid; None when the book has no bids
+    ask: float | None = None  # best ask; None when the book has no asks
+    last_tick_ns: int | None = None  # when the last tick arrived (monotonic ns)
+    position: int = 0  # this account's net units in this instrument
+    pnl: float = 0.0  # this account's realised + unrealised P&L today, rupees
+    killed: bool = False  # the kill switch
     recent_signals: tuple[RecentSignal, ...] = ()
 
     @property

@@ -43,8 +43,9 @@ def price_for_market(request: OrderRequest, limits: RiskLimits, context: RiskCon
     return Decision(priced.order_type, priced.price, price_band(priced, limits, context))
 
 
-def evaluate(request: OrderRequest, limits: RiskLimits, context: RiskContext,
-             market: Decision | None = None) -> Decision:
+def evaluate(
+    request: OrderRequest, limits: RiskLimits, context: RiskContext, market: Decision | None = None
+) -> Decision:
     """Run every check in the documented order; return the first rejection, or an accepted
     decision carrying the order type and price to send. `market`: `price_for_market` of a
     request differing from this one only in account and quantity (reused across a fan-out)."""
@@ -54,6 +55,9 @@ def evaluate(request: OrderRequest, limits: RiskLimits, context: RiskContext,
     market = market or price_for_market(request, limits, context)
     if not market.accepted or limits.max_order_value is None:
         return market
-    priced = (request if (market.order_type, market.price) == (request.order_type, request.price)
-              else request._replace(order_type=market.order_type, price=market.price))
+    priced = (
+        request
+        if (market.order_type, market.price) == (request.order_type, request.price)
+        else request._replace(order_type=market.order_type, price=market.price)
+    )
     return Decision(market.order_type, market.price, max_order_value(priced, limits, context))

@@ -18,8 +18,15 @@ from .limits import BPS, RiskLimits
 from .verdict import Rejection
 
 
-def protect_market_order(instrument: Instrument, side: Side, last_price: float | None, max_slippage_bps: float,
-                         *, bid: float | None = None, ask: float | None = None) -> float:
+def protect_market_order(
+    instrument: Instrument,
+    side: Side,
+    last_price: float | None,
+    max_slippage_bps: float,
+    *,
+    bid: float | None = None,
+    ask: float | None = None,
+) -> float:
     """The limit price a MARKET order is sent at.
 
     Buy: min(ask, last) x (1 + bps), rounded down onto the grid; sell: max(bid, last) x (1 - bps),
@@ -43,8 +50,9 @@ def protect_market_order(instrument: Instrument, side: Side, last_price: float |
 
 def _judged_on_market(request: OrderRequest, limits: RiskLimits) -> bool:
     """Whether some enabled check or the protection prices this order from market data."""
-    if request.order_type is OrderType.MARKET and (limits.max_slippage_bps is not None
-                                                   or limits.max_spread_bps is not None):
+    if request.order_type is OrderType.MARKET and (
+        limits.max_slippage_bps is not None or limits.max_spread_bps is not None
+    ):
         return True
     if request.has_limit_price:
         return limits.price_band_bps is not None
@@ -66,8 +74,11 @@ def tick_age(request: OrderRequest, limits: RiskLimits, context: RiskContext) ->
     if age is None:
         return Rejection("tick_age", f"no tick time for {request.instrument.key}")
     if age > limit:
-        return Rejection("tick_age", f"last tick of {request.instrument.key} is {age / 1e9:.3f} s old, "
-                                     f"beyond max_tick_age_s {limits.max_tick_age_s}")
+        return Rejection(
+            "tick_age",
+            f"last tick of {request.instrument.key} is {age / 1e9:.3f} s old, "
+            f"beyond max_tick_age_s {limits.max_tick_age_s}",
+        )
     return None
 
 
@@ -77,12 +88,17 @@ def spread_width(request: OrderRequest, limits: RiskLimits, context: RiskContext
         return None
     bid, ask = context.bid, context.ask
     if not bid or not ask:
-        return Rejection("spread_width", f"no two-sided quote for {request.instrument.key} "
-                                         f"(bid {bid}, ask {ask}) to judge max_spread_bps by")
+        return Rejection(
+            "spread_width",
+            f"no two-sided quote for {request.instrument.key} (bid {bid}, ask {ask}) to judge max_spread_bps by",
+        )
     spread = (ask - bid) / ((ask + bid) / 2) * BPS
     if spread > limits.max_spread_bps:
-        return Rejection("spread_width", f"spread {bid}/{ask} of {request.instrument.key} is {spread:.1f} bps, "
-                                         f"wider than max_spread_bps {limits.max_spread_bps}")
+        return Rejection(
+            "spread_width",
+            f"spread {bid}/{ask} of {request.instrument.key} is {spread:.1f} bps, "
+            f"wider than max_spread_bps {limits.max_spread_bps}",
+        )
     return None
 
 
@@ -91,6 +107,7 @@ def protect(request: OrderRequest, limits: RiskLimits, context: RiskContext) -> 
     slippage protection is on; anything else is returned unchanged."""
     if request.order_type is not OrderType.MARKET or limits.max_slippage_bps is None:
         return request
-    price = protect_market_order(request.instrument, request.side, context.last_price,
-                                 limits.max_slippage_bps, bid=context.bid, ask=context.ask)
+    price = protect_market_order(
+        request.instrument, request.side, context.last_price, limits.max_slippage_bps, bid=context.bid, ask=context.ask
+    )
     return request._replace(order_type=OrderType.LIMIT, price=price)

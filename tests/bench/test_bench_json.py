@@ -16,10 +16,18 @@ import pytest
 
 from nbexec.bench.runner import SCENARIOS
 
-pytestmark = pytest.mark.process   # runs `nbexec bench` as a process
+pytestmark = pytest.mark.process  # runs `nbexec bench` as a process
 
-ISSUE_8 = ("tick_decode", "order_rtt", "fanout_50", "wire_to_wire_1", "wire_to_wire_50", "store_transition",
-           "kernel_responsiveness", "memory")
+ISSUE_8 = (
+    "tick_decode",
+    "order_rtt",
+    "fanout_50",
+    "wire_to_wire_1",
+    "wire_to_wire_50",
+    "store_transition",
+    "kernel_responsiveness",
+    "memory",
+)
 COUNT_KEYS = ("samples", "runs", "ticks", "orders")
 
 
@@ -49,8 +57,12 @@ def _is_count(path: str) -> bool:
 def results(tmp_path_factory) -> dict:
     keys = list(ISSUE_8)
     out = tmp_path_factory.mktemp("bench") / "bench.json"
-    subprocess.run([sys.executable, "-m", "nbexec.cli.main", "bench", "--quick", "--json", str(out), *keys],
-                   check=True, timeout=600, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "nbexec.cli.main", "bench", "--quick", "--json", str(out), *keys],
+        check=True,
+        timeout=600,
+        stdout=subprocess.DEVNULL,
+    )
     return json.loads(out.read_text())
 
 

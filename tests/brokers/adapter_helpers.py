@@ -24,17 +24,30 @@ def kite_settings(x: PaperExchange, i: int = 0, **overrides) -> dict:
     """Paper account `i` as a Kite route's settings (what `KITE` and `KiteConfig` build from)."""
     a = x.accounts[i]
     urls = x.urls()
-    return {"api_key": a.kite_api_key, "access_token": a.kite_access_token, "api_secret": a.kite_api_secret,
-            "account": a.id, "root": urls["kite_rest"], "ws_url": urls["kite_ws"], **overrides}
+    return {
+        "api_key": a.kite_api_key,
+        "access_token": a.kite_access_token,
+        "api_secret": a.kite_api_secret,
+        "account": a.id,
+        "root": urls["kite_rest"],
+        "ws_url": urls["kite_ws"],
+        **overrides,
+    }
 
 
 def dhan_settings(x: PaperExchange, i: int = 0, **overrides) -> dict:
     """Paper account `i` as a Dhan route's settings (what `DHAN` and `DhanConfig` build from)."""
     a = x.accounts[i]
     urls = x.urls()
-    return {"client_id": a.dhan_client_id, "access_token": a.dhan_access_token, "account": a.id,
-            "rest_base": urls["dhan_rest"], "feed_ws_url": urls["dhan_feed_ws"],
-            "order_ws_url": urls["dhan_order_ws"], **overrides}
+    return {
+        "client_id": a.dhan_client_id,
+        "access_token": a.dhan_access_token,
+        "account": a.id,
+        "rest_base": urls["dhan_rest"],
+        "feed_ws_url": urls["dhan_feed_ws"],
+        "order_ws_url": urls["dhan_order_ws"],
+        **overrides,
+    }
 
 
 def kite_config(x: PaperExchange, i: int = 0, **overrides) -> KiteConfig:
@@ -57,8 +70,14 @@ def make_broker(kind: str, x: PaperExchange, i: int = 0, settings: dict | None =
 
 
 def order(account: str = "PA0001", **fields) -> Order:
-    values = dict(order_id=f"t{next(_tags)}x{id(fields) % 10000}", signal_id="s1", account=account,
-                  instrument="NSE:INFY", side="BUY", quantity=3)
+    values = dict(
+        order_id=f"t{next(_tags)}x{id(fields) % 10000}",
+        signal_id="s1",
+        account=account,
+        instrument="NSE:INFY",
+        side="BUY",
+        quantity=3,
+    )
     values.update(fields)
     return Order(**values)
 
@@ -76,12 +95,12 @@ def requests_with_tag(x: PaperExchange, tag: str) -> list[dict]:
     return [r for r in x.recorder.requests if r.get("tag") == tag]
 
 
-
-
 async def next_update(stream, broker_order_id: str, status, timeout: float = 10.0):
     """The first update of `broker_order_id` in `status` from an `order_updates()` stream."""
+
     async def scan():
         async for update in stream:
             if update.broker_order_id == broker_order_id and update.status == status:
                 return update
+
     return await asyncio.wait_for(scan(), timeout)

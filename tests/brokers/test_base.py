@@ -31,11 +31,15 @@ def test_order_route_is_an_interface_only():
 def test_each_adapter_takes_what_the_protocol_declares(adapter):
     """Same parameters, async where declared (a narrower result is fine). `name` and
     `account` are attributes: test_registry.py checks them on built adapters."""
-    methods = {name: member for name, member in vars(OrderRoute).items()
-               if not name.startswith("_") and not isinstance(member, property)}
+    methods = {
+        name: member
+        for name, member in vars(OrderRoute).items()
+        if not name.startswith("_") and not isinstance(member, property)
+    }
     assert {"prepare_place", "send_place", "cancel", "order_by_tag", "order_updates"} <= set(methods)
     for name, declared in methods.items():
         implemented = getattr(adapter, name)
-        assert (list(inspect.signature(implemented).parameters.values())
-                == list(inspect.signature(declared).parameters.values())), name
+        assert list(inspect.signature(implemented).parameters.values()) == list(
+            inspect.signature(declared).parameters.values()
+        ), name
         assert inspect.iscoroutinefunction(implemented) == inspect.iscoroutinefunction(declared), name

@@ -65,7 +65,7 @@ def update(filled: int, average: float, status=OrderStatus.PARTIALLY_FILLED) -> 
 async def test_the_hub_registers_a_subscription_when_it_is_made():
     hub = UpdateHub()
     a, b = hub.subscribe(), hub.subscribe()
-    hub.publish(update(1, 1.0))                                # before anyone iterates
+    hub.publish(update(1, 1.0))  # before anyone iterates
     assert (await a.__anext__()).filled_quantity == 1 and (await b.__anext__()).filled_quantity == 1
     b.close()
     hub.publish(update(2, 1.0))

@@ -44,7 +44,7 @@ async def test_a_place_that_is_never_answered_is_unknown_then_found_by_its_tag(k
     broker = make_broker(kind, x, settings={"order_timeout_s": 0.5})
     await broker.start()
     try:
-        x.set_faults("hang=1")                 # accept, process, never answer
+        x.set_faults("hang=1")  # accept, process, never answer
         o = order(quantity=2)
         with pytest.raises(OutcomeUnknown) as err:
             await broker.place(o)
@@ -81,17 +81,16 @@ def _free_port() -> int:
 async def test_a_place_refused_before_the_write_is_sent_again_and_booked_once(kind):
     port = _free_port()
     x = PaperExchange(FRONT_ENDS, port=port, accounts=1, tick_rate=0, rate_limits=False)
-    pool = RecordingPool("127.0.0.1", port, size=0, broker=kind)   # nothing warm: must connect
-    broker = make_broker(kind, x, pool=pool,
-                         policy=RetryPolicy(max_attempts=20, base_s=0.1, cap_s=0.1))
-    broker.stream_timeout_s = 0.1          # the exchange is not up yet: go on without updates
+    pool = RecordingPool("127.0.0.1", port, size=0, broker=kind)  # nothing warm: must connect
+    broker = make_broker(kind, x, pool=pool, policy=RetryPolicy(max_attempts=20, base_s=0.1, cap_s=0.1))
+    broker.stream_timeout_s = 0.1  # the exchange is not up yet: go on without updates
     await broker.start()
     try:
         o = order(quantity=1)
-        pending = broker.send_place(o)     # first attempt: connection refused
-        while not pool.outcomes:           # (its connect runs in a task of its own)
+        pending = broker.send_place(o)  # first attempt: connection refused
+        while not pool.outcomes:  # (its connect runs in a task of its own)
             await asyncio.sleep(0.005)
-        await x.start()                    # the exchange comes up; the retry gets through
+        await x.start()  # the exchange comes up; the retry gets through
         ack = await pending
         assert pool.outcomes[0] == ConnectFailed.__name__ and pool.outcomes[-1] in ("200", "202")
         assert set(pool.outcomes[:-1]) == {ConnectFailed.__name__}
@@ -107,21 +106,22 @@ async def test_a_place_refused_before_the_write_is_sent_again_and_booked_once(ki
 @pytest.mark.parametrize("kind", BROKERS)
 async def test_a_place_refused_with_429_on_its_first_write_is_sent_again_and_booked_once(kind, make_paper_exchange):
     x = await make_paper_exchange(tick_rate=0, rate_limits=False)
-    broker = make_broker(kind, x, policy=RetryPolicy(max_attempts=5, base_s=0.05, cap_s=0.05,
-                                                     rate_limited_floor_s=0.05))
+    broker = make_broker(
+        kind, x, policy=RetryPolicy(max_attempts=5, base_s=0.05, cap_s=0.05, rate_limited_floor_s=0.05)
+    )
     await broker.start()
     try:
         x.set_faults("429=1")
         before = x.recorder.request_seq
         o = order(quantity=1)
-        pending = broker.send_place(o)     # written now, on an idle warm connection
+        pending = broker.send_place(o)  # written now, on an idle warm connection
         await wait_until(lambda: x.recorder.request_seq > before, what="the first attempt to arrive")
-        await asyncio.sleep(0.01)          # ... and be answered 429
-        x.set_faults("")                   # the retry after the backoff gets through
+        await asyncio.sleep(0.01)  # ... and be answered 429
+        x.set_faults("")  # the retry after the backoff gets through
         ack = await pending
         [booked] = book_orders(x, tag=o.tag)
         assert booked.order_id == ack.broker_order_id
         assert x.recorder.request_seq - before >= 2
-        assert len(requests_with_tag(x, o.tag)) == 1   # only the processed attempt carries the tag
+        assert len(requests_with_tag(x, o.tag)) == 1  # only the processed attempt carries the tag
     finally:
         await broker.close()

@@ -52,6 +52,6 @@ async def test_each_name_builds_its_adapter_as_an_order_route(name, adapter):
 def test_each_name_builds_a_feed_around_its_market_feed_client(name, client):
     feed = registry.factory(name).feed(SETTINGS[name], [INFY], "full")
     assert isinstance(feed, Feed) and type(feed.client) is client
-    assert feed.client.url in SETTINGS[name].values()   # the broker's market-data URL setting
+    assert feed.client.url in SETTINGS[name].values()  # the broker's market-data URL setting
     assert list(feed.instruments) == ["NSE:INFY"] and list(feed.client.modes.values()) == ["full"]
     assert not feed.client.connected

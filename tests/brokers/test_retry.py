@@ -71,8 +71,9 @@ def test_reads_and_cancels_are_retried_on_timeouts_resets_and_5xx(op, error):
     assert classify(op, error) is Verdict.RETRY
 
 
-@pytest.mark.parametrize("error", [AuthError("x"), InputError("x"), OrderRejected("x"), BrokerError("x"),
-                                   ValueError("bug")])
+@pytest.mark.parametrize(
+    "error", [AuthError("x"), InputError("x"), OrderRejected("x"), BrokerError("x"), ValueError("bug")]
+)
 @pytest.mark.parametrize("op", [P, M, C, R])
 def test_final_answers_are_never_retried(op, error):
     assert classify(op, error) is Verdict.FAIL
@@ -98,10 +99,11 @@ def test_policy_rejects_a_base_above_the_cap():
 
 # ---------------------------------------------------------------- rate windows
 
+
 def test_window_allows_n_requests_then_waits_for_the_oldest_to_expire():
     windows = RateWindows(RateLimit(per_second=3))
     assert [windows.take(10.0), windows.take(10.2), windows.take(10.4)] == [0, 0, 0]
-    assert windows.take(10.5) == pytest.approx(0.5)   # the 10.0 token comes back at 11.0
+    assert windows.take(10.5) == pytest.approx(0.5)  # the 10.0 token comes back at 11.0
 
 
 def test_refused_take_spends_nothing():
@@ -115,7 +117,7 @@ def test_minute_window_binds_after_the_second_window_allows_more():
     windows = RateWindows(RateLimit(per_second=10, per_minute=12))
     for i in range(12):
         assert windows.take(i * 0.2) == 0
-    assert windows.take(3.0) == pytest.approx(57.0)    # first token (t=0) returns at t=60
+    assert windows.take(3.0) == pytest.approx(57.0)  # first token (t=0) returns at t=60
 
 
 def test_never_more_than_n_in_any_window():
@@ -127,8 +129,8 @@ def test_never_more_than_n_in_any_window():
             sent.append(t)
         t += wait if wait else rng.uniform(0, 0.05)
     for i, start in enumerate(sent):
-        assert sum(1 for s in sent[i:i + 11] if s - start < 1.0) <= 10
-        assert sum(1 for s in sent[i:i + 201] if s - start < 60.0) <= 200
+        assert sum(1 for s in sent[i : i + 11] if s - start < 1.0) <= 10
+        assert sum(1 for s in sent[i : i + 201] if s - start < 60.0) <= 200
 
 
 def test_kite_and_dhan_presets_match_protocols():
@@ -177,6 +179,7 @@ async def test_try_acquire_refuses_when_empty():
 
 # ---------------------------------------------------------------- call_with_retry
 
+
 def failing(*errors, result="ok"):
     calls = []
 
@@ -185,6 +188,7 @@ def failing(*errors, result="ok"):
         if len(calls) <= len(errors):
             raise errors[len(calls) - 1]
         return result
+
     return send, calls
 
 
@@ -205,8 +209,7 @@ async def test_place_is_never_resent_after_a_written_timeout():
 async def test_read_is_retried_until_max_attempts_then_raises_the_last_error():
     send, calls = failing(HTTP_503, HTTP_503, HTTP_503)
     with pytest.raises(BrokerUnavailable):
-        await call_with_retry(R, send, RetryPolicy(max_attempts=3), rng=random.Random(0),
-                              sleep=FakeTime().sleep)
+        await call_with_retry(R, send, RetryPolicy(max_attempts=3), rng=random.Random(0), sleep=FakeTime().sleep)
     assert len(calls) == 3
 
 
@@ -221,6 +224,7 @@ async def test_every_attempt_takes_a_rate_limit_token():
     t = FakeTime()
     limiter = RateLimiter(RateLimit(per_second=1), clock=t.clock, sleep=t.sleep)
     send, calls = failing(HTTP_429)
-    await call_with_retry(P, send, RetryPolicy(rate_limited_floor_s=0.25), limiter=limiter,
-                          rng=random.Random(0), sleep=t.sleep)
+    await call_with_retry(
+        P, send, RetryPolicy(rate_limited_floor_s=0.25), limiter=limiter, rng=random.Random(0), sleep=t.sleep
+    )
     assert len(calls) == 2 and t.now >= 1.0

@@ -28,7 +28,7 @@ class OrderServer:
 
     def __init__(self, keepalive_timeout: float = 75.0) -> None:
         self.keepalive_timeout = keepalive_timeout
-        self.peers: list[int] = []             # client port of every request, in arrival order
+        self.peers: list[int] = []  # client port of every request, in arrival order
         self.silent_requests = asyncio.Event()
         self.release = asyncio.Event()
         app = web.Application()
@@ -149,7 +149,7 @@ async def test_connection_is_reused_after_a_chunked_response(server, pool):
     await pool.request(template("/chunked"), b"one")
     await pool.request(template("/chunked"), b"two")
     await pool.request(template("/chunked"), b"three")
-    assert pool.stats().opened_total == 2   # the two warm ones; no reconnect
+    assert pool.stats().opened_total == 2  # the two warm ones; no reconnect
 
 
 async def test_response_carries_written_and_done_stamps(pool):
@@ -233,8 +233,7 @@ async def test_connections_the_server_closes_when_idle_are_replaced():
 
 async def test_idle_connections_are_refreshed_before_keep_alive_timeout(server):
     now = [1000.0]
-    async with ConnectionPool("127.0.0.1", server.port, size=1, idle_refresh_s=30,
-                              clock=lambda: now[0]) as p:
+    async with ConnectionPool("127.0.0.1", server.port, size=1, idle_refresh_s=30, clock=lambda: now[0]) as p:
         await p.request(template(), order_body("old"))
         now[0] += 31
         await p.maintain()
@@ -246,8 +245,7 @@ async def test_idle_connections_are_refreshed_before_keep_alive_timeout(server):
 
 async def test_fresh_idle_connections_are_kept(server):
     now = [1000.0]
-    async with ConnectionPool("127.0.0.1", server.port, size=1, idle_refresh_s=30,
-                              clock=lambda: now[0]) as p:
+    async with ConnectionPool("127.0.0.1", server.port, size=1, idle_refresh_s=30, clock=lambda: now[0]) as p:
         await p.request(template(), order_body("a"))
         now[0] += 10
         await p.maintain()

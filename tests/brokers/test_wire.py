@@ -12,16 +12,21 @@ from nbexec.core.secrets import Secret
 
 
 def kite_place() -> RequestTemplate:
-    return RequestTemplate("POST", "/orders/regular", "api.kite.trade",
-                           headers={"X-Kite-Version": "3", "Authorization": Secret("token key:TOKEN")},
-                           content_type="application/x-www-form-urlencoded")
+    return RequestTemplate(
+        "POST",
+        "/orders/regular",
+        "api.kite.trade",
+        headers={"X-Kite-Version": "3", "Authorization": Secret("token key:TOKEN")},
+        content_type="application/x-www-form-urlencoded",
+    )
 
 
 def test_render_writes_the_fixed_head_and_the_body_length():
     assert kite_place().render(b"quantity=1") == (
         b"POST /orders/regular HTTP/1.1\r\nHost: api.kite.trade\r\nX-Kite-Version: 3\r\n"
         b"Authorization: token key:TOKEN\r\nContent-Type: application/x-www-form-urlencoded\r\n"
-        b"Connection: keep-alive\r\nContent-Length: 10\r\n\r\nquantity=1")
+        b"Connection: keep-alive\r\nContent-Length: 10\r\n\r\nquantity=1"
+    )
 
 
 def test_render_with_path_suffix_extends_the_path():
@@ -66,8 +71,7 @@ def test_reader_frames_content_length_across_partial_feeds():
 
 def test_reader_frames_chunked_body():
     reader = ResponseReader()
-    assert reader.feed(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-                       b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
+    assert reader.feed(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
     assert reader.take().body == b"abcde"
 
 

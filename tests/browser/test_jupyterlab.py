@@ -30,8 +30,11 @@ REPO = Path(__file__).resolve().parents[2]
 ARTIFACT = REPO / "artifacts" / "quickstart.png"
 TICKET_QUANTITY = 7
 
-pytestmark = [pytest.mark.slow, pytest.mark.process,
-              pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium (apt-get install -y chromium)")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.process,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium (apt-get install -y chromium)"),
+]
 
 
 def free_port() -> int:
@@ -61,21 +64,36 @@ def lab(tmp_path):
     data_dir = short_tmpdir("nbxlab-")
     port = free_port()
     env = kernel_env(data_dir)
-    env["JUPYTER_CONFIG_DIR"] = str(tmp_path / "config")   # no user settings, no workspace state
+    env["JUPYTER_CONFIG_DIR"] = str(tmp_path / "config")  # no user settings, no workspace state
     env["JUPYTERLAB_WORKSPACES_DIR"] = str(tmp_path / "workspaces")
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--ServerApp.port={port}", "--ServerApp.ip=127.0.0.1",
-         "--ServerApp.port_retries=0", "--IdentityProvider.token=", "--ServerApp.password=",
-         f"--ServerApp.root_dir={root}", "--LabApp.news_url=None",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.extension_manager=readonly",
-         "--allow-root"],
-        env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "lab.log", "wb"), start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            f"--ServerApp.port={port}",
+            "--ServerApp.ip=127.0.0.1",
+            "--ServerApp.port_retries=0",
+            "--IdentityProvider.token=",
+            "--ServerApp.password=",
+            f"--ServerApp.root_dir={root}",
+            "--LabApp.news_url=None",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "--LabApp.extension_manager=readonly",
+            "--allow-root",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / "lab.log", "wb"),
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(f"{base}/api/status")
         yield base, data_dir
     finally:
-        os.killpg(server.pid, signal.SIGTERM)   # the server shuts its kernels down on the way out
+        os.killpg(server.pid, signal.SIGTERM)  # the server shuts its kernels down on the way out
         try:
             server.wait(30)
         except subprocess.TimeoutExpired:
@@ -138,7 +156,7 @@ def test_ticket_send_places_an_order_that_shows_in_the_blotter_and_the_book(lab)
             blotter.scroll_into_view_if_needed()
         finally:
             ARTIFACT.parent.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACT))   # kept whether the test passed or not
+            page.screenshot(path=str(ARTIFACT))  # kept whether the test passed or not
             browser.close()
     book = paper_book(data_dir, "PA0001")
     placed = [o for o in book["orders"] if o["quantity"] == TICKET_QUANTITY]

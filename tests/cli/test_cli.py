@@ -8,12 +8,17 @@ import pytest
 
 from nbexec import __version__
 
-pytestmark = pytest.mark.process   # runs the `nbexec` command
+pytestmark = pytest.mark.process  # runs the `nbexec` command
 
 
 def nbexec(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "nbexec.cli.main", *args], capture_output=True,
-                          text=True, timeout=120, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "nbexec.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def test_version():
@@ -24,7 +29,7 @@ def test_version():
 def test_doctor_reports_the_redis_in_use_without_its_password(redis_url):
     out = nbexec("doctor", env={"NBEXEC_REDIS_URL": redis_url})
     assert out.returncode == 0, out.stderr
-    assert re.search(r"^redis source +NBEXEC_REDIS_URL$", out.stdout, re.M)   # (columns fit the longest name)
+    assert re.search(r"^redis source +NBEXEC_REDIS_URL$", out.stdout, re.M)  # (columns fit the longest name)
     assert "reachable" in out.stdout
 
 

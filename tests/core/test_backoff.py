@@ -12,7 +12,7 @@ def test_backoff_is_full_jitter_below_the_exponential_ceiling():
     for attempt, ceiling in ((1, 0.1), (2, 0.2), (3, 0.4), (4, 0.8), (10, 1.0)):
         delays = [backoff_delay(attempt, base_s=0.1, cap_s=1.0, rng=rng) for _ in range(200)]
         assert all(0 <= d <= ceiling for d in delays)
-        assert max(delays) > ceiling / 2   # spread over the whole range, not a fixed step
+        assert max(delays) > ceiling / 2  # spread over the whole range, not a fixed step
 
 
 def test_backoff_is_reproducible_with_a_seed():

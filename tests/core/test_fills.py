@@ -7,8 +7,9 @@ from nbexec.core.states import OrderStatus
 
 
 def acked(quantity=10) -> Order:
-    o = Order(order_id=make_tag("s", "A"), signal_id="s", account="A", instrument="NSE:INFY",
-              side="BUY", quantity=quantity)
+    o = Order(
+        order_id=make_tag("s", "A"), signal_id="s", account="A", instrument="NSE:INFY", side="BUY", quantity=quantity
+    )
     return o.transition("PENDING_SEND").transition("SENT").transition("ACKED")
 
 

@@ -10,8 +10,14 @@ from nbexec.core.states import OrderStatus
 
 
 def order(**kw) -> Order:
-    base = dict(order_id=make_tag("sig1", "ACC1"), signal_id="sig1", account="ACC1",
-                instrument="NSE:INFY", side="BUY", quantity=10)
+    base = dict(
+        order_id=make_tag("sig1", "ACC1"),
+        signal_id="sig1",
+        account="ACC1",
+        instrument="NSE:INFY",
+        side="BUY",
+        quantity=10,
+    )
     return Order(**(base | kw))
 
 
@@ -26,17 +32,20 @@ def test_tags_differ_per_account():
     assert make_tag("s", "A1") != make_tag("s", "A2")
 
 
-@pytest.mark.parametrize("field,kw", [
-    ("quantity", {"quantity": 0}),
-    ("quantity", {"quantity": 2.5}),
-    ("side", {"side": "HOLD"}),
-    ("order_type", {"order_type": "STOP"}),
-    ("price", {"order_type": "LIMIT", "price": 0.0}),
-    ("trigger_price", {"order_type": "SL-M"}),
-    ("tag", {"order_id": "not a tag!"}),
-    ("tag", {"order_id": "x" * 21}),
-    ("account", {"account": ""}),
-])
+@pytest.mark.parametrize(
+    "field,kw",
+    [
+        ("quantity", {"quantity": 0}),
+        ("quantity", {"quantity": 2.5}),
+        ("side", {"side": "HOLD"}),
+        ("order_type", {"order_type": "STOP"}),
+        ("price", {"order_type": "LIMIT", "price": 0.0}),
+        ("trigger_price", {"order_type": "SL-M"}),
+        ("tag", {"order_id": "not a tag!"}),
+        ("tag", {"order_id": "x" * 21}),
+        ("account", {"account": ""}),
+    ],
+)
 def test_bad_input_names_the_field(field, kw):
     with pytest.raises(ValidationError) as info:
         order(**kw)
@@ -61,8 +70,12 @@ def test_forbidden_transition_raises():
         order().transition(OrderStatus.FILLED)
 
 
-@given(quantity=st.integers(1, 10**7), price=st.floats(0.05, 1e6, allow_nan=False),
-       side=st.sampled_from(["BUY", "SELL"]), version=st.integers(1, 1000))
+@given(
+    quantity=st.integers(1, 10**7),
+    price=st.floats(0.05, 1e6, allow_nan=False),
+    side=st.sampled_from(["BUY", "SELL"]),
+    version=st.integers(1, 1000),
+)
 def test_redis_fields_round_trip(quantity, price, side, version):
     o = order(quantity=quantity, side=side, order_type="LIMIT", price=price, version=version)
     assert order_from_fields(order_to_fields(o)) == o

@@ -26,8 +26,7 @@ def test_every_state_is_reachable_from_new():
 
 
 def test_unknown_is_left_only_by_a_broker_verdict_or_a_proven_resend():
-    assert TRANSITIONS[S.UNKNOWN] == {S.ACKED, S.REJECTED, S.PARTIALLY_FILLED, S.FILLED,
-                                      S.CANCELLED, S.EXPIRED, S.SENT}
+    assert TRANSITIONS[S.UNKNOWN] == {S.ACKED, S.REJECTED, S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.EXPIRED, S.SENT}
     assert not is_allowed(S.UNKNOWN, S.PENDING_SEND)
 
 

@@ -8,8 +8,9 @@ from nbexec.engine.lifecycle import start
 
 
 async def main(data_dir: str, redis_url: str, prefix: str, signal_id: str) -> None:
-    oms = await start(EngineConfig(paper=PaperConfig(accounts=50), prefix=prefix),
-                      data_dir=data_dir, redis_url=redis_url)
+    oms = await start(
+        EngineConfig(paper=PaperConfig(accounts=50), prefix=prefix), data_dir=data_dir, redis_url=redis_url
+    )
     await oms.subscribe("NSE:INFY")
     oms.fire("NSE:INFY", "BUY", 1, signal_id=signal_id)
     print("fired", flush=True)

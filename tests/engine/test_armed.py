@@ -48,8 +48,9 @@ async def test_firing_an_armed_signal_twice_sends_it_once(engine_factory):
     first = armed.fire()
     assert armed.fire() is first
     await first.done(timeout=30)
-    assert {a: len(o) for a, o in exchange_orders(oms, lambda a: make_tag("armed-twice", a)).items()} == \
-        {a: 1 for a in oms.accounts}
+    assert {a: len(o) for a, o in exchange_orders(oms, lambda a: make_tag("armed-twice", a)).items()} == {
+        a: 1 for a in oms.accounts
+    }
 
 
 async def test_the_kill_switch_and_risk_are_checked_when_fired_not_when_armed(engine_factory):
@@ -61,7 +62,7 @@ async def test_the_kill_switch_and_risk_are_checked_when_fired_not_when_armed(en
     with pytest.raises(RiskRejected, match="kill switch"):
         armed.fire()
     await oms.unkill()
-    far = round(last * 1.5, 1)   # outside the 500 bps price band around the last trade
+    far = round(last * 1.5, 1)  # outside the 500 bps price band around the last trade
     fanout = armed.fire(price=far)
     await fanout.done(timeout=30)
     for order in fanout.orders.values():
@@ -74,8 +75,9 @@ async def test_the_kill_switch_and_risk_are_checked_when_fired_not_when_armed(en
 async def test_a_bad_price_at_fire_time_names_the_field_and_sends_nothing(engine_factory, price):
     oms = await engine_factory(accounts=1)
     await oms.subscribe("NSE:INFY")
-    armed = oms.arm("NSE:INFY", "BUY", 1, order_type="LIMIT", price=oms.last_quote("NSE:INFY").last_price,
-                    signal_id="armed-bad")
+    armed = oms.arm(
+        "NSE:INFY", "BUY", 1, order_type="LIMIT", price=oms.last_quote("NSE:INFY").last_price, signal_id="armed-bad"
+    )
     with pytest.raises(ValidationError) as raised:
         armed.fire(price=price)
     assert raised.value.field == "price"
@@ -98,14 +100,17 @@ async def test_an_account_whose_request_cannot_be_built_is_refused_alone(engine_
     await oms.subscribe("NSE:INFY")
     closed, open_ = oms.accounts.values()
     for broker in closed.brokers.values():
-        await broker.close()   # its requests can no longer be built
-    armed = oms.arm("NSE:INFY", "BUY", 1, order_type="LIMIT", price=oms.last_quote("NSE:INFY").last_price,
-                    signal_id="half-built")
-    fanout = armed.fire()   # raises nothing, writes what it can
+        await broker.close()  # its requests can no longer be built
+    armed = oms.arm(
+        "NSE:INFY", "BUY", 1, order_type="LIMIT", price=oms.last_quote("NSE:INFY").last_price, signal_id="half-built"
+    )
+    fanout = armed.fire()  # raises nothing, writes what it can
     await fanout.done(timeout=30)
     refused, sent = fanout.orders[closed.id], fanout.orders[open_.id]
     assert refused.status is S.RISK_REJECTED and refused.reject_reason.startswith("broker_request: "), refused
     assert "not started" in refused.reject_reason and sent.status is not S.RISK_REJECTED, sent.reject_reason
-    assert {a: len(o) for a, o in exchange_orders(oms, lambda a: make_tag("half-built", a)).items()} == \
-        {closed.id: 0, open_.id: 1}
+    assert {a: len(o) for a, o in exchange_orders(oms, lambda a: make_tag("half-built", a)).items()} == {
+        closed.id: 0,
+        open_.id: 1,
+    }
     assert (await oms.store.get(closed.id, refused.order_id)).status is S.RISK_REJECTED

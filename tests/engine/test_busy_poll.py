@@ -30,7 +30,7 @@ async def test_the_loop_polls_without_waiting_while_on_and_sleeps_again_when_off
     poll = BusyPoll()
     try:
         poll.on()
-        poll.on()   # idempotent
+        poll.on()  # idempotent
         await asyncio.sleep(0.05)
         polled, spy.seen = spy.seen, []
         poll.off()

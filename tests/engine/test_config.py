@@ -48,14 +48,17 @@ def test_a_secret_written_into_the_file_is_refused_without_echoing_it():
     assert info.value.field == "accounts[0].routes[0].access_token" and "leak" not in str(info.value)
 
 
-@pytest.mark.parametrize("raw,field", [
-    ({"accounts": [{"id": "A", "routes": [{"broker": "ibkr"}]}]}, "accounts[0].routes[0].broker"),
-    ({"accounts": [{"id": "", "routes": []}]}, "accounts[0].id"),
-    ({"accounts": [{"id": "A", "routes": []}]}, "accounts[0].routes"),
-    ({"accounts": [{"id": "A", "routes": [{"broker": "dhan"}], "sizing": {"lots": 1}}]}, "lots"),
-    ({"paper": {}, "risk": {"max_quantity": -1}}, "max_quantity"),
-    ({"paper": {}, "strategy": {}}, "config"),
-])
+@pytest.mark.parametrize(
+    "raw,field",
+    [
+        ({"accounts": [{"id": "A", "routes": [{"broker": "ibkr"}]}]}, "accounts[0].routes[0].broker"),
+        ({"accounts": [{"id": "", "routes": []}]}, "accounts[0].id"),
+        ({"accounts": [{"id": "A", "routes": []}]}, "accounts[0].routes"),
+        ({"accounts": [{"id": "A", "routes": [{"broker": "dhan"}], "sizing": {"lots": 1}}]}, "lots"),
+        ({"paper": {}, "risk": {"max_quantity": -1}}, "max_quantity"),
+        ({"paper": {}, "strategy": {}}, "config"),
+    ],
+)
 def test_bad_config_names_the_field(raw, field):
     with pytest.raises(ValidationError) as info:
         EngineConfig.from_mapping(raw)

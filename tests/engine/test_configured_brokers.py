@@ -7,8 +7,9 @@ from nbexec.engine.lifecycle import start, stop
 from tests.fixtures.redis import short_tmpdir
 
 
-async def test_a_config_file_of_kite_accounts_loads_the_instrument_dump_and_trades(make_paper_exchange, redis_url,
-                                                                                  monkeypatch):
+async def test_a_config_file_of_kite_accounts_loads_the_instrument_dump_and_trades(
+    make_paper_exchange, redis_url, monkeypatch
+):
     exchange = await make_paper_exchange(accounts=2)
     urls = exchange.urls()
     accounts = []
@@ -21,8 +22,8 @@ sizing = {{ fixed = {i + 1} }}
   [[accounts.routes]]
   broker = "kite"
   api_key = "{a.kite_api_key}"
-  root = "{urls['kite_rest']}"
-  ws_url = "{urls['kite_ws']}"
+  root = "{urls["kite_rest"]}"
+  ws_url = "{urls["kite_ws"]}"
   access_token_env = "TEST_KITE_TOKEN_{i}"
 """)
     data_dir = short_tmpdir("nbxk-")
@@ -35,7 +36,9 @@ sizing = {{ fixed = {i + 1} }}
         fanout = oms.fire("NSE:RELIANCE", "BUY", 1, signal_id="from-config")
         await fanout.done(timeout=30)
         assert {a: (o.quantity, o.status.value) for a, o in fanout.orders.items()} == {
-            "K0": (1, "FILLED"), "K1": (2, "FILLED")}
+            "K0": (1, "FILLED"),
+            "K1": (2, "FILLED"),
+        }
         booked = {a.id: [o for o in exchange.engine.orders(a.id)] for a in exchange.accounts}
         assert sorted(len(v) for v in booked.values()) == [1, 1]
     finally:

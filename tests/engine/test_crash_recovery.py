@@ -22,18 +22,21 @@ from nbexec.engine.paper import PaperSupervisor
 from tests.fixtures.engine import admin
 from tests.fixtures.redis import short_tmpdir
 
-pytestmark = pytest.mark.process   # kills an engine process
+pytestmark = pytest.mark.process  # kills an engine process
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("kill_after_s", [0.0, 0.02])
-async def test_a_fan_out_killed_midway_ends_with_exactly_one_order_per_account(engine_factory, redis_url,
-                                                                               kill_after_s):
+async def test_a_fan_out_killed_midway_ends_with_exactly_one_order_per_account(engine_factory, redis_url, kill_after_s):
     data_dir, prefix, signal_id = short_tmpdir("nbxc-"), f"c{uuid.uuid4().hex[:8]}", "crash-signal"
     try:
-        child = subprocess.Popen([sys.executable, "-m", "tests.engine.crash_engine", str(data_dir), redis_url,
-                                  prefix, signal_id], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "tests.engine.crash_engine", str(data_dir), redis_url, prefix, signal_id],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert child.stdout.readline().strip() == "fired"
         time.sleep(kill_after_s)
         os.kill(child.pid, signal.SIGKILL)
@@ -57,6 +60,7 @@ async def test_a_fan_out_killed_midway_ends_with_exactly_one_order_per_account(e
 
 async def _until_final(oms, order, timeout_s: float = 30.0):
     import asyncio
+
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         current = await oms.store.get(order.account, order.order_id)
@@ -70,7 +74,7 @@ async def test_orders_risk_refused_before_a_crash_are_recorded_by_recovery(engin
     """A kill between the journal line and Redis: the refused orders are in the line only."""
     oms = await engine_factory(accounts=2)
     await oms.subscribe("NSE:INFY")
-    far = round(oms.last_quote("NSE:INFY").last_price * 1.5, 1)   # outside the price band
+    far = round(oms.last_quote("NSE:INFY").last_price * 1.5, 1)  # outside the price band
     fanout = oms.fire("NSE:INFY", "BUY", 1, order_type="LIMIT", price=far, signal_id="refused-live")
     await fanout.done(timeout=30)
     lines = [json.loads(line) for line in oms.journal.path.read_bytes().rstrip(b"\0").splitlines()]
@@ -83,16 +87,28 @@ async def test_orders_risk_refused_before_a_crash_are_recorded_by_recovery(engin
     account = next(iter(oms.accounts))
     # what a crash right after the journal line leaves: the line, and nothing in Redis
     crashed = SignalJournal(data_dir, prefix)
-    crashed.begin(begin_line(
-        "refused-crash", instrument="NSE:INFY", trigger_price=0.0, product="MIS", validity="DAY",
-        created_at_ns=time.time_ns(), ts_signal=time.monotonic_ns(), orders=[],
-        rejected=[(account, "BUY", 1, "LIMIT", far, "price_band: too far")]))
-    crashed.close()   # unlocked, its line left unfinished: as the engine's death leaves it
+    crashed.begin(
+        begin_line(
+            "refused-crash",
+            instrument="NSE:INFY",
+            trigger_price=0.0,
+            product="MIS",
+            validity="DAY",
+            created_at_ns=time.time_ns(),
+            ts_signal=time.monotonic_ns(),
+            orders=[],
+            rejected=[(account, "BUY", 1, "LIMIT", far, "price_band: too far")],
+        )
+    )
+    crashed.close()  # unlocked, its line left unfinished: as the engine's death leaves it
     again = await engine_factory(accounts=2, data_dir=data_dir, prefix=prefix)
     recorded = await again.store.find_by_signal(account, "refused-crash")
-    assert (recorded.status, recorded.reject_reason, recorded.price) == (OrderStatus.RISK_REJECTED,
-                                                                         "price_band: too far", far)
+    assert (recorded.status, recorded.reject_reason, recorded.price) == (
+        OrderStatus.RISK_REJECTED,
+        "price_band: too far",
+        far,
+    )
     assert again.recovery.refused == [make_tag("refused-crash", account)]
-    assert not crashed.path.exists() and list(again.journal.orphans()) == []   # finished, so deleted
+    assert not crashed.path.exists() and list(again.journal.orphans()) == []  # finished, so deleted
     exchange = admin(again.paper_info, "/book")
     assert not [o for o in exchange[account]["orders"] if o["tag"] == recorded.order_id]

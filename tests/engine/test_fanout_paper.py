@@ -70,8 +70,9 @@ async def test_the_kill_switch_withdraws_unsent_orders_and_cancels_open_ones(eng
     feed = await oms.subscribe("NSE:INFY")
     resting = round(feed.last("NSE:INFY").last_price * 0.97, 1)  # a bid well below the market: it rests
     # 15 orders per account: Kite allows 10 a second, so the last ones wait for the rate limiter.
-    fanouts = [oms.fire("NSE:INFY", "BUY", q, order_type="LIMIT", price=resting, signal_id=f"basket-{q}")
-               for q in range(1, 16)]
+    fanouts = [
+        oms.fire("NSE:INFY", "BUY", q, order_type="LIMIT", price=resting, signal_id=f"basket-{q}") for q in range(1, 16)
+    ]
     await oms.kill()
     for fanout in fanouts:
         try:
@@ -96,7 +97,7 @@ async def test_the_kill_switch_withdraws_unsent_orders_and_cancels_open_ones(eng
 
 async def test_accounts_sharing_one_capital_share_rule_are_each_sized_by_their_own_capital(engine_factory):
     oms = await engine_factory(accounts=3)
-    rule = SizingRule.from_config({"capital_share": 0.1})   # one rule object, three capitals
+    rule = SizingRule.from_config({"capital_share": 0.1})  # one rule object, three capitals
     for account, capital in zip(oms.accounts.values(), (100_000.0, 200_000.0, 400_000.0), strict=True):
         account.sizing, account.capital = rule, capital
     await oms.subscribe("NSE:INFY")
@@ -105,14 +106,15 @@ async def test_accounts_sharing_one_capital_share_rule_are_each_sized_by_their_o
     await fanout
     instrument = oms.instrument("NSE:INFY")
     assert {a: o.quantity for a, o in fanout.orders.items()} == {
-        a.id: size_for(rule, 1, instrument, price, a.capital).quantity for a in oms.accounts.values()}
+        a.id: size_for(rule, 1, instrument, price, a.capital).quantity for a in oms.accounts.values()
+    }
     assert len({o.quantity for o in fanout.orders.values()}) == 3
 
 
 async def test_answered_orders_leave_no_per_order_bookkeeping_behind(engine_factory):
     oms = await engine_factory(accounts=5)
     await oms.subscribe("NSE:INFY")
-    for q in (1, 2, 3):   # one signal shape, three signals
+    for q in (1, 2, 3):  # one signal shape, three signals
         fanout = oms.fire("NSE:INFY", "BUY", q, signal_id=f"tidy-{q}")
         assert {o.signal_id for o in fanout.orders.values()} == {f"tidy-{q}"}
         await fanout.done(timeout=30)

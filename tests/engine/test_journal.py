@@ -11,8 +11,14 @@ from hypothesis import strategies as st
 from nbexec.engine.journal import PAGE, SignalJournal, begin_line
 from tests.fixtures.examples import examples
 
-COMMON = {"instrument": "NSE:INFY", "trigger_price": 0.0, "product": "MIS", "validity": "DAY",
-          "created_at_ns": 1_700_000_000_000_000_000, "ts_signal": 123}
+COMMON = {
+    "instrument": "NSE:INFY",
+    "trigger_price": 0.0,
+    "product": "MIS",
+    "validity": "DAY",
+    "created_at_ns": 1_700_000_000_000_000_000,
+    "ts_signal": 123,
+}
 
 
 def begin(journal: SignalJournal, signal_id: str, *orders, rejected=(), **common) -> dict:
@@ -30,20 +36,38 @@ def test_unfinished_lists_signals_begun_and_not_done(tmp_path):
     assert j.unfinished() == [("s2", spec)]
 
 
-text = st.text(st.characters(codec="utf-8"), max_size=12)   # quotes, backslashes, controls, non-ASCII
+text = st.text(st.characters(codec="utf-8"), max_size=12)  # quotes, backslashes, controls, non-ASCII
 price = st.floats(min_value=0, allow_infinity=False, allow_nan=False)
 
 
 @settings(max_examples=examples(200), deadline=None)
-@given(signal_id=text, instrument=text, trigger=price, product=text, validity=text,
-       created=st.integers(0, 2**63 - 1), ts=st.integers(0, 2**63 - 1),
-       orders=st.lists(st.tuples(text, text, st.integers(1, 10**9), text, price), max_size=4),
-       rejected=st.lists(st.tuples(text, text, st.integers(1, 10**9), text, price, text), max_size=3))
+@given(
+    signal_id=text,
+    instrument=text,
+    trigger=price,
+    product=text,
+    validity=text,
+    created=st.integers(0, 2**63 - 1),
+    ts=st.integers(0, 2**63 - 1),
+    orders=st.lists(st.tuples(text, text, st.integers(1, 10**9), text, price), max_size=4),
+    rejected=st.lists(st.tuples(text, text, st.integers(1, 10**9), text, price, text), max_size=3),
+)
 def test_the_line_written_by_hand_reads_back_as_the_record_json_would_write(
-        tmp_path_factory, signal_id, instrument, trigger, product, validity, created, ts, orders, rejected):
+    tmp_path_factory, signal_id, instrument, trigger, product, validity, created, ts, orders, rejected
+):
     journal = SignalJournal(tmp_path_factory.mktemp("j"), "p")
-    spec = begin(journal, signal_id, *orders, rejected=rejected, instrument=instrument,
-                 trigger_price=trigger, product=product, validity=validity, created_at_ns=created, ts_signal=ts)
+    spec = begin(
+        journal,
+        signal_id,
+        *orders,
+        rejected=rejected,
+        instrument=instrument,
+        trigger_price=trigger,
+        product=product,
+        validity=validity,
+        created_at_ns=created,
+        ts_signal=ts,
+    )
     (line,) = journal.path.read_bytes().rstrip(b"\0").splitlines()
     assert json.loads(line) == {"signal_id": signal_id, "spec": spec}
     assert all(math.isfinite(o[4]) for o in spec["orders"])
@@ -74,13 +98,13 @@ def test_a_journal_whose_engine_is_gone_is_an_orphan_until_a_recovery_finishes_i
     other_prefix = SignalJournal(tmp_path, "q")
     begin(other_prefix, "not-ours")
     other_prefix.close()
-    gone.close()                          # as its process's death would: unlocked, signals left
+    gone.close()  # as its process's death would: unlocked, signals left
 
-    (orphan,) = recovering.orphans()      # neither the live engine's nor another prefix's
+    (orphan,) = recovering.orphans()  # neither the live engine's nor another prefix's
     assert orphan.path == gone.path and orphan.unfinished() == [("gone-signal", spec)]
-    assert list(SignalJournal(tmp_path, "p").orphans()) == []   # locked while a recovery has it
+    assert list(SignalJournal(tmp_path, "p").orphans()) == []  # locked while a recovery has it
     with orphan:
-        pass                              # every signal finished
+        pass  # every signal finished
     assert not gone.path.exists() and list(recovering.orphans()) == []
 
 
@@ -103,21 +127,31 @@ def test_an_orphan_whose_recovery_fails_is_kept_for_the_next_and_locks_no_other(
 @pytest.mark.process
 def test_a_killed_process_leaves_its_lines_and_its_lock_goes_with_it(tmp_path):
     """SIGKILL after a line: the line is in the file (the page cache outlives the process)."""
-    code = ("import os, signal, sys; from nbexec.engine.journal import SignalJournal, begin_line; "
-            "j = SignalJournal(sys.argv[1], 'p'); "
-            "j.begin(begin_line('killed', instrument='NSE:INFY', trigger_price=0.0, product='MIS', validity='DAY', "
-            "created_at_ns=1, ts_signal=2, orders=[('A1', 'BUY', 1, 'LIMIT', 10.5)])); "
-            "os.kill(os.getpid(), signal.SIGKILL)")
+    code = (
+        "import os, signal, sys; from nbexec.engine.journal import SignalJournal, begin_line; "
+        "j = SignalJournal(sys.argv[1], 'p'); "
+        "j.begin(begin_line('killed', instrument='NSE:INFY', trigger_price=0.0, product='MIS', validity='DAY', "
+        "created_at_ns=1, ts_signal=2, orders=[('A1', 'BUY', 1, 'LIMIT', 10.5)])); "
+        "os.kill(os.getpid(), signal.SIGKILL)"
+    )
     assert subprocess.run([sys.executable, "-c", code, str(tmp_path)]).returncode == -9
     (orphan,) = SignalJournal(tmp_path, "p").orphans()
-    assert orphan.unfinished() == [("killed", {"common": {**COMMON, "created_at_ns": 1, "ts_signal": 2},
-                                                "orders": [["A1", "BUY", 1, "LIMIT", 10.5]], "rejected": []})]
+    assert orphan.unfinished() == [
+        (
+            "killed",
+            {
+                "common": {**COMMON, "created_at_ns": 1, "ts_signal": 2},
+                "orders": [["A1", "BUY", 1, "LIMIT", 10.5]],
+                "rejected": [],
+            },
+        )
+    ]
 
 
 def test_a_torn_last_line_is_ignored(tmp_path):
     j = SignalJournal(tmp_path, "p")
     begin(j, "s1")
-    j._map[j._at:j._at + 21] = b'{"signal_id":"s2","sp'   # a copy cut short by a crash
+    j._map[j._at : j._at + 21] = b'{"signal_id":"s2","sp'  # a copy cut short by a crash
     j.close()
     (orphan,) = SignalJournal(tmp_path, "p").orphans()
     assert [s for s, _ in orphan.unfinished()] == ["s1"]

@@ -25,8 +25,13 @@ async def stored(oms, account_id: str, signal_id: str):
 
 async def test_each_account_is_sized_by_its_rule_and_sent_once(fake_engine):
     routes = {a: FakeRoute(a) for a in ("A1", "A2", "A3")}
-    oms = await fake_engine([account("A1", routes["A1"]), account("A2", routes["A2"], sizing={"multiplier": 2}),
-                             account("A3", routes["A3"], sizing={"fixed": 5})])
+    oms = await fake_engine(
+        [
+            account("A1", routes["A1"]),
+            account("A2", routes["A2"], sizing={"multiplier": 2}),
+            account("A3", routes["A3"], sizing={"fixed": 5}),
+        ]
+    )
     fanout = await oms.fire("NSE:INFY", "BUY", 3, order_type="LIMIT", price=100.0, signal_id="sized")
     assert {a: [o.quantity for o in r.requests] for a, r in routes.items()} == {"A1": [3], "A2": [6], "A3": [5]}
     assert fanout.counts == {"ACKED": 3}
@@ -36,8 +41,9 @@ async def test_each_account_is_sized_by_its_rule_and_sent_once(fake_engine):
 
 async def test_risk_refuses_one_account_alone_and_records_why(fake_engine):
     small, big = FakeRoute("SMALL"), FakeRoute("BIG")
-    oms = await fake_engine([account("SMALL", small), account("BIG", big, sizing={"multiplier": 2})],
-                            risk=RiskLimits(max_quantity=5))
+    oms = await fake_engine(
+        [account("SMALL", small), account("BIG", big, sizing={"multiplier": 2})], risk=RiskLimits(max_quantity=5)
+    )
     fanout = await oms.fire("NSE:INFY", "SELL", 3, order_type="LIMIT", price=100.0, signal_id="limits")
     await fanout.recorded.wait()
     assert len(small.requests) == 1 and big.requests == []
@@ -50,7 +56,7 @@ async def test_a_fan_out_is_answered_then_done_as_its_fills_arrive_and_a_repeate
     routes = [FakeRoute("F1"), FakeRoute("F2")]
     oms = await fake_engine([account("F1", routes[0]), account("F2", routes[1])])
     fanout = await oms.fire("NSE:INFY", "BUY", 4, order_type="LIMIT", price=100.0, signal_id="fills")
-    assert fanout.counts == {"ACKED": 2}   # answered, not done
+    assert fanout.counts == {"ACKED": 2}  # answered, not done
     for route in routes:
         tag = make_tag("fills", route.account)
         route.fill(tag, 1, price=100.0)
@@ -82,7 +88,7 @@ async def test_an_unknown_order_the_broker_lacks_is_sent_once_more(fake_engine):
     oms.fire("NSE:INFY", "BUY", 1, order_type="LIMIT", price=100.0, signal_id="lost")
     tag = make_tag("lost", "U2")
     await wait_until(lambda: oms.orders[tag].status is S.ACKED, what="sent again and acknowledged")
-    assert route.placed(tag) == 1 and len(route.book) == 1   # the lost request never reached it
+    assert route.placed(tag) == 1 and len(route.book) == 1  # the lost request never reached it
 
 
 async def test_a_request_that_never_left_fails_over_to_the_next_route(fake_engine):
@@ -123,7 +129,7 @@ async def test_the_kill_switch_withdraws_what_is_unanswered_and_refuses_what_com
     oms = await fake_engine([account("K1", held)])
     fanout = oms.fire("NSE:INFY", "BUY", 1, order_type="LIMIT", price=100.0, signal_id="before-kill")
     await oms.kill()
-    held.release()                       # the ack arrives after the kill: the order is cancelled then
+    held.release()  # the ack arrives after the kill: the order is cancelled then
     await fanout.done(timeout=5)
     assert fanout.orders["K1"].status is S.CANCELLED
     assert held.cancels == [held.book[make_tag("before-kill", "K1")].broker_order_id]

@@ -49,8 +49,8 @@ async def test_rehearsals_send_record_and_change_nothing(engine_factory):
     rehearse = feed.rehearse
     feed.rehearse = lambda: feed_rehearsals.append(1) or rehearse()
     await busy_for(oms, 0.3)
-    assert spy.rehearsals >= 10, spy.rehearsals   # ~300 at 1 ms; a loaded machine polls less often
-    assert len(feed_rehearsals) == spy.rehearsals    # its feed's decoder is warmed with it
+    assert spy.rehearsals >= 10, spy.rehearsals  # ~300 at 1 ms; a loaded machine polls less often
+    assert len(feed_rehearsals) == spy.rehearsals  # its feed's decoder is warmed with it
     assert oms.journal.path.read_bytes() == journal
     assert exchange_orders(oms, lambda a: make_tag("rehearsed", a)) == {a: [] for a in oms.accounts}
     assert [await oms.store.find_by_signal(a, "rehearsed") for a in oms.accounts] == [None, None]
@@ -69,30 +69,30 @@ async def test_only_armed_signals_not_yet_fired_are_rehearsed_and_only_while_pol
     oms, _, armed = await armed_infy(engine_factory, accounts=1)
     spy = ReadySpy(oms)
     await asyncio.sleep(0.1)
-    assert spy.rehearsals == 0    # not polling
+    assert spy.rehearsals == 0  # not polling
     oms.rehearse_every_s = None
     await busy_for(oms, 0.1)
-    assert spy.rehearsals == 0    # rehearsals off
+    assert spy.rehearsals == 0  # rehearsals off
     oms.rehearse_every_s = 0.001
     await busy_for(oms, 0.1)
     assert spy.rehearsals > 0
     await armed.fire().done(timeout=30)
     spy.rehearsals = 0
     await busy_for(oms, 0.1)
-    assert spy.rehearsals == 0    # fired: nothing left to rehearse
+    assert spy.rehearsals == 0  # fired: nothing left to rehearse
 
 
 async def test_a_rehearsal_does_not_take_a_half_open_routes_probe(engine_factory):
     oms, _, armed = await armed_infy(engine_factory, accounts=1)
     route, *others = next(iter(oms.accounts.values())).routes
     now = time.monotonic_ns()
-    route.breaker.opened_at_ns = now - route.breaker.cooldown_ns   # cooled down: half-open
+    route.breaker.opened_at_ns = now - route.breaker.cooldown_ns  # cooled down: half-open
     for other in others:
-        other.breaker.opened_at_ns = now                           # open: the half-open one is the only way
+        other.breaker.opened_at_ns = now  # open: the half-open one is the only way
     spy = ReadySpy(oms)
     await busy_for(oms, 0.1)
     assert spy.rehearsals > 0 and not route.breaker.probe_out
-    fanout = armed.fire()   # the probe is still there for the real order
+    fanout = armed.fire()  # the probe is still there for the real order
     assert route.breaker.probe_out
     await fanout.done(timeout=30)
     assert all(o.status is not S.RISK_REJECTED for o in fanout.orders.values()), fanout.df

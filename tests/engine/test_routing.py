@@ -84,18 +84,29 @@ def test_a_late_failure_while_open_does_not_extend_the_cooldown():
     assert b.state(S) is BreakerState.HALF_OPEN
 
 
-@pytest.mark.parametrize("kw,field", [({"failure_threshold": 0}, "failure_threshold"),
-                                      ({"failure_threshold": 1.5}, "failure_threshold"),
-                                      ({"cooldown_s": 0}, "cooldown_s")])
+@pytest.mark.parametrize(
+    "kw,field",
+    [
+        ({"failure_threshold": 0}, "failure_threshold"),
+        ({"failure_threshold": 1.5}, "failure_threshold"),
+        ({"cooldown_s": 0}, "cooldown_s"),
+    ],
+)
 def test_bad_breaker_settings_name_the_field(kw, field):
     with pytest.raises(ValidationError) as info:
         CircuitBreaker(**kw)
     assert info.value.field == field
 
 
-ACTIONS = st.lists(st.one_of(st.tuples(st.just("wait"), st.integers(0, 3 * S)),
-                             st.just(("admit",)), st.just(("success",)), st.just(("failure",))),
-                   max_size=60)
+ACTIONS = st.lists(
+    st.one_of(
+        st.tuples(st.just("wait"), st.integers(0, 3 * S)),
+        st.just(("admit",)),
+        st.just(("success",)),
+        st.just(("failure",)),
+    ),
+    max_size=60,
+)
 
 
 @given(actions=ACTIONS, threshold=st.integers(1, 4))
@@ -165,7 +176,7 @@ def test_half_open_route_gets_one_probe_then_traffic_goes_elsewhere():
     record_success(kite, 100_000)
     record_success(dhan, 900_000)
     record_failure(kite, 0)
-    assert choose([kite, dhan], 2 * S, admit=False).route is kite   # a look: the probe is still free
+    assert choose([kite, dhan], 2 * S, admit=False).route is kite  # a look: the probe is still free
     probe = choose([kite, dhan], 2 * S)
     assert probe.route is kite and "this order is the probe" in probe.reason
     assert choose([kite, dhan], 2 * S).route is dhan

@@ -73,12 +73,21 @@ def test_config_dict_parses_to_a_typed_rule():
     assert rule(capital_share=0.05) == SizingRule(SizingKind.CAPITAL_SHARE, 0.05)
 
 
-@pytest.mark.parametrize("config,field", [
-    ({"multiplier": 0}, "multiplier"), ({"multiplier": -1}, "multiplier"), ({"multiplier": "2"}, "multiplier"),
-    ({"fixed": 2.5}, "fixed"), ({"fixed": 0}, "fixed"),
-    ({"capital_share": 1.5}, "capital_share"), ({"capital_share": 0}, "capital_share"),
-    ({"lots": 2}, "lots"), ({}, "sizing"), ({"multiplier": 2, "fixed": 5}, "sizing"),
-])
+@pytest.mark.parametrize(
+    "config,field",
+    [
+        ({"multiplier": 0}, "multiplier"),
+        ({"multiplier": -1}, "multiplier"),
+        ({"multiplier": "2"}, "multiplier"),
+        ({"fixed": 2.5}, "fixed"),
+        ({"fixed": 0}, "fixed"),
+        ({"capital_share": 1.5}, "capital_share"),
+        ({"capital_share": 0}, "capital_share"),
+        ({"lots": 2}, "lots"),
+        ({}, "sizing"),
+        ({"multiplier": 2, "fixed": 5}, "sizing"),
+    ],
+)
 def test_bad_sizing_config_names_the_field(config, field):
     with pytest.raises(ValidationError) as info:
         SizingRule.from_config(config)
@@ -103,8 +112,13 @@ def allowed(r: SizingRule, signal_qty: int, price: float, capital: float) -> Dec
     return Decimal(repr(capital)) * v / Decimal(repr(price))
 
 
-@given(r=RULES, lot=LOTS, signal_qty=st.integers(1, 10_000),
-       price=st.decimals("0.05", "100000", places=2).map(float), capital=st.integers(1, 10**9).map(float))
+@given(
+    r=RULES,
+    lot=LOTS,
+    signal_qty=st.integers(1, 10_000),
+    price=st.decimals("0.05", "100000", places=2).map(float),
+    capital=st.integers(1, 10**9).map(float),
+)
 def test_sizing_never_exceeds_the_rule_and_is_the_largest_lot_multiple(r, lot, signal_qty, price, capital):
     inst = Instrument("NFO", "X", 1, lot_size=lot)
     sized = size_for(r, signal_qty, inst, price=price, capital=capital)

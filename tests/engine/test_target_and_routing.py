@@ -14,7 +14,10 @@ async def test_target_sends_each_account_the_delta_to_its_position(engine_factor
     up = await oms.target("NSE:SBIN", 3, signal_id="to-3")
     await up.done(timeout=30)
     assert {a: (o.side.value, o.quantity) for a, o in up.orders.items()} == {
-        "PA0001": ("BUY", 2), "PA0002": ("BUY", 3), "PA0003": ("BUY", 3)}
+        "PA0001": ("BUY", 2),
+        "PA0002": ("BUY", 3),
+        "PA0003": ("BUY", 3),
+    }
     assert {a: oms.position(a, "NSE:SBIN").quantity for a in oms.accounts} == {a: 3 for a in oms.accounts}
 
     flat = await oms.target("NSE:SBIN", 0, signal_id="to-0")

@@ -17,8 +17,15 @@ from .ws_servers import FIN, OP_TEXT, aiohttp_server, raw_server, read_frame
 
 
 def connection(url: str, policy: ReconnectPolicy, on_open=lambda: [], token: str = "t") -> FeedConnection:
-    return FeedConnection("test-feed", lambda: url, broker="test", secrets=[Secret(token)], on_open=on_open,
-                          on_message=lambda data, received_ns: None, policy=policy)
+    return FeedConnection(
+        "test-feed",
+        lambda: url,
+        broker="test",
+        secrets=[Secret(token)],
+        on_open=on_open,
+        on_message=lambda data, received_ns: None,
+        policy=policy,
+    )
 
 
 async def test_server_pings_alone_keep_a_quiet_connection_open():
@@ -40,11 +47,12 @@ async def test_server_pings_alone_keep_a_quiet_connection_open():
 async def test_a_server_that_stops_answering_pings_is_dropped_and_reconnected():
     async def script(reader, writer) -> None:
         while True:
-            await read_frame(reader)   # reads our pings, never answers
+            await read_frame(reader)  # reads our pings, never answers
 
     async with raw_server(script) as url:
-        conn = connection(url, ReconnectPolicy(base_s=0.05, cap_s=0.1, watchdog_s=None,
-                                               ping_interval_s=0.05, ping_timeout_s=0.1))
+        conn = connection(
+            url, ReconnectPolicy(base_s=0.05, cap_s=0.1, watchdog_s=None, ping_interval_s=0.05, ping_timeout_s=0.1)
+        )
         conn.start()
         try:
             await wait_until(lambda: conn.connects >= 2, timeout=5, what="a reconnect after the pong timeout")
@@ -64,7 +72,7 @@ async def test_subscriptions_go_out_first_and_later_sends_follow_in_call_order()
 
     async with raw_server(script) as url:
         conn = connection(url, ReconnectPolicy(base_s=0.05), on_open=lambda: ["sub-1", "sub-2"])
-        conn.send_soon(["before-open"])   # not connected: on_open covers it, nothing queued
+        conn.send_soon(["before-open"])  # not connected: on_open covers it, nothing queued
         conn.start()
         try:
             await conn.wait_connected(5)
@@ -94,8 +102,7 @@ async def test_the_sockets_debug_log_shows_the_request_line_with_the_token_maske
 
     caplog.set_level(logging.DEBUG, logger="nbexec.feeds.websocket.test-feed")
     async with raw_server(script) as url:
-        conn = connection(url.replace("token=t", "token=SECRET123"), ReconnectPolicy(base_s=0.05),
-                          token="SECRET123")
+        conn = connection(url.replace("token=t", "token=SECRET123"), ReconnectPolicy(base_s=0.05), token="SECRET123")
         conn.start()
         try:
             await conn.wait_connected(5)

@@ -11,7 +11,7 @@ from nbexec.feeds.ring import TickRings
 
 A, B = (408065, 1), (738561, 1)
 NAMES = {A: "NSE:INFY", B: "NSE:RELIANCE"}
-T0 = 1_750_000_000 * 10**9          # an exact second, in ns
+T0 = 1_750_000_000 * 10**9  # an exact second, in ns
 
 
 def ticks(ids, prices, volumes=None, mode=MODE_QUOTE) -> np.ndarray:
@@ -45,10 +45,16 @@ def test_frame_columns_are_in_trader_words_with_the_instrument_name():
     assert frame["instrument"].tolist() == ["NSE:INFY", "NSE:RELIANCE"]
     assert frame["mode"].tolist() == ["full", "ltp"]
     row = frame.iloc[0]
-    assert (row.last_price, row.bid, row.ask, row.bid_quantity, row.ask_quantity, row.volume) == \
-        (1500.0, 1499.95, 1500.05, 7, 9, 100)
+    assert (row.last_price, row.bid, row.ask, row.bid_quantity, row.ask_quantity, row.volume) == (
+        1500.0,
+        1499.95,
+        1500.05,
+        7,
+        9,
+        100,
+    )
     assert row.last_trade_time == pd.Timestamp(1_750_000_000, unit="s", tz="UTC")
-    assert pd.isna(frame.iloc[1].last_trade_time)       # 0 = not sent
+    assert pd.isna(frame.iloc[1].last_trade_time)  # 0 = not sent
     assert {"open", "high", "low", "close", "average_price", "oi", "gap"} <= set(frame.columns)
 
 
@@ -71,7 +77,7 @@ def test_bars_are_ohlc_of_last_price_and_volume_from_the_cumulative_volume():
     out = bars(rings, "1s", NAMES)
     infy = out[out["instrument"] == "NSE:INFY"]
     assert infy[["open", "high", "low", "close"]].values.tolist() == [[100, 103, 99, 99], [101, 101, 101, 101]]
-    assert infy["volume"].tolist() == [25, 15]      # 1000 -> 1025 -> 1040
+    assert infy["volume"].tolist() == [25, 15]  # 1000 -> 1025 -> 1040
     assert infy["ticks"].tolist() == [3, 1]
     assert out[out["instrument"] == "NSE:RELIANCE"]["volume"].tolist() == [0, 2]
     assert out.index.is_monotonic_increasing and str(out.index.tz) == "Asia/Kolkata"

@@ -93,8 +93,15 @@ def test_last_is_the_newest_tick_or_none():
 
 
 @settings(max_examples=examples(60), deadline=None)
-@given(st.lists(st.tuples(st.sampled_from([A, B]), st.floats(0.05, 1e6), st.floats(0, 1e6), st.floats(0, 1e6)),
-                min_size=1, max_size=30), st.integers(1, 4), st.booleans())
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([A, B]), st.floats(0.05, 1e6), st.floats(0, 1e6), st.floats(0, 1e6)),
+        min_size=1,
+        max_size=30,
+    ),
+    st.integers(1, 4),
+    st.booleans(),
+)
 def test_quote_reads_the_newest_ticks_prices_and_arrival(ticks, capacity, one_at_a_time):
     rings = TickRings([A, B], capacity=capacity)
     assert rings.quote(A) is None
@@ -107,8 +114,12 @@ def test_quote_reads_the_newest_ticks_prices_and_arrival(ticks, capacity, one_at
         if newest is None:
             assert rings.quote(ident) is None
         else:
-            assert rings.quote(ident) == (newest["last_price"], newest["bid_price"][0], newest["ask_price"][0],
-                                          newest["received_ns"])
+            assert rings.quote(ident) == (
+                newest["last_price"],
+                newest["bid_price"][0],
+                newest["ask_price"][0],
+                newest["received_ns"],
+            )
 
 
 def test_take_returns_the_rows_an_append_wrote():
@@ -151,11 +162,10 @@ def test_unknown_instrument_and_bad_capacity_are_named_errors():
 
 
 @settings(max_examples=examples(200), deadline=None)
-@given(capacity=st.integers(1, 6),
-       batches=st.lists(st.lists(st.sampled_from([0, 1, 2]), max_size=12), max_size=8))
+@given(capacity=st.integers(1, 6), batches=st.lists(st.lists(st.sampled_from([0, 1, 2]), max_size=12), max_size=8))
 def test_each_ring_equals_the_newest_capacity_ticks_of_its_instrument(capacity, batches):
     ids = [A, B, C]
-    rings = TickRings(ids[:2], capacity=capacity)   # C has no ring
+    rings = TickRings(ids[:2], capacity=capacity)  # C has no ring
     model: dict = {A: [], B: []}
     price = 0
     for n, picks in enumerate(batches):
@@ -192,8 +202,8 @@ def test_one_tick_appends_write_the_same_rows_as_one_batch_append():
     one, whole = TickRings([A, B], capacity=4), TickRings([A, B], capacity=4)
     one.mark_gap()
     whole.mark_gap()
-    for i in range(len(ticks)):   # as a one-row array, or as its row bytes (the lone-packet path)
-        one.append(ticks[i:i + 1] if i % 2 else ticks[i:i + 1].tobytes(), received_ns=100)
+    for i in range(len(ticks)):  # as a one-row array, or as its row bytes (the lone-packet path)
+        one.append(ticks[i : i + 1] if i % 2 else ticks[i : i + 1].tobytes(), received_ns=100)
     whole.append(ticks, received_ns=100)
     for key in (A, B):
         assert all(np.array_equal(one.ticks(key)[name], whole.ticks(key)[name]) for name in RING_DTYPE.names)

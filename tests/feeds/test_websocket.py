@@ -113,8 +113,14 @@ async def test_the_request_carries_the_target_and_query_the_given_headers_and_ve
     line, *headers = requests[0].rstrip("\r\n").split("\r\n")
     port = url.split(":")[2].split("/")[0]
     assert line == "GET /raw?token=t HTTP/1.1"
-    assert {f"Host: 127.0.0.1:{port}", "Upgrade: websocket", "Connection: Upgrade",
-            "Sec-WebSocket-Version: 13", "X-Kite-Version: 3", "User-Agent: nbexec"} <= set(headers)
+    assert {
+        f"Host: 127.0.0.1:{port}",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Version: 13",
+        "X-Kite-Version: 3",
+        "User-Agent: nbexec",
+    } <= set(headers)
     assert not any(h.lower().startswith(("sec-websocket-extensions", "sec-websocket-protocol")) for h in headers)
 
 
@@ -140,8 +146,12 @@ async def test_a_fragmented_message_is_delivered_whole_and_a_ping_between_fragme
     pongs: list[tuple[int, bytes, bytes | None]] = []
 
     async def script(reader, writer) -> None:
-        writer.write(frame(OP_TEXT, b"hel", fin=False) + frame(OP_PING, b"beat")
-                     + frame(OP_CONTINUATION, b"lo ", fin=False) + frame(OP_CONTINUATION, b"world"))
+        writer.write(
+            frame(OP_TEXT, b"hel", fin=False)
+            + frame(OP_PING, b"beat")
+            + frame(OP_CONTINUATION, b"lo ", fin=False)
+            + frame(OP_CONTINUATION, b"world")
+        )
         pongs.append(await read_frame(reader))
         await reader.read()
 
@@ -165,12 +175,12 @@ async def two_messages(script) -> list:
 
 
 async def test_a_message_split_across_many_reads_arrives_whole_and_in_order():
-    big = bytes(range(256)) * 800   # 200 KB, far more than one read
+    big = bytes(range(256)) * 800  # 200 KB, far more than one read
 
     async def script(reader, writer) -> None:
         data = frame(OP_BINARY, big) + frame(OP_BINARY, b"after")
         for i in range(0, len(data), 7_000):
-            writer.write(data[i:i + 7_000])
+            writer.write(data[i : i + 7_000])
             await writer.drain()
             await asyncio.sleep(0.001)
         await reader.read()
@@ -220,7 +230,7 @@ async def test_a_server_that_answers_pings_stays_connected():
     async def handler(ws: web.WebSocketResponse) -> None:
         await ws.receive()
 
-    async with aiohttp_server(handler) as url:   # autoping: answers every ping
+    async with aiohttp_server(handler) as url:  # autoping: answers every ping
         ws = await connect(url, Inbox(), ping_interval_s=0.02, ping_timeout_s=0.1)
         await asyncio.sleep(0.5)
         assert not ws.closed.done()
@@ -250,7 +260,7 @@ async def test_a_close_from_the_server_is_answered_and_its_code_kept():
     async with aiohttp_server(handler) as url:
         ws = await connect(url, Inbox())
         await asyncio.wait_for(ws.wait_closed(), 5)
-        assert await asyncio.wait_for(answered, 5) is True   # aiohttp got our close frame
+        assert await asyncio.wait_for(answered, 5) is True  # aiohttp got our close frame
     assert ws.close_code == 4001
 
 
@@ -280,16 +290,27 @@ async def test_a_text_message_that_is_not_utf8_closes_the_socket_with_1007():
     assert close_code(close[1]) == 1007
 
 
-@pytest.mark.parametrize("violation", [
-    bytes([FIN | 0x40 | OP_BINARY, 1, 0]),                                   # a reserved bit
-    bytes([FIN | 0x3, 0]),                                                    # an unknown opcode
-    frame(OP_PING, b"beat", fin=False),                                       # a fragmented control frame
-    frame(OP_PING, b"x" * 126),                                               # a control frame over 125 bytes
-    frame(OP_CONTINUATION, b"orphan"),                                        # nothing to continue
-    frame(OP_TEXT, b"hel", fin=False) + frame(OP_TEXT, b"lo"),               # a new message inside one
-    frame(OP_CLOSE, b"\x03"),                                                # a close payload of one byte
-], ids=["reserved-bit", "unknown-opcode", "fragmented-ping", "long-ping", "orphan-continuation",
-        "message-inside-fragments", "one-byte-close"])
+@pytest.mark.parametrize(
+    "violation",
+    [
+        bytes([FIN | 0x40 | OP_BINARY, 1, 0]),  # a reserved bit
+        bytes([FIN | 0x3, 0]),  # an unknown opcode
+        frame(OP_PING, b"beat", fin=False),  # a fragmented control frame
+        frame(OP_PING, b"x" * 126),  # a control frame over 125 bytes
+        frame(OP_CONTINUATION, b"orphan"),  # nothing to continue
+        frame(OP_TEXT, b"hel", fin=False) + frame(OP_TEXT, b"lo"),  # a new message inside one
+        frame(OP_CLOSE, b"\x03"),  # a close payload of one byte
+    ],
+    ids=[
+        "reserved-bit",
+        "unknown-opcode",
+        "fragmented-ping",
+        "long-ping",
+        "orphan-continuation",
+        "message-inside-fragments",
+        "one-byte-close",
+    ],
+)
 async def test_a_frame_rfc_6455_forbids_closes_the_socket_with_1002_after_the_messages_before_it(violation):
     close, messages = await closed_after(frame(OP_TEXT, b"before") + violation + frame(OP_TEXT, b"after"))
     assert close[0] == FIN | OP_CLOSE and close_code(close[1]) == 1002
@@ -340,7 +361,7 @@ async def test_a_refused_handshake_raises_with_the_status():
 
 async def test_a_refusal_without_a_length_is_read_to_its_end_and_raised_with_the_status():
     async def script(reader, writer) -> None:
-        writer.write(b"denied")   # the body runs until the server closes
+        writer.write(b"denied")  # the body runs until the server closes
 
     async with raw_server(script, answer=lambda key: b"HTTP/1.1 401 Unauthorized\r\n\r\n") as url:
         with pytest.raises(HandshakeRefused) as info:
@@ -370,8 +391,10 @@ async def test_a_101_in_pieces_is_read_and_the_frames_after_it_in_the_same_read_
 
 async def test_a_101_that_does_not_accept_our_key_is_refused():
     def wrong(key: str) -> bytes:
-        return (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                b"Sec-WebSocket-Accept: bm90IHRoZSBrZXk=\r\n\r\n")
+        return (
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: bm90IHRoZSBrZXk=\r\n\r\n"
+        )
 
     async def script(reader, writer) -> None:
         await reader.read()
@@ -393,7 +416,7 @@ async def test_a_101_choosing_an_extension_not_offered_is_refused():
 
 async def test_a_server_that_hangs_up_during_the_handshake_is_a_connection_error():
     async def script(reader, writer) -> None:
-        return None   # closes without answering
+        return None  # closes without answering
 
     async with raw_server(script, answer=lambda key: b"") as url:
         with pytest.raises(ConnectionError, match="during the handshake"):
@@ -422,9 +445,9 @@ async def test_wss_urls_go_over_tls_verified_against_the_default_trust_store(tmp
 
     inbox = Inbox()
     async with aiohttp_server(handler, tls=server_tls) as url:
-        with pytest.raises(ssl.SSLCertVerificationError):   # not trusted yet
+        with pytest.raises(ssl.SSLCertVerificationError):  # not trusted yet
             await connect(url, inbox)
-        monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))   # what a user with a private CA sets
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))  # what a user with a private CA sets
         ws = await connect(url, inbox)
         ws.send("over tls")
         await wait_until(lambda: inbox.messages == ["over tls"])
@@ -445,8 +468,12 @@ def test_a_malformed_port_is_a_config_error_that_does_not_quote_the_url():
 
 def test_a_url_gives_the_host_the_scheme_default_port_and_the_target_with_its_query():
     where = parse_url("wss://api-feed.dhan.co?version=2&token=t")
-    assert (where.secure, where.host, where.port, where.resource_name) == (True, "api-feed.dhan.co", 443,
-                                                                           "/?version=2&token=t")
+    assert (where.secure, where.host, where.port, where.resource_name) == (
+        True,
+        "api-feed.dhan.co",
+        443,
+        "/?version=2&token=t",
+    )
 
 
 _message = st.one_of(
@@ -454,10 +481,11 @@ _message = st.one_of(
     st.tuples(st.just("binary"), st.sampled_from([b"x" * 125, b"y" * 126, b"z" * 65_535, b"w" * 65_536])),
     st.tuples(st.just("text"), st.text(max_size=50)),
     st.tuples(st.just("fragments"), st.lists(st.binary(max_size=40), min_size=2, max_size=3), st.booleans()),
-    st.tuples(st.just("ping"), st.binary(max_size=10)))
+    st.tuples(st.just("ping"), st.binary(max_size=10)),
+)
 
 
-@settings(max_examples=examples(15), deadline=None)   # each example is a real connection
+@settings(max_examples=examples(15), deadline=None)  # each example is a real connection
 @given(messages=st.lists(_message, max_size=12), cuts=st.lists(st.integers(1, 70_000), max_size=12))
 async def test_any_mix_of_frames_cut_anywhere_arrives_as_the_messages_sent(messages, cuts):
     """Lone binary frames are cut out of the stream by the socket itself, everything else goes
@@ -471,7 +499,7 @@ async def test_any_mix_of_frames_cut_anywhere_arrives_as_the_messages_sent(messa
             stream, expected = stream + frame(OP_TEXT, payload.encode()), expected + [payload]
         elif kind == "ping":
             stream, pings = stream + frame(OP_PING, payload), pings + [payload]
-        else:   # a fragmented binary message, maybe with a ping between its first two fragments
+        else:  # a fragmented binary message, maybe with a ping between its first two fragments
             parts, ping_between = payload, more[0]
             stream += frame(OP_BINARY, parts[0], fin=False)
             if ping_between:
@@ -488,7 +516,7 @@ async def test_any_mix_of_frames_cut_anywhere_arrives_as_the_messages_sent(messa
         for end in ends:
             writer.write(stream[start:end])
             await writer.drain()
-            await asyncio.sleep(0.0005)   # a read of its own, most of the time
+            await asyncio.sleep(0.0005)  # a read of its own, most of the time
             start = end
         for _ in pings:
             pongs.append((await read_frame(reader))[1])

@@ -35,6 +35,6 @@ def test_parser_exc_holds_the_violation_the_parser_met():
     protocol = open_protocol()
     assert hasattr(protocol, "parser_exc"), "websockets.Protocol.parser_exc is gone"
     assert protocol.parser_exc is None
-    protocol.receive_data(server_frame(0x2, b"x", masked=True))   # a server must not mask
+    protocol.receive_data(server_frame(0x2, b"x", masked=True))  # a server must not mask
     assert isinstance(protocol.parser_exc, ProtocolError)
     assert protocol.data_to_send(), "the protocol no longer queues its close frame on a violation"

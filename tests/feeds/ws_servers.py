@@ -26,9 +26,11 @@ Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
 @asynccontextmanager
-async def aiohttp_server(handler: Callable[[web.WebSocketResponse], Awaitable[None]],
-                         tls: ssl.SSLContext | None = None, **ws_options) -> AsyncIterator[str]:
+async def aiohttp_server(
+    handler: Callable[[web.WebSocketResponse], Awaitable[None]], tls: ssl.SSLContext | None = None, **ws_options
+) -> AsyncIterator[str]:
     """Serve `handler(ws)` at ws://127.0.0.1:PORT/ws (wss:// with `tls`); yields that URL."""
+
     async def endpoint(request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(compress=False, **ws_options)
         await ws.prepare(request)
@@ -49,8 +51,9 @@ async def aiohttp_server(handler: Callable[[web.WebSocketResponse], Awaitable[No
 
 
 @asynccontextmanager
-async def raw_server(script: Script, answer: Callable[[str], bytes] | None = None,
-                     requests: list[str] | None = None) -> AsyncIterator[str]:
+async def raw_server(
+    script: Script, answer: Callable[[str], bytes] | None = None, requests: list[str] | None = None
+) -> AsyncIterator[str]:
     """Answer each handshake (with `answer(key)` if given), then run `script(reader, writer)`;
     each handshake request's head goes to `requests`."""
     requests = requests if requests is not None else []
@@ -84,8 +87,10 @@ def accept_key(key: str) -> str:
 
 def switching(key: str, extra: str = "") -> bytes:
     """A 101 accepting `key`; `extra` is more header lines, each ending in CRLF."""
-    return (f"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Accept: {accept_key(key)}\r\n{extra}\r\n").encode()
+    return (
+        f"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Accept: {accept_key(key)}\r\n{extra}\r\n"
+    ).encode()
 
 
 def mask(payload: bytes, key: bytes) -> bytes:
@@ -101,11 +106,20 @@ def close_code(payload: bytes) -> int:
 def frame(opcode: int, payload: bytes, *, fin: bool = True, masked_with: bytes | None = None) -> bytes:
     """A frame as a server writes it (unmasked unless `masked_with`)."""
     n = len(payload)
-    length = (bytes([n]) if n < 126 else bytes([126]) + n.to_bytes(2, "big") if n < 65536
-              else bytes([127]) + n.to_bytes(8, "big"))
+    length = (
+        bytes([n])
+        if n < 126
+        else bytes([126]) + n.to_bytes(2, "big")
+        if n < 65536
+        else bytes([127]) + n.to_bytes(8, "big")
+    )
     if masked_with is not None:
-        return (bytes([(FIN if fin else 0) | opcode, length[0] | 0x80]) + length[1:] + masked_with
-                + mask(payload, masked_with))
+        return (
+            bytes([(FIN if fin else 0) | opcode, length[0] | 0x80])
+            + length[1:]
+            + masked_with
+            + mask(payload, masked_with)
+        )
     return bytes([(FIN if fin else 0) | opcode]) + length + payload
 
 

@@ -23,8 +23,9 @@ def stop_engine_servers(data_dir: Path) -> None:
     shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def execute_notebook(name: str, data_dir: Path, probe: str = "", timeout: int = 120
-                     ) -> tuple[nbformat.NotebookNode, dict]:
+def execute_notebook(
+    name: str, data_dir: Path, probe: str = "", timeout: int = 120
+) -> tuple[nbformat.NotebookNode, dict]:
     """Run notebooks/`name` in a fresh kernel, then `probe` in it (see nbexec.notebook.runner)."""
     return execute(NOTEBOOKS / name, data_dir, probe=probe, timeout=timeout)
 

@@ -9,16 +9,38 @@ from nbexec.notebook.blotter_model import BlotterModel
 
 
 def created(order_id="o1", account="A1", version=3, status="SENT", **fields):
-    body = {"order_id": order_id, "account": account, "instrument": "NSE:INFY", "side": "BUY", "quantity": "10",
-            "order_type": "MARKET", "price": "0.0", "status": status, "version": str(version),
-            "filled_quantity": "0", "average_price": "0.0", "created_at_ns": "1700000000000000000", **fields}
-    return {"order_id": order_id, "account": account, "version": str(version), "status": status,
-            "changes": json.dumps(body)}
+    body = {
+        "order_id": order_id,
+        "account": account,
+        "instrument": "NSE:INFY",
+        "side": "BUY",
+        "quantity": "10",
+        "order_type": "MARKET",
+        "price": "0.0",
+        "status": status,
+        "version": str(version),
+        "filled_quantity": "0",
+        "average_price": "0.0",
+        "created_at_ns": "1700000000000000000",
+        **fields,
+    }
+    return {
+        "order_id": order_id,
+        "account": account,
+        "version": str(version),
+        "status": status,
+        "changes": json.dumps(body),
+    }
 
 
 def moved(order_id="o1", account="A1", version=4, status="ACKED", **changes):
-    return {"order_id": order_id, "account": account, "version": str(version), "status": status,
-            "changes": json.dumps({"status": status, "version": str(version), **changes})}
+    return {
+        "order_id": order_id,
+        "account": account,
+        "version": str(version),
+        "status": status,
+        "changes": json.dumps({"status": status, "version": str(version), **changes}),
+    }
 
 
 def test_a_created_order_becomes_a_typed_row():
@@ -57,8 +79,12 @@ def test_a_late_creation_only_fills_in_missing_details():
 
 def test_malformed_notifications_are_ignored():
     model = BlotterModel()
-    for note in ({}, {"order_id": "x"}, {"order_id": "x", "version": "v"}, {"order_id": "x", "version": 1,
-                                                                           "changes": "{not json"}):
+    for note in (
+        {},
+        {"order_id": "x"},
+        {"order_id": "x", "version": "v"},
+        {"order_id": "x", "version": 1, "changes": "{not json"},
+    ):
         assert not model.apply(note)
     assert model.rows_by_id == {}
 
@@ -73,8 +99,17 @@ def test_rows_put_the_most_recently_changed_first():
 
 
 def test_seeding_from_engine_orders():
-    order = Order(order_id="abc123", signal_id="s1", account="A1", instrument="NSE:INFY", side="SELL",
-                  quantity=5, order_type="LIMIT", price=1500.0, version=2)
+    order = Order(
+        order_id="abc123",
+        signal_id="s1",
+        account="A1",
+        instrument="NSE:INFY",
+        side="SELL",
+        quantity=5,
+        order_type="LIMIT",
+        price=1500.0,
+        version=2,
+    )
     model = BlotterModel()
     model.seed([order])
     row = model.rows_by_id["abc123"]

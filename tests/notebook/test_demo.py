@@ -7,7 +7,7 @@ import pytest
 
 from nbexec.notebook.demo import main
 
-pytestmark = [pytest.mark.slow, pytest.mark.process]   # a kernel, a paper exchange, a Redis
+pytestmark = [pytest.mark.slow, pytest.mark.process]  # a kernel, a paper exchange, a Redis
 
 
 def test_demo_writes_the_executed_quickstart_and_prints_a_summary(tmp_path, capsys):

@@ -8,9 +8,19 @@ from tests.fixtures.examples import examples
 
 def test_buy_with_every_option():
     cmd = parse_line("buy nse:infy 10 --limit 1500.5 --slippage 20bps --accounts A1,A2 --product cnc --tag s1")
-    assert cmd == Command("order", {"side": "BUY", "symbol": "NSE:INFY", "quantity": 10, "limit": 1500.5,
-                                    "max_slippage_bps": 20.0, "accounts": ["A1", "A2"], "product": "CNC",
-                                    "tag": "s1"})
+    assert cmd == Command(
+        "order",
+        {
+            "side": "BUY",
+            "symbol": "NSE:INFY",
+            "quantity": 10,
+            "limit": 1500.5,
+            "max_slippage_bps": 20.0,
+            "accounts": ["A1", "A2"],
+            "product": "CNC",
+            "tag": "s1",
+        },
+    )
 
 
 def test_sell_defaults_to_all_accounts_and_percent_slippage_is_bps():
@@ -18,19 +28,22 @@ def test_sell_defaults_to_all_accounts_and_percent_slippage_is_bps():
     assert cmd.args["accounts"] == "all" and cmd.args["max_slippage_bps"] == pytest.approx(20.0)
 
 
-@pytest.mark.parametrize("line,words", [
-    ("buy NSE:INFY ten", "quantity 'ten' is not a whole number"),
-    ("buy NSE:INFY 0", "must be positive"),
-    ("buy INFY 10", "expected EXCHANGE:SYMBOL"),
-    ("buy NSE:INFY 10 --limit -3", "must be a positive number"),
-    ("buy NSE:INFY 10 --slippage lots", "use basis points"),
-    ("buy NSE:INFY 10 --type LIMIT", "needs --limit"),
-    ("sell NSE:INFY 1 --trigger 99", "needs --type SL or SL-M"),
-    ("frobnicate", "unknown command 'frobnicate'"),
-    ("buy 'NSE:INFY 10", "cannot split"),
-    ("busy-poll maybe", "say on or off"),
-    ("busy-poll", "the following arguments are required"),
-])
+@pytest.mark.parametrize(
+    "line,words",
+    [
+        ("buy NSE:INFY ten", "quantity 'ten' is not a whole number"),
+        ("buy NSE:INFY 0", "must be positive"),
+        ("buy INFY 10", "expected EXCHANGE:SYMBOL"),
+        ("buy NSE:INFY 10 --limit -3", "must be a positive number"),
+        ("buy NSE:INFY 10 --slippage lots", "use basis points"),
+        ("buy NSE:INFY 10 --type LIMIT", "needs --limit"),
+        ("sell NSE:INFY 1 --trigger 99", "needs --type SL or SL-M"),
+        ("frobnicate", "unknown command 'frobnicate'"),
+        ("buy 'NSE:INFY 10", "cannot split"),
+        ("busy-poll maybe", "say on or off"),
+        ("busy-poll", "the following arguments are required"),
+    ],
+)
 def test_bad_lines_say_what_is_wrong(line, words):
     with pytest.raises(MagicUsageError, match=words):
         parse_line(line)
@@ -60,8 +73,27 @@ def test_basket_errors_name_the_line():
         parse_cell("buy NSE:INFY 10\nstatus\n")
 
 
-words = st.sampled_from(list(VERBS) + ["NSE:INFY", "10", "-5", "--limit", "--accounts", "all", "x,y",
-                                       "--slippage", "20bps", "--type", "SL", "'", '"', "--", "-h", "1e9"])
+words = st.sampled_from(
+    list(VERBS)
+    + [
+        "NSE:INFY",
+        "10",
+        "-5",
+        "--limit",
+        "--accounts",
+        "all",
+        "x,y",
+        "--slippage",
+        "20bps",
+        "--type",
+        "SL",
+        "'",
+        '"',
+        "--",
+        "-h",
+        "1e9",
+    ]
+)
 
 
 @settings(max_examples=examples(400))

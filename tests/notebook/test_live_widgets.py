@@ -89,7 +89,7 @@ def test_every_stops_when_its_function_returns_false_and_survives_errors():
 def test_kill_switch_click_turns_the_engine_switch_on_and_off(oms):
     async def scenario():
         switch = KillSwitch(oms)
-        switch.button.click()                    # a click only schedules the work
+        switch.button.click()  # a click only schedules the work
         await wait_until(lambda: oms.killed and "KILLED" in switch.button.description)
         assert switch.button.button_style == "danger"
         switch.button.click()

@@ -22,24 +22,78 @@ from .kernels import stop_engine_servers
 
 pytestmark = pytest.mark.slow
 
-WORDS = ["NSE:INFY", "NSE:TCS", "NSE:NOPE", "INFY", "nse:infy", "10", "0", "-3", "1.5", "1e9", "99999999",
-         "--limit", "--accounts", "all", "PA0001", "PA0001,PA0002", "nogroup", "--type", "LIMIT", "SL", "SL-M",
-         "--trigger", "--slippage", "20bps", "0.2%", "--product", "CNC", "--validity", "IOC", "--tag", "t1",
-         "--help", "-h", "'", '"', "#", "--config", "/nonexistent.toml", "--accounts", "3", "all"]
+WORDS = [
+    "NSE:INFY",
+    "NSE:TCS",
+    "NSE:NOPE",
+    "INFY",
+    "nse:infy",
+    "10",
+    "0",
+    "-3",
+    "1.5",
+    "1e9",
+    "99999999",
+    "--limit",
+    "--accounts",
+    "all",
+    "PA0001",
+    "PA0001,PA0002",
+    "nogroup",
+    "--type",
+    "LIMIT",
+    "SL",
+    "SL-M",
+    "--trigger",
+    "--slippage",
+    "20bps",
+    "0.2%",
+    "--product",
+    "CNC",
+    "--validity",
+    "IOC",
+    "--tag",
+    "t1",
+    "--help",
+    "-h",
+    "'",
+    '"',
+    "#",
+    "--config",
+    "/nonexistent.toml",
+    "--accounts",
+    "3",
+    "all",
+]
 # start and stop change the engine under the other commands: they get their own test below.
 FUZZED_VERBS = [v for v in VERBS if v not in ("start", "stop")] + ["help", "BUY", "frobnicate", ""]
 
 token = st.one_of(st.sampled_from(WORDS), st.text(max_size=8))
-command_line = st.builds(lambda verb, words: " ".join([verb, *words]), st.sampled_from(FUZZED_VERBS),
-                         st.lists(token, max_size=6))
+command_line = st.builds(
+    lambda verb, words: " ".join([verb, *words]), st.sampled_from(FUZZED_VERBS), st.lists(token, max_size=6)
+)
 # Well-formed signals, so the engine's side (sizing, risk, the wire, the kill switch) is reached.
-OPTIONS = ["--limit 1500", "--limit 0.05", "--type LIMIT", "--type SL --trigger 1490 --limit 1489",
-           "--type SL-M --trigger 1600", "--slippage 5bps", "--accounts PA0001", "--accounts PA0002,PA0003",
-           "--accounts nogroup", "--product CNC", "--validity IOC", "--tag fz1"]
-signal_line = st.builds(lambda verb, symbol, qty, options: " ".join([verb, symbol, str(qty), *options]),
-                        st.sampled_from(["buy", "sell", "target"]),
-                        st.sampled_from(["NSE:INFY", "NSE:TCS", "NSE:ITC", "NSE:NOPE"]),
-                        st.integers(-5, 10**7), st.lists(st.sampled_from(OPTIONS), max_size=3, unique=True))
+OPTIONS = [
+    "--limit 1500",
+    "--limit 0.05",
+    "--type LIMIT",
+    "--type SL --trigger 1490 --limit 1489",
+    "--type SL-M --trigger 1600",
+    "--slippage 5bps",
+    "--accounts PA0001",
+    "--accounts PA0002,PA0003",
+    "--accounts nogroup",
+    "--product CNC",
+    "--validity IOC",
+    "--tag fz1",
+]
+signal_line = st.builds(
+    lambda verb, symbol, qty, options: " ".join([verb, symbol, str(qty), *options]),
+    st.sampled_from(["buy", "sell", "target"]),
+    st.sampled_from(["NSE:INFY", "NSE:TCS", "NSE:ITC", "NSE:NOPE"]),
+    st.integers(-5, 10**7),
+    st.lists(st.sampled_from(OPTIONS), max_size=3, unique=True),
+)
 any_line = st.one_of(command_line, signal_line, st.sampled_from(["kill", "unkill", "cancel all"]), st.text(max_size=40))
 
 
@@ -113,9 +167,12 @@ def test_busy_poll_turns_on_and_off_and_shows_in_status(shell):
 def test_errors_name_the_problem(shell):
     shell.run_line_magic("oms", "kill")  # bad input is named before the engine's state is judged
     try:
-        for line, words in (("buy NSE:NOPE 1", "unknown instrument"),
-                            ("buy NSE:INFY 1 --accounts ZZ9", "no such account"),
-                            ("cancel nosuchorder", "no such order"), ("frobnicate", "unknown command")):
+        for line, words in (
+            ("buy NSE:NOPE 1", "unknown instrument"),
+            ("buy NSE:INFY 1 --accounts ZZ9", "no such account"),
+            ("cancel nosuchorder", "no such order"),
+            ("frobnicate", "unknown command"),
+        ):
             error = answer(lambda line=line: shell.run_line_magic("oms", line))
             assert isinstance(error, UsageError) and words in str(error), (line, str(error))
         error = answer(lambda: shell.run_cell_magic("oms", "", "buy NSE:INFY 1\nbuy NSE:NOPE 1"))

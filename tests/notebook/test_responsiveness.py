@@ -18,8 +18,16 @@ pytestmark = pytest.mark.slow
 REQUIRED_TICKS_PER_S = 10_000
 CELL_BOUND_S = 1.0
 
-CELLS = ("1 + 1", "feed.df.tail(5)", "oms.orders_df().shape", "feed.bars('1s').tail(3)",
-         "%oms positions", "%oms status", "sum(range(100_000))", "oms.latency_df()")
+CELLS = (
+    "1 + 1",
+    "feed.df.tail(5)",
+    "oms.orders_df().shape",
+    "feed.bars('1s').tail(3)",
+    "%oms positions",
+    "%oms status",
+    "sum(range(100_000))",
+    "oms.latency_df()",
+)
 
 
 def test_cells_complete_within_a_second_while_ticks_stream_and_the_blotter_is_live(kernel):

@@ -49,16 +49,23 @@ def test_five_start_subscribe_stop_cycles_leak_no_task_fd_or_redis_connection(ke
         cycle(kernel, n)
         assert kernel.value("census()") == before, f"after cycle {n + 1}"
         assert redis_clients(data_dir) == 0, f"after cycle {n + 1}"
-    assert kernel.value("sorted(o.status.value for o in fanout.orders.values())") == ["FILLED"] * 5, \
-        kernel.value("sorted({o.reject_reason for o in fanout.orders.values()})")
+    assert kernel.value("sorted(o.status.value for o in fanout.orders.values())") == ["FILLED"] * 5, kernel.value(
+        "sorted({o.reject_reason for o in fanout.orders.values()})"
+    )
 
 
 def test_every_cell_can_run_twice(kernel):
     kernel.outputs.clear()
-    for code in ("%load_ext nbexec", "%oms start", "feed = %oms subscribe NSE:INFY",
-                 "%oms blotter", "%oms ticket",
-                 "fanout = %oms buy NSE:INFY 3 --tag again1\nawait fanout.done(timeout=15)",
-                 "%oms positions", "%oms stop"):
+    for code in (
+        "%load_ext nbexec",
+        "%oms start",
+        "feed = %oms subscribe NSE:INFY",
+        "%oms blotter",
+        "%oms ticket",
+        "fanout = %oms buy NSE:INFY 3 --tag again1\nawait fanout.done(timeout=15)",
+        "%oms positions",
+        "%oms stop",
+    ):
         kernel.run(code)
         if code.startswith("fanout"):
             assert kernel.value("fanout.counts") == {"FILLED": 5}
@@ -75,9 +82,19 @@ def test_every_cell_can_run_twice(kernel):
 def test_cells_queued_at_once_all_run(kernel):
     """Run All sends every cell before the first finishes; a magic waiting on the loop must
     not step the kernel's next message (ipykernel 7 shares one Context between cells)."""
-    errors = kernel.run_queued(["%load_ext nbexec", "%oms start", "feed = %oms subscribe NSE:INFY", "%oms blotter",
-                                "fanout = %oms buy NSE:INFY 2", "await fanout.done(timeout=15)", "%oms stop",
-                                "%oms start", "%oms stop"])
+    errors = kernel.run_queued(
+        [
+            "%load_ext nbexec",
+            "%oms start",
+            "feed = %oms subscribe NSE:INFY",
+            "%oms blotter",
+            "fanout = %oms buy NSE:INFY 2",
+            "await fanout.done(timeout=15)",
+            "%oms stop",
+            "%oms start",
+            "%oms stop",
+        ]
+    )
     assert errors == {i: [] for i in range(9)}
     text = "".join(kernel.outputs)
     assert text.count("nbexec engine started") == 2 and text.count("nbexec engine stopped") == 2
@@ -86,15 +103,19 @@ def test_cells_queued_at_once_all_run(kernel):
 
 
 def test_the_blotter_shows_orders_placed_from_another_kernel(kernel, data_dir):
-    other = LiveKernel(data_dir)   # same data dir: same Redis, same paper exchange
+    other = LiveKernel(data_dir)  # same data dir: same Redis, same paper exchange
     try:
         kernel.run("%load_ext nbexec\n%oms start\ndesk = %oms blotter")
-        other.run("%load_ext nbexec\n%oms start\nfeed = %oms subscribe NSE:TCS\n"
-                  "fanout = %oms sell NSE:TCS 4\nawait fanout.done(timeout=15)")
+        other.run(
+            "%load_ext nbexec\n%oms start\nfeed = %oms subscribe NSE:TCS\n"
+            "fanout = %oms sell NSE:TCS 4\nawait fanout.done(timeout=15)"
+        )
         theirs = other.value("sorted(fanout.orders[a].order_id for a in fanout.orders)")
-        kernel.run("import asyncio\nfor _ in range(50):\n"
-                   "    if len(desk.blotter.df) >= 5 and set(desk.blotter.df.status) == {'FILLED'}:\n"
-                   "        break\n    await asyncio.sleep(0.1)")
+        kernel.run(
+            "import asyncio\nfor _ in range(50):\n"
+            "    if len(desk.blotter.df) >= 5 and set(desk.blotter.df.status) == {'FILLED'}:\n"
+            "        break\n    await asyncio.sleep(0.1)"
+        )
         assert kernel.value("sorted(desk.blotter.df.index)") == theirs
         assert kernel.value("sorted(set(desk.blotter.df.instrument))") == ["NSE:TCS"]
         other.run("%oms stop")
@@ -106,10 +127,13 @@ def test_the_blotter_shows_orders_placed_from_another_kernel(kernel, data_dir):
 def test_background_log_records_never_land_in_the_running_cell(kernel):
     kernel.run("%load_ext nbexec")
     kernel.outputs.clear()
-    kernel.run("import asyncio, logging\n"
-               "asyncio.get_running_loop().call_later(0.05, logging.getLogger('nbexec.engine.oms').warning, "
-               "'from a task')\n"
-               "await asyncio.sleep(0.3)")
+    kernel.run(
+        "import asyncio, logging\n"
+        "asyncio.get_running_loop().call_later(0.05, logging.getLogger('nbexec.engine.oms').warning, "
+        "'from a task')\n"
+        "await asyncio.sleep(0.3)"
+    )
     assert "from a task" not in "".join(kernel.outputs)
     assert kernel.value("__import__('nbexec.notebook.logs', fromlist=['RECENT']).RECENT.records[-1]").endswith(
-        "WARNING nbexec.engine.oms: from a task")
+        "WARNING nbexec.engine.oms: from a task"
+    )

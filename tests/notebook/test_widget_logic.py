@@ -22,8 +22,16 @@ from nbexec.notebook.ticket import ticket_order
 
 
 def order(account="A1", status="NEW", **fields) -> Order:
-    return Order(order_id=f"x{account}", signal_id="s1", account=account, instrument="NSE:INFY", side="BUY",
-                 quantity=10, status=status, **fields)
+    return Order(
+        order_id=f"x{account}",
+        signal_id="s1",
+        account=account,
+        instrument="NSE:INFY",
+        side="BUY",
+        quantity=10,
+        status=status,
+        **fields,
+    )
 
 
 # -- charts -----------------------------------------------------------------------------------
@@ -68,23 +76,35 @@ def test_latency_samples_per_hop_skip_hops_not_reached():
 
 # -- ticket --------------------------------------------------------------------------------------
 def test_ticket_without_price_is_a_market_order_for_all():
-    assert ticket_order("NSE:INFY", "BUY", 10, 0.0, "all") == {"symbol": "NSE:INFY", "side": "BUY", "qty": 10,
-                                                              "accounts": "all"}
+    assert ticket_order("NSE:INFY", "BUY", 10, 0.0, "all") == {
+        "symbol": "NSE:INFY",
+        "side": "BUY",
+        "qty": 10,
+        "accounts": "all",
+    }
 
 
 def test_ticket_with_price_is_a_limit_order_for_listed_accounts():
     assert ticket_order("NSE:INFY", "SELL", 3, 1500.5, " A1, A2 ") == {
-        "symbol": "NSE:INFY", "side": "SELL", "qty": 3, "accounts": ["A1", "A2"], "order_type": "LIMIT",
-        "price": 1500.5}
+        "symbol": "NSE:INFY",
+        "side": "SELL",
+        "qty": 3,
+        "accounts": ["A1", "A2"],
+        "order_type": "LIMIT",
+        "price": 1500.5,
+    }
 
 
-@pytest.mark.parametrize("args,field", [
-    (("NSE:INFY", "HOLD", 1, 0.0, "all"), "side"),
-    (("NSE:INFY", "BUY", 0, 0.0, "all"), "quantity"),
-    (("NSE:INFY", "BUY", 1, -1.0, "all"), "price"),
-    (("NSE:INFY", "BUY", 1, 0.0, " , "), "accounts"),
-    (("NSE:INFY", "BUY", 1, 0.0, "a;b"), "accounts"),
-])
+@pytest.mark.parametrize(
+    "args,field",
+    [
+        (("NSE:INFY", "HOLD", 1, 0.0, "all"), "side"),
+        (("NSE:INFY", "BUY", 0, 0.0, "all"), "quantity"),
+        (("NSE:INFY", "BUY", 1, -1.0, "all"), "price"),
+        (("NSE:INFY", "BUY", 1, 0.0, " , "), "accounts"),
+        (("NSE:INFY", "BUY", 1, 0.0, "a;b"), "accounts"),
+    ],
+)
 def test_ticket_refuses_bad_fields_naming_them(args, field):
     with pytest.raises(ValidationError) as err:
         ticket_order(*args)
@@ -94,10 +114,16 @@ def test_ticket_refuses_bad_fields_naming_them(args, field):
 # -- magics' argument mapping -----------------------------------------------------------------------
 def test_order_arguments_map_the_grammar_to_fire():
     assert order_arguments({"accounts": "all"}) == {"accounts": "all", "order_type": "MARKET"}
-    assert order_arguments({"accounts": ["A1"], "limit": 10.5, "tag": "s9", "product": "CNC",
-                            "max_slippage_bps": 20.0}) == {
-        "accounts": ["A1"], "order_type": "LIMIT", "price": 10.5, "signal_id": "s9", "product": "CNC",
-        "max_slippage_bps": 20.0}
+    assert order_arguments(
+        {"accounts": ["A1"], "limit": 10.5, "tag": "s9", "product": "CNC", "max_slippage_bps": 20.0}
+    ) == {
+        "accounts": ["A1"],
+        "order_type": "LIMIT",
+        "price": 10.5,
+        "signal_id": "s9",
+        "product": "CNC",
+        "max_slippage_bps": 20.0,
+    }
     assert order_arguments({"order_type": "SL", "limit": 9.0, "trigger": 9.5})["trigger_price"] == 9.5
 
 
@@ -152,10 +178,30 @@ def test_price_tile_shows_last_change_and_quote():
 
 # -- positions and the kill switch -----------------------------------------------------------------------
 def test_positions_html_totals_realised_and_unrealised():
-    df = pd.DataFrame([{"account": "A1", "instrument": "NSE:INFY", "quantity": 10, "buy_price": 100.0,
-                        "sell_price": 0.0, "last_price": 101.0, "realised_pnl": 5.0, "unrealised_pnl": 10.0},
-                       {"account": "A2", "instrument": "NSE:INFY", "quantity": 0, "buy_price": 0.0,
-                        "sell_price": 0.0, "last_price": None, "realised_pnl": -2.0, "unrealised_pnl": None}])
+    df = pd.DataFrame(
+        [
+            {
+                "account": "A1",
+                "instrument": "NSE:INFY",
+                "quantity": 10,
+                "buy_price": 100.0,
+                "sell_price": 0.0,
+                "last_price": 101.0,
+                "realised_pnl": 5.0,
+                "unrealised_pnl": 10.0,
+            },
+            {
+                "account": "A2",
+                "instrument": "NSE:INFY",
+                "quantity": 0,
+                "buy_price": 0.0,
+                "sell_price": 0.0,
+                "last_price": None,
+                "realised_pnl": -2.0,
+                "unrealised_pnl": None,
+            },
+        ]
+    )
     page = positions_html(df)
     assert "P&amp;L" in page and "13.00" in page and "(realised 3.00, unrealised 10.00)" in page
     assert "none yet" in positions_html(pd.DataFrame())

@@ -18,18 +18,39 @@ async def get(x, path: str, method: str = "GET", **kw):
 def place(x, i: int = 0, **kw) -> str:
     a = x.accounts[i]
     kc = KiteConnect(api_key=a.kite_api_key, access_token=a.kite_access_token, root=x.base_url)
-    args = dict(variety="regular", exchange="NSE", tradingsymbol="INFY", transaction_type="BUY",
-                quantity=1, product="MIS", order_type="MARKET")
+    args = dict(
+        variety="regular",
+        exchange="NSE",
+        tradingsymbol="INFY",
+        transaction_type="BUY",
+        quantity=1,
+        product="MIS",
+        order_type="MARKET",
+    )
     return kc.place_order(**{**args, **kw})
 
 
 async def test_info_has_exactly_the_sim_keys(paper_exchange):
     status, info = await get(paper_exchange, "/info")
     assert status == 200
-    assert set(info) == {"kite_rest", "kite_ws", "dhan_rest", "dhan_feed_ws", "dhan_order_ws", "admin",
-                         "accounts", "instruments"}
-    assert set(info["accounts"][0]) == {"id", "kite_api_key", "kite_access_token", "kite_api_secret",
-                                        "dhan_client_id", "dhan_access_token"}
+    assert set(info) == {
+        "kite_rest",
+        "kite_ws",
+        "dhan_rest",
+        "dhan_feed_ws",
+        "dhan_order_ws",
+        "admin",
+        "accounts",
+        "instruments",
+    }
+    assert set(info["accounts"][0]) == {
+        "id",
+        "kite_api_key",
+        "kite_access_token",
+        "kite_api_secret",
+        "dhan_client_id",
+        "dhan_access_token",
+    }
 
 
 async def test_order_requests_are_recorded_with_a_receive_stamp_taken_before_the_answer(paper_exchange):
@@ -41,7 +62,13 @@ async def test_order_requests_are_recorded_with_a_receive_stamp_taken_before_the
     (rec,) = body["requests"]
     assert before < rec["recv_ns"] < after
     assert (rec["broker"], rec["method"], rec["account"], rec["order_id"], rec["tag"], rec["status"]) == (
-        "kite", "POST", x.accounts[0].id, order_id, "stamped1", 200)
+        "kite",
+        "POST",
+        x.accounts[0].id,
+        order_id,
+        "stamped1",
+        200,
+    )
 
 
 async def test_requests_since_a_sequence_number_are_the_newer_ones(paper_exchange):
@@ -96,11 +123,14 @@ async def test_counters_count_requests_and_steps(make_paper_exchange):
 
 def _split_place(account, tag: str) -> tuple[bytes, bytes]:
     """A Kite place request as (head, body), to be written separately like urllib3 does."""
-    body = (f"tradingsymbol=INFY&exchange=NSE&transaction_type=BUY&quantity=1&product=MIS"
-            f"&order_type=MARKET&tag={tag}").encode()
-    head = (f"POST /orders/regular HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Kite-Version: 3\r\n"
-            f"Authorization: token {account.kite_api_key}:{account.kite_access_token}\r\n"
-            f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+    body = (
+        f"tradingsymbol=INFY&exchange=NSE&transaction_type=BUY&quantity=1&product=MIS&order_type=MARKET&tag={tag}"
+    ).encode()
+    head = (
+        f"POST /orders/regular HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Kite-Version: 3\r\n"
+        f"Authorization: token {account.kite_api_key}:{account.kite_access_token}\r\n"
+        f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
     return head, body
 
 

@@ -30,13 +30,13 @@ def test_the_stamp_is_the_arrival_not_the_read():
         before_send = time.monotonic_ns()
         client.sendall(b"POST /orders/regular HTTP/1.1\r\n\r\n")
         after_send = time.monotonic_ns()
-        time.sleep(0.05)   # the exchange is busy elsewhere: the bytes wait in the socket
+        time.sleep(0.05)  # the exchange is busy elsewhere: the bytes wait in the socket
         read_at = time.monotonic_ns()
         assert conn.recv(4096) == b"POST /orders/regular HTTP/1.1\r\n\r\n"
         arrived = StampedSocket.last_arrival_ns
         # loopback: it lands during the send (1 ms of slack for moving it between clocks)
         assert before_send - 1_000_000 <= arrived <= after_send + 1_000_000
-        assert read_at - arrived >= 40_000_000                   # the 50 ms in the socket are not in it
+        assert read_at - arrived >= 40_000_000  # the 50 ms in the socket are not in it
     finally:
         client.close()
         conn.close()

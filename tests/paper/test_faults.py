@@ -17,13 +17,19 @@ from nbexec.paper.faults import Faults, parse_faults
 
 def client(x, timeout: int = 7) -> KiteConnect:
     a = x.accounts[0]
-    return KiteConnect(api_key=a.kite_api_key, access_token=a.kite_access_token, root=x.base_url,
-                       timeout=timeout)
+    return KiteConnect(api_key=a.kite_api_key, access_token=a.kite_access_token, root=x.base_url, timeout=timeout)
 
 
 def place(kc: KiteConnect) -> str:
-    return kc.place_order(variety="regular", exchange="NSE", tradingsymbol="INFY",
-                          transaction_type="BUY", quantity=1, product="MIS", order_type="MARKET")
+    return kc.place_order(
+        variety="regular",
+        exchange="NSE",
+        tradingsymbol="INFY",
+        transaction_type="BUY",
+        quantity=1,
+        product="MIS",
+        order_type="MARKET",
+    )
 
 
 async def exchange(make_paper_exchange, faults):
@@ -31,10 +37,18 @@ async def exchange(make_paper_exchange, faults):
 
 
 def test_the_spec_string_parses_every_fault():
-    spec = parse_faults("500=0.1,502=0.02,503=0.03,429=0.04,hang=0.01,reset=0.02,scope=all,"
-                        "update_delay=0.5,update_delay_ms=50,update_dup=0.1,update_reorder=0.2,ws_drop=0.01,seed=9")
+    spec = parse_faults(
+        "500=0.1,502=0.02,503=0.03,429=0.04,hang=0.01,reset=0.02,scope=all,"
+        "update_delay=0.5,update_delay_ms=50,update_dup=0.1,update_reorder=0.2,ws_drop=0.01,seed=9"
+    )
     assert (spec.http500, spec.http429, spec.hang, spec.scope, spec.update_delay_ms, spec.seed) == (
-        0.1, 0.04, 0.01, "all", 50.0, 9)
+        0.1,
+        0.04,
+        0.01,
+        "all",
+        50.0,
+        9,
+    )
 
 
 @pytest.mark.parametrize("bad", ["boom=0.1", "500=2", "500=x", "scope=some"])
@@ -49,12 +63,15 @@ def test_the_same_seed_injects_the_same_faults():
     assert Faults("500=0.2", seed=6).injected == {}
 
 
-@pytest.mark.parametrize("spec, exc, code", [
-    ("500=1", kex.GeneralException, 500),
-    ("502=1", kex.DataException, 502),
-    ("503=1", kex.NetworkException, 503),
-    ("429=1", kex.NetworkException, 429),
-])
+@pytest.mark.parametrize(
+    "spec, exc, code",
+    [
+        ("500=1", kex.GeneralException, 500),
+        ("502=1", kex.DataException, 502),
+        ("503=1", kex.NetworkException, 503),
+        ("429=1", kex.NetworkException, 429),
+    ],
+)
 async def test_error_faults_answer_without_placing(make_paper_exchange, spec, exc, code):
     x = await exchange(make_paper_exchange, spec)
     with pytest.raises(exc) as err:
@@ -91,8 +108,9 @@ async def test_faults_can_be_changed_at_run_time(make_paper_exchange):
 async def order_updates(x, n: int) -> list[dict]:
     a = x.accounts[0]
     async with aiohttp.ClientSession() as session:
-        async with session.ws_connect(x.urls()["kite_ws"], params={
-                "api_key": a.kite_api_key, "access_token": a.kite_access_token}) as ws:
+        async with session.ws_connect(
+            x.urls()["kite_ws"], params={"api_key": a.kite_api_key, "access_token": a.kite_access_token}
+        ) as ws:
             await asyncio.sleep(0)  # let the server register the subscriber
             while not x.hub._orders.get(a.id):
                 await asyncio.sleep(0.01)
@@ -124,8 +142,9 @@ async def test_ws_drop_closes_the_feed_connection(make_paper_exchange):
     x = await make_paper_exchange(tick_rate=50, faults="ws_drop=1")
     a = x.accounts[0]
     async with aiohttp.ClientSession() as session:
-        async with session.ws_connect(x.urls()["kite_ws"], params={
-                "api_key": a.kite_api_key, "access_token": a.kite_access_token}) as ws:
+        async with session.ws_connect(
+            x.urls()["kite_ws"], params={"api_key": a.kite_api_key, "access_token": a.kite_access_token}
+        ) as ws:
             await ws.send_str(json.dumps({"a": "subscribe", "v": [408065]}))
             while (msg := await asyncio.wait_for(ws.receive(), 10)).type == aiohttp.WSMsgType.BINARY:
                 pass  # heartbeats until the first tick frame is due

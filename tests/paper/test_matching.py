@@ -14,8 +14,7 @@ NIFTY = Instrument("INDICES", "NIFTY 50", 1001)
 
 
 def make_engine(cash: float = 1_000_000.0, seed: int = 1) -> Engine:
-    engine = Engine([(INFY, 1500.0), (NIFTYFUT, 22000.0), (NIFTY, 22000.0)], seed=seed,
-                    clock=lambda: 1_700_000_000.0)
+    engine = Engine([(INFY, 1500.0), (NIFTYFUT, 22000.0), (NIFTY, 22000.0)], seed=seed, clock=lambda: 1_700_000_000.0)
     engine.add_account("A", cash)
     return engine
 
@@ -79,7 +78,7 @@ def test_stop_loss_waits_for_its_trigger():
             break
         e.step()
     assert o.status == "COMPLETE"
-    assert "OPEN" in statuses(o)[statuses(o).index("TRIGGER_PENDING"):]
+    assert "OPEN" in statuses(o)[statuses(o).index("TRIGGER_PENDING") :]
 
 
 def test_quantity_not_a_multiple_of_the_lot_is_rejected():
@@ -116,15 +115,18 @@ def test_an_index_cannot_be_traded():
     assert err.value.field == "instrument"
 
 
-@pytest.mark.parametrize("kwargs, field", [
-    ({"quantity": 0}, "quantity"),
-    ({"side": "HOLD"}, "side"),
-    ({"order_type": "LIMIT"}, "price"),
-    ({"order_type": "SL-M"}, "trigger_price"),
-    ({"product": "XYZ"}, "product"),
-    ({"validity": "GTC"}, "validity"),
-    ({"tag": "x" * 21}, "tag"),
-])
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"quantity": 0}, "quantity"),
+        ({"side": "HOLD"}, "side"),
+        ({"order_type": "LIMIT"}, "price"),
+        ({"order_type": "SL-M"}, "trigger_price"),
+        ({"product": "XYZ"}, "product"),
+        ({"validity": "GTC"}, "validity"),
+        ({"tag": "x" * 21}, "tag"),
+    ],
+)
 def test_input_errors_raise_naming_the_field(kwargs, field):
     args = {"side": "BUY", "quantity": 1, **kwargs}
     with pytest.raises(ValidationError) as err:
@@ -219,7 +221,7 @@ def test_a_limit_repriced_while_resting_fills_at_its_new_price_not_its_old():
     again at its new price, and its old entry must not bring it back at the old one."""
     e = make_engine()
     bid = e.quote("NSE:INFY").bids[0].price
-    o = e.place("A", "NSE:INFY", "SELL", 5, order_type="LIMIT", price=bid + 40.0)   # far: never reached
+    o = e.place("A", "NSE:INFY", "SELL", 5, order_type="LIMIT", price=bid + 40.0)  # far: never reached
     e.modify("A", o.order_id, price=bid + 0.5)
     for _ in range(2000):
         if o.status == "COMPLETE":
@@ -228,7 +230,7 @@ def test_a_limit_repriced_while_resting_fills_at_its_new_price_not_its_old():
     assert o.status == "COMPLETE" and all(t.price >= bid + 0.5 for t in e.trades("A", o.order_id))
 
     back = e.place("A", "NSE:INFY", "SELL", 5, order_type="LIMIT", price=e.quote("NSE:INFY").bids[0].price + 0.5)
-    e.modify("A", back.order_id, price=back.price + 200.0)   # away from where it rested, inside the band
+    e.modify("A", back.order_id, price=back.price + 200.0)  # away from where it rested, inside the band
     for _ in range(300):
         e.step()
     assert back.status == "OPEN" and not e.trades("A", back.order_id)

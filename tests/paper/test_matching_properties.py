@@ -12,15 +12,26 @@ from nbexec.core.instruments import Instrument
 from nbexec.paper.matching import TERMINAL, Engine
 from tests.fixtures.examples import examples
 
-LISTINGS = [(Instrument("NSE", "INFY", 1594), 1500.0), (Instrument("NSE", "SBIN", 3045), 800.0),
-            (Instrument("NFO", "FUT", 35001, lot_size=25), 300.0)]
+LISTINGS = [
+    (Instrument("NSE", "INFY", 1594), 1500.0),
+    (Instrument("NSE", "SBIN", 3045), 800.0),
+    (Instrument("NFO", "FUT", 35001, lot_size=25), 300.0),
+]
 KEYS = [i.key for i, _ in LISTINGS]
 CASH = 5_000_000.0
 
 place = st.tuples(
-    st.just("place"), st.sampled_from(["A", "B"]), st.sampled_from(KEYS), st.sampled_from(["BUY", "SELL"]),
-    st.integers(1, 400), st.sampled_from(["MARKET", "LIMIT", "SL", "SL-M"]), st.integers(-60, 60),
-    st.sampled_from(["DAY", "IOC"]), st.sampled_from(["MIS", "CNC"]), st.sampled_from([0, 0, 1, 5]))
+    st.just("place"),
+    st.sampled_from(["A", "B"]),
+    st.sampled_from(KEYS),
+    st.sampled_from(["BUY", "SELL"]),
+    st.integers(1, 400),
+    st.sampled_from(["MARKET", "LIMIT", "SL", "SL-M"]),
+    st.integers(-60, 60),
+    st.sampled_from(["DAY", "IOC"]),
+    st.sampled_from(["MIS", "CNC"]),
+    st.sampled_from([0, 0, 1, 5]),
+)
 step = st.tuples(st.just("step"), st.integers(1, 20))
 modify = st.tuples(st.just("modify"), st.integers(0, 50), st.integers(-40, 40), st.integers(1, 400))
 cancel = st.tuples(st.just("cancel"), st.integers(0, 50))
@@ -39,19 +50,34 @@ def run(seed: int, script) -> Engine:
                 book = engine.books[key]
                 price = book.price(book.ltp_t + offset)
                 trigger = book.price(book.ltp_t + (offset if side == "BUY" else -abs(offset)))
-                if otype == "SL":   # a valid SL: trigger on the near side of the limit
+                if otype == "SL":  # a valid SL: trigger on the near side of the limit
                     trigger = min(price, trigger) if side == "BUY" else max(price, trigger)
-                placed.append(engine.place(acct, key, side, qty, order_type=otype, price=price,
-                                           trigger_price=trigger, validity=validity, product=product,
-                                           market_protection=mp))
+                placed.append(
+                    engine.place(
+                        acct,
+                        key,
+                        side,
+                        qty,
+                        order_type=otype,
+                        price=price,
+                        trigger_price=trigger,
+                        validity=validity,
+                        product=product,
+                        market_protection=mp,
+                    )
+                )
             elif action[0] == "step":
                 for _ in range(action[1]):
                     engine.step()
             elif placed and action[0] == "modify":
                 o = placed[action[1] % len(placed)]
                 book = engine.books[o.instrument.key]
-                engine.modify(o.account, o.order_id, quantity=action[3],
-                              price=book.price(book.ltp_t + action[2]) if o.order_type in ("LIMIT", "SL") else None)
+                engine.modify(
+                    o.account,
+                    o.order_id,
+                    quantity=action[3],
+                    price=book.price(book.ltp_t + action[2]) if o.order_type in ("LIMIT", "SL") else None,
+                )
             elif placed and action[0] == "cancel":
                 o = placed[action[1] % len(placed)]
                 engine.cancel(o.account, o.order_id)
@@ -70,7 +96,7 @@ def test_quantity_is_conserved(seed, script):
             assert traded == o.filled_quantity
             assert o.filled_quantity + o.cancelled_quantity + o.pending_quantity == o.quantity
             assert 0 <= o.pending_quantity
-            if o.status == "REJECTED":   # refused whole: nothing filled, nothing cancelled
+            if o.status == "REJECTED":  # refused whole: nothing filled, nothing cancelled
                 assert o.filled_quantity == o.cancelled_quantity == 0
             elif o.status in TERMINAL:
                 assert o.pending_quantity == 0

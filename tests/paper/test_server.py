@@ -37,9 +37,9 @@ async def test_the_exchange_serves_the_front_ends_it_is_given_and_no_other():
         async with aiohttp.ClientSession() as session:
             async with session.get(f"{x.base_url}/admin/counters") as r:
                 assert r.status == 200
-            async with session.post(f"{x.base_url}/orders/regular") as r:   # no Kite: aiohttp's own page
+            async with session.post(f"{x.base_url}/orders/regular") as r:  # no Kite: aiohttp's own page
                 assert (r.status, r.content_type) == (404, "text/plain")
-        assert x.recorder.request_seq == 0   # nor is it an order request
+        assert x.recorder.request_seq == 0  # nor is it an order request
     finally:
         await x.close()
 
@@ -55,8 +55,9 @@ async def test_closing_the_exchange_closes_feed_connections():
     x = await PaperExchange(FRONT_ENDS, accounts=1).start()
     a = x.accounts[0]
     async with aiohttp.ClientSession() as session:
-        ws = await session.ws_connect(x.urls()["kite_ws"], params={
-            "api_key": a.kite_api_key, "access_token": a.kite_access_token})
+        ws = await session.ws_connect(
+            x.urls()["kite_ws"], params={"api_key": a.kite_api_key, "access_token": a.kite_access_token}
+        )
         await ws.send_str(json.dumps({"a": "subscribe", "v": [408065]}))
         await x.close()
         while (msg := await asyncio.wait_for(ws.receive(), 10)).type == aiohttp.WSMsgType.BINARY:

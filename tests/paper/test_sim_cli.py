@@ -10,14 +10,15 @@ import sys
 import pytest
 from kiteconnect import KiteConnect
 
-pytestmark = pytest.mark.process   # runs `nbexec sim` as a process
+pytestmark = pytest.mark.process  # runs `nbexec sim` as a process
 
 KEYS = {"kite_rest", "kite_ws", "dhan_rest", "dhan_feed_ws", "dhan_order_ws", "admin", "accounts", "instruments"}
 
 
 async def start_sim(*args: str):
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "nbexec.cli.main", "sim", *args,
-                                                stdout=asyncio.subprocess.PIPE)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "nbexec.cli.main", "sim", *args, stdout=asyncio.subprocess.PIPE
+    )
     line = await asyncio.wait_for(proc.stdout.readline(), 30)
     return proc, json.loads(line)
 

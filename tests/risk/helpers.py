@@ -10,8 +10,15 @@ MS = 1_000_000
 
 
 def request(**kw) -> OrderRequest:
-    base = dict(signal_id="sig1", account="ACC1", instrument=INFY, side=Side.BUY, quantity=10,
-                order_type=OrderType.MARKET, price=0.0)
+    base = dict(
+        signal_id="sig1",
+        account="ACC1",
+        instrument=INFY,
+        side=Side.BUY,
+        quantity=10,
+        order_type=OrderType.MARKET,
+        price=0.0,
+    )
     return OrderRequest(**(base | kw))
 
 

@@ -79,14 +79,14 @@ def test_position_pushed_past_the_limit_is_refused():
 
 
 def test_short_position_past_the_limit_is_refused():
-    rejection = max_position(request(side=Side.SELL, quantity=60), RiskLimits(max_position=100),
-                             context(position=-50))
+    rejection = max_position(request(side=Side.SELL, quantity=60), RiskLimits(max_position=100), context(position=-50))
     assert "-110" in rejection.reason
 
 
 def test_order_that_shrinks_an_oversized_position_passes():
-    assert max_position(request(side=Side.SELL, quantity=10), RiskLimits(max_position=100),
-                        context(position=150)) is None
+    assert (
+        max_position(request(side=Side.SELL, quantity=10), RiskLimits(max_position=100), context(position=150)) is None
+    )
 
 
 def test_position_landing_on_the_limit_passes():
@@ -142,8 +142,7 @@ def test_order_value_over_the_limit_is_refused_at_its_limit_price():
 
 
 def test_unpriced_order_is_valued_at_the_last_trade():
-    rejection = max_order_value(request(quantity=100), RiskLimits(max_order_value=100_000),
-                                context(last_price=1001.0))
+    rejection = max_order_value(request(quantity=100), RiskLimits(max_order_value=100_000), context(last_price=1001.0))
     assert "100 x 1001.0" in rejection.reason
 
 

@@ -10,17 +10,33 @@ def test_defaults_switch_market_safety_on_and_account_limits_off():
     limits = RiskLimits()
     assert limits.price_band_bps and limits.max_slippage_bps and limits.max_tick_age_s
     assert limits.max_spread_bps and limits.duplicate_window_s
-    assert (limits.max_quantity, limits.max_order_value, limits.max_position, limits.daily_loss_limit) == \
-        (None, None, None, None)
+    assert (limits.max_quantity, limits.max_order_value, limits.max_position, limits.daily_loss_limit) == (
+        None,
+        None,
+        None,
+        None,
+    )
 
 
-@pytest.mark.parametrize("field,value", [
-    ("max_quantity", 0), ("max_quantity", 2.5), ("max_quantity", True), ("max_position", -1),
-    ("max_order_value", 0), ("max_order_value", "lots"), ("max_order_value", float("nan")),
-    ("price_band_bps", -5), ("max_tick_age_s", float("inf")), ("max_spread_bps", 0),
-    ("daily_loss_limit", -100.0), ("duplicate_window_s", 0), ("max_slippage_bps", -1),
-    ("max_slippage_bps", 10_000),
-])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("max_quantity", 0),
+        ("max_quantity", 2.5),
+        ("max_quantity", True),
+        ("max_position", -1),
+        ("max_order_value", 0),
+        ("max_order_value", "lots"),
+        ("max_order_value", float("nan")),
+        ("price_band_bps", -5),
+        ("max_tick_age_s", float("inf")),
+        ("max_spread_bps", 0),
+        ("daily_loss_limit", -100.0),
+        ("duplicate_window_s", 0),
+        ("max_slippage_bps", -1),
+        ("max_slippage_bps", 10_000),
+    ],
+)
 def test_bad_limit_names_the_field(field, value):
     with pytest.raises(ValidationError) as info:
         RiskLimits(**{field: value})
@@ -36,8 +52,9 @@ def test_slippage_wider_than_the_price_band_is_refused_up_front():
 
 
 def test_none_switches_any_limit_off():
-    RiskLimits(price_band_bps=None, max_slippage_bps=None, max_tick_age_s=None, max_spread_bps=None,
-               duplicate_window_s=None)
+    RiskLimits(
+        price_band_bps=None, max_slippage_bps=None, max_tick_age_s=None, max_spread_bps=None, duplicate_window_s=None
+    )
 
 
 def test_replace_validates_again():

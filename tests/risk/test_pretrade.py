@@ -10,8 +10,18 @@ STRICT = RiskLimits(max_quantity=100, max_order_value=1_000_000, max_position=20
 
 def test_checks_run_in_the_documented_order():
     names = [check.__name__ for check in ACCOUNT_CHECKS + MARKET_CHECKS] + ["price_band", "max_order_value"]
-    assert names == ["kill_switch", "duplicate_signal", "max_quantity", "max_position", "daily_loss",
-                     "last_price_known", "tick_age", "spread_width", "price_band", "max_order_value"]
+    assert names == [
+        "kill_switch",
+        "duplicate_signal",
+        "max_quantity",
+        "max_position",
+        "daily_loss",
+        "last_price_known",
+        "tick_age",
+        "spread_width",
+        "price_band",
+        "max_order_value",
+    ]
 
 
 def test_a_clean_market_order_is_accepted_as_a_protected_limit():
@@ -60,10 +70,12 @@ def test_stale_market_refuses_a_market_order_before_pricing_it():
 
 
 def test_every_check_off_but_the_kill_switch_accepts_anything():
-    off = RiskLimits(price_band_bps=None, max_slippage_bps=None, max_tick_age_s=None, max_spread_bps=None,
-                     duplicate_window_s=None)
-    decision = evaluate(request(quantity=10**6), off, context(last_price=None, bid=None, ask=None,
-                                                             last_tick_ns=None, pnl=-10**9))
+    off = RiskLimits(
+        price_band_bps=None, max_slippage_bps=None, max_tick_age_s=None, max_spread_bps=None, duplicate_window_s=None
+    )
+    decision = evaluate(
+        request(quantity=10**6), off, context(last_price=None, bid=None, ask=None, last_tick_ns=None, pnl=-(10**9))
+    )
     assert decision.accepted and decision.order_type is OrderType.MARKET
 
 
@@ -71,5 +83,6 @@ def test_a_market_verdict_reused_across_accounts_decides_as_a_fresh_one():
     limits = RiskLimits(max_slippage_bps=20, max_order_value=1_000_000)
     shared = price_for_market(request(), limits, context())
     for quantity in (1, 10, 1_000):
-        assert evaluate(request(quantity=quantity), limits, context(), shared) == \
-            evaluate(request(quantity=quantity), limits, context())
+        assert evaluate(request(quantity=quantity), limits, context(), shared) == evaluate(
+            request(quantity=quantity), limits, context()
+        )

@@ -34,8 +34,14 @@ def test_zero_slippage_sends_at_the_touch():
     assert protect_market_order(INFY, Side.BUY, 1500.0, 0, ask=1500.05) == 1500.0
 
 
-@pytest.mark.parametrize("kw,field", [({"last_price": 0.0}, "last_price"), ({"last_price": None}, "last_price"),
-                                      ({"max_slippage_bps": 10_000}, "max_slippage_bps")])
+@pytest.mark.parametrize(
+    "kw,field",
+    [
+        ({"last_price": 0.0}, "last_price"),
+        ({"last_price": None}, "last_price"),
+        ({"max_slippage_bps": 10_000}, "max_slippage_bps"),
+    ],
+)
 def test_unusable_protection_inputs_name_the_field(kw, field):
     args = {"last_price": 1500.0, "max_slippage_bps": 20} | kw
     with pytest.raises(ValidationError) as info:
@@ -46,8 +52,13 @@ def test_unusable_protection_inputs_name_the_field(kw, field):
 TICKS = st.sampled_from([0.05, 0.01, 0.0025, 0.25, 1.0])
 
 
-@given(tick=TICKS, last_ticks=st.integers(1, 10**7), ask_offset=st.integers(-50, 50),
-       bps=st.decimals(0, 2000, places=2), side=st.sampled_from(list(Side)))
+@given(
+    tick=TICKS,
+    last_ticks=st.integers(1, 10**7),
+    ask_offset=st.integers(-50, 50),
+    bps=st.decimals(0, 2000, places=2),
+    side=st.sampled_from(list(Side)),
+)
 def test_protected_price_is_on_the_grid_inside_the_band_and_marketable(tick, last_ticks, ask_offset, bps, side):
     inst = Instrument("NSE", "X", 1, tick_size=tick)
     last = inst.from_ticks(last_ticks)

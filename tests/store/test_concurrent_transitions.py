@@ -18,10 +18,13 @@ from .helpers import new_order
 
 ORDERS = 4
 TASKS = 20
-step = st.tuples(st.integers(0, ORDERS - 1),
-                 st.one_of(st.sampled_from(list(OrderStatus)),
-                           st.tuples(st.sampled_from(["F1", "F2", "F3", "F4"]), st.integers(1, 4))),
-                 st.booleans())
+step = st.tuples(
+    st.integers(0, ORDERS - 1),
+    st.one_of(
+        st.sampled_from(list(OrderStatus)), st.tuples(st.sampled_from(["F1", "F2", "F3", "F4"]), st.integers(1, 4))
+    ),
+    st.booleans(),
+)
 
 
 async def run_steps(redis_url, steps):
@@ -36,15 +39,23 @@ async def run_steps(redis_url, steps):
             try:
                 if isinstance(action, tuple):
                     fill_id, qty = action
-                    fill = Fill(f"{order.order_id}-{fill_id}", order.order_id, order.account,
-                                order.instrument, Side.BUY, qty, 100.0 + qty)
+                    fill = Fill(
+                        f"{order.order_id}-{fill_id}",
+                        order.order_id,
+                        order.account,
+                        order.instrument,
+                        Side.BUY,
+                        qty,
+                        100.0 + qty,
+                    )
                     result = await store.apply_fill(fill)
                     if result.duplicate_fill:
                         continue
                 else:
                     current = await store.get(order.account, order.order_id)
-                    result = await store.transition(order, action,
-                                                    expected_version=current.version if check_version else None)
+                    result = await store.transition(
+                        order, action, expected_version=current.version if check_version else None
+                    )
                 accepted[order.order_id].append(result.version)
             except (InvalidTransition, StaleVersion, ValidationError):
                 pass

@@ -12,7 +12,7 @@ import pytest
 from nbexec.store import OrderStore, connect
 from nbexec.store.order_store import rebuild_orders
 
-pytestmark = pytest.mark.process   # kills a writer process
+pytestmark = pytest.mark.process  # kills a writer process
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,8 +20,12 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_acknowledged_transitions_survive_sigkill_of_writer_and_redis(private_redis):
     server = private_redis(appendfsync="always")
     url = server.start()
-    writer = subprocess.Popen([sys.executable, "-m", "tests.store.crash_writer", url, "crash", "1000"],
-                              cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    writer = subprocess.Popen(
+        [sys.executable, "-m", "tests.store.crash_writer", url, "crash", "1000"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     lines = []
     for line in writer.stdout:  # wait until it is well into its work
         lines.append(line.split())

@@ -85,9 +85,17 @@ async def test_open_set_follows_terminal_states(store):
 
 async def test_keys_of_one_account_share_one_cluster_slot(store):
     k = store.keys
-    tagged = {key.split("{")[1].split("}")[0] for key in
-              (k.order("ACC1", "x"), k.open_orders("ACC1"), k.positions("ACC1"), k.fills("ACC1"),
-               k.events("ACC1"), k.idempotency("ACC1", "s"))}
+    tagged = {
+        key.split("{")[1].split("}")[0]
+        for key in (
+            k.order("ACC1", "x"),
+            k.open_orders("ACC1"),
+            k.positions("ACC1"),
+            k.fills("ACC1"),
+            k.events("ACC1"),
+            k.idempotency("ACC1", "s"),
+        )
+    }
     assert tagged == {"ACC1"}
 
 
@@ -97,7 +105,12 @@ async def test_event_stream_replays_into_the_stored_hashes(store):
     await store.apply_fill(Fill("T1", order.order_id, "ACC1", "NSE:INFY", Side.BUY, 3, 50.0))
     events = await store.replay()
     assert [(e.from_status, e.to_status) for e in events] == [
-        ("", "NEW"), ("NEW", "PENDING_SEND"), ("PENDING_SEND", "SENT"), ("SENT", "ACKED"), ("ACKED", "FILLED")]
+        ("", "NEW"),
+        ("NEW", "PENDING_SEND"),
+        ("PENDING_SEND", "SENT"),
+        ("SENT", "ACKED"),
+        ("ACKED", "FILLED"),
+    ]
     rebuilt = rebuild_orders(events)[order.order_id]
     assert rebuilt == await store.redis.hgetall(store.keys.order("ACC1", order.order_id))
 
@@ -117,15 +130,19 @@ async def test_every_transition_is_published(store):
     await store.transition(order, S.PENDING_SEND)
     await asyncio.wait_for(listener, 5)
     assert [(n["order_id"], n["status"], n["version"]) for n in received] == [
-        (order.order_id, "NEW", "1"), (order.order_id, "PENDING_SEND", "2")]
+        (order.order_id, "NEW", "1"),
+        (order.order_id, "PENDING_SEND", "2"),
+    ]
 
 
 async def test_a_batch_applies_each_move_atomically_and_reports_refusals_in_place(store):
     from nbexec.store.order_store import Move, TransitionResult
+
     a, _ = await store.create(new_order("s-a"))
     b, _ = await store.create(new_order("s-b"))
-    results = await store.transition_batch([Move(a, S.PENDING_SEND, {"ts_risk_passed": 7}),
-                                            Move(b, S.FILLED), Move(b, S.PENDING_SEND)])
+    results = await store.transition_batch(
+        [Move(a, S.PENDING_SEND, {"ts_risk_passed": 7}), Move(b, S.FILLED), Move(b, S.PENDING_SEND)]
+    )
     assert isinstance(results[0], TransitionResult) and results[0].version == 2
     assert isinstance(results[1], InvalidTransition)
     assert isinstance(results[2], TransitionResult) and results[2].status is S.PENDING_SEND
@@ -138,7 +155,10 @@ async def test_an_order_recorded_after_the_wire_keeps_every_hop_in_its_history(s
     events = await store.events("ACC1")
     assert created and (await store.get("ACC1", order.order_id)) == sent
     assert [(e.from_status, e.to_status, e.version) for e in events] == [
-        ("", "NEW", 1), ("NEW", "PENDING_SEND", 2), ("PENDING_SEND", "SENT", 3)]
+        ("", "NEW", 1),
+        ("NEW", "PENDING_SEND", 2),
+        ("PENDING_SEND", "SENT", 3),
+    ]
     assert rebuild_orders(events)[order.order_id] == await store.redis.hgetall(store.keys.order("ACC1", order.order_id))
     assert [o.order_id for o in await store.open_orders("ACC1")] == [order.order_id]
 

@@ -14,8 +14,11 @@ async def test_calls_fail_fast_while_redis_is_down_and_work_again_after(private_
     order, _ = await store.create(new_order())
     server.kill()
 
-    for call in (lambda: store.get(order.account, order.order_id), lambda: store.create(new_order("s2")),
-                 lambda: store.transition(order, "PENDING_SEND")):
+    for call in (
+        lambda: store.get(order.account, order.order_id),
+        lambda: store.create(new_order("s2")),
+        lambda: store.transition(order, "PENDING_SEND"),
+    ):
         started = time.monotonic()
         with pytest.raises(StoreUnavailable, match="Redis unreachable"):
             await call()

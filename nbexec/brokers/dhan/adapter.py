@@ -46,19 +46,31 @@ class DhanBroker(PooledBroker):
 
     name = "dhan"
     parse_ack = staticmethod(parsing.parse_ack)
-    reads: DhanRest   # BrokerReads, and Dhan's lookup by correlation id and security list
+    reads: DhanRest  # BrokerReads, and Dhan's lookup by correlation id and security list
 
-    def __init__(self, config: DhanConfig, catalog: Catalog | None = None, *,
-                 pool: ConnectionPool | None = None, policy: RetryPolicy = RetryPolicy(),
-                 rate_limits: dict[str, RateLimit] = DHAN_RATE_LIMITS) -> None:
+    def __init__(
+        self,
+        config: DhanConfig,
+        catalog: Catalog | None = None,
+        *,
+        pool: ConnectionPool | None = None,
+        policy: RetryPolicy = RetryPolicy(),
+        rate_limits: dict[str, RateLimit] = DHAN_RATE_LIMITS,
+    ) -> None:
         super().__init__()
         self.config, self.account = config, config.account
         self.catalog = catalog if catalog is not None else Catalog()
         self.limiters = limiters(rate_limits)
         self.endpoint = Endpoint.parse(config.rest_base)
-        self.channel = OrderChannel(self.endpoint, broker=self.name, limiter=self.limiters["order"],
-                                    policy=policy, pool=pool, size=config.order_connections,
-                                    timeout=config.order_timeout_s)
+        self.channel = OrderChannel(
+            self.endpoint,
+            broker=self.name,
+            limiter=self.limiters["order"],
+            policy=policy,
+            pool=pool,
+            size=config.order_connections,
+            timeout=config.order_timeout_s,
+        )
         self.rest = rest_client(config, limiter=self.limiters["other"], policy=policy)
         self.reads = DhanRest(self.rest, config.security_list_url)
 

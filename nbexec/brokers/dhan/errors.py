@@ -14,29 +14,29 @@ from nbexec.core.errors import AuthError, BrokerError, BrokerUnavailable, InputE
 BROKER = "dhan"
 
 ERROR_CODES: dict[str, type[BrokerError]] = {
-    "DH-901": AuthError,          # invalid client id or access token
-    "DH-902": AuthError,          # no Trading / Data API subscription
-    "DH-903": AuthError,          # user account issue
+    "DH-901": AuthError,  # invalid client id or access token
+    "DH-902": AuthError,  # no Trading / Data API subscription
+    "DH-903": AuthError,  # user account issue
     "DH-904": RateLimited,
     "DH-905": InputError,
     "DH-906": OrderRejected,
-    "DH-907": BrokerError,        # data error: wrong parameters or no data; retrying will not help
+    "DH-907": BrokerError,  # data error: wrong parameters or no data; retrying will not help
     "DH-908": BrokerUnavailable,  # internal server error
     "DH-909": BrokerUnavailable,  # network error
-    "DH-910": BrokerError,        # other
+    "DH-910": BrokerError,  # other
     # Data API codes
-    "800": BrokerUnavailable,     # internal error
-    "804": InputError,            # too many instruments
-    "805": RateLimited,           # too many requests or connections
-    "806": AuthError,             # Data APIs not subscribed
-    "807": AuthError,             # token expired
-    "808": AuthError,             # authentication failed
-    "809": AuthError,             # token invalid
-    "810": AuthError,             # client id invalid
-    "811": InputError,            # invalid expiry
-    "812": InputError,            # invalid date format
-    "813": InputError,            # invalid SecurityId
-    "814": InputError,            # invalid request
+    "800": BrokerUnavailable,  # internal error
+    "804": InputError,  # too many instruments
+    "805": RateLimited,  # too many requests or connections
+    "806": AuthError,  # Data APIs not subscribed
+    "807": AuthError,  # token expired
+    "808": AuthError,  # authentication failed
+    "809": AuthError,  # token invalid
+    "810": AuthError,  # client id invalid
+    "811": InputError,  # invalid expiry
+    "812": InputError,  # invalid date format
+    "813": InputError,  # invalid SecurityId
+    "814": InputError,  # invalid request
 }
 
 
@@ -58,5 +58,4 @@ def map_dhan_error(http_status: int, body: dict | None) -> BrokerError:
     else:
         kind = BrokerError
     label = " ".join(str(p) for p in (f"HTTP {http_status}", code, error_type) if p)
-    return kind(f"{label}: {message}", broker=BROKER, status=http_status, code=code,
-                broker_message=message)
+    return kind(f"{label}: {message}", broker=BROKER, status=http_status, code=code, broker_message=message)

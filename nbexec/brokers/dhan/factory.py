@@ -31,8 +31,15 @@ class DhanFactory:
         it finds in `catalog`."""
         return DhanBroker(DhanConfig.from_mapping(settings), catalog)
 
-    def feed(self, settings: Mapping[str, Any], instruments: Iterable[Instrument], mode: str = "quote",
-             *, capacity: int = DEFAULT_CAPACITY, policy: ReconnectPolicy = ReconnectPolicy()) -> Feed:
+    def feed(
+        self,
+        settings: Mapping[str, Any],
+        instruments: Iterable[Instrument],
+        mode: str = "quote",
+        *,
+        capacity: int = DEFAULT_CAPACITY,
+        policy: ReconnectPolicy = ReconnectPolicy(),
+    ) -> Feed:
         """Ticks of `instruments` from the market feed at `feed_ws_url`, each subscribed in
         `mode`; not started."""
         config = DhanConfig.from_mapping(settings)

@@ -28,8 +28,18 @@ from .parsing import EXCHANGE_BY_CODE
 
 CACHE_NAME = "dhan-security-list"
 REQUIRED = ("SEM_EXM_EXCH_ID", "SEM_SEGMENT", "SEM_SMST_SECURITY_ID", "SEM_TRADING_SYMBOL")
-_TYPE = {"EQUITY": "EQ", "INDEX": "EQ", "FUTIDX": "FUT", "FUTSTK": "FUT", "FUTCUR": "FUT",
-         "FUTCOM": "FUT", "OPTIDX": "OPT", "OPTSTK": "OPT", "OPTCUR": "OPT", "OPTFUT": "OPT"}
+_TYPE = {
+    "EQUITY": "EQ",
+    "INDEX": "EQ",
+    "FUTIDX": "FUT",
+    "FUTSTK": "FUT",
+    "FUTCUR": "FUT",
+    "FUTCOM": "FUT",
+    "OPTIDX": "OPT",
+    "OPTSTK": "OPT",
+    "OPTCUR": "OPT",
+    "OPTFUT": "OPT",
+}
 
 
 def _tick(raw: str, in_paise: bool) -> float:
@@ -56,14 +66,20 @@ def parse_security_list(text: str | bytes, *, tick_in_paise: bool = True) -> lis
         option = row.get("SEM_OPTION_TYPE") or ""
         try:
             security_id = int(float(row["SEM_SMST_SECURITY_ID"]))
-            out.append(Instrument(
-                exchange, row["SEM_TRADING_SYMBOL"], security_id,
-                tick_size=_tick(row.get("SEM_TICK_SIZE", ""), tick_in_paise),
-                lot_size=int(float(row.get("SEM_LOT_UNITS") or 1)) or 1,
-                name=row.get("SM_SYMBOL_NAME") or row.get("SEM_CUSTOM_SYMBOL") or "",
-                instrument_type=option if _TYPE.get(kind) == "OPT" and option in ("CE", "PE")
-                else _TYPE.get(kind, kind or "EQ"),
-                dhan_security_id=security_id))
+            out.append(
+                Instrument(
+                    exchange,
+                    row["SEM_TRADING_SYMBOL"],
+                    security_id,
+                    tick_size=_tick(row.get("SEM_TICK_SIZE", ""), tick_in_paise),
+                    lot_size=int(float(row.get("SEM_LOT_UNITS") or 1)) or 1,
+                    name=row.get("SM_SYMBOL_NAME") or row.get("SEM_CUSTOM_SYMBOL") or "",
+                    instrument_type=option
+                    if _TYPE.get(kind) == "OPT" and option in ("CE", "PE")
+                    else _TYPE.get(kind, kind or "EQ"),
+                    dhan_security_id=security_id,
+                )
+            )
         except (ValueError, ValidationError):
             continue
     return out

@@ -35,6 +35,8 @@ def check_token(config: DhanConfig, now: datetime | None = None) -> None:
     expiry = token_expiry(config.access_token)
     now = now or datetime.now(timezone.utc)
     if expiry is not None and expiry <= now:
-        raise AuthError(f"dhan account {config.account}: access token expired at "
-                        f"{expiry.isoformat()}; generate a new one in Dhan's web console",
-                        broker="dhan")
+        raise AuthError(
+            f"dhan account {config.account}: access token expired at "
+            f"{expiry.isoformat()}; generate a new one in Dhan's web console",
+            broker="dhan",
+        )

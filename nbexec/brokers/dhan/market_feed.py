@@ -31,15 +31,21 @@ log = logging.getLogger(__name__)
 
 DEFAULT_URL = "wss://api-feed.dhan.co"
 MAX_PER_MESSAGE = 100
-SUBSCRIBE_CODE = {"ltp": 15, "quote": 17, "full": 21}        # Ticker, Quote, Full
+SUBSCRIBE_CODE = {"ltp": 15, "quote": 17, "full": 21}  # Ticker, Quote, Full
 UNSUBSCRIBE_CODE = {"ltp": 16, "quote": 18, "full": 22}
 
 # Disconnect reasons after which reconnecting cannot succeed: Dhan's Data API codes
 # (docs/protocols/dhan.md, Disconnect packets and keep-alive).
-_AUTH_REASONS = {807: "access token expired", 808: "authentication failed",
-                 809: "access token invalid", 810: "client id invalid"}
-_FINAL_REASONS = {804: "too many instruments on this connection",
-                  805: "too many connections for this client id (this one was the oldest)"}
+_AUTH_REASONS = {
+    807: "access token expired",
+    808: "authentication failed",
+    809: "access token invalid",
+    810: "client id invalid",
+}
+_FINAL_REASONS = {
+    804: "too many instruments on this connection",
+    805: "too many connections for this client id (this one was the oldest)",
+}
 
 # The Dhan feed sends nothing while subscribed instruments do not trade, and proves liveness
 # with pings instead (every 10 s; the socket answers them, and they feed the watchdog; it
@@ -47,18 +53,23 @@ _FINAL_REASONS = {804: "too many instruments on this connection",
 # timeout, not Kite's 5 s: only a server silent through several of its own pings is dropped.
 DEFAULT_POLICY = ReconnectPolicy(watchdog_s=40.0)
 
-Key = tuple[str, int]   # (ExchangeSegment name, security id)
+Key = tuple[str, int]  # (ExchangeSegment name, security id)
 
 
 def request_messages(code: int, instruments: Sequence[Key]) -> list[str]:
     """One JSON request per chunk of at most 100 instruments."""
     out = []
     for start in range(0, len(instruments), MAX_PER_MESSAGE):
-        chunk = instruments[start:start + MAX_PER_MESSAGE]
-        out.append(json.dumps({
-            "RequestCode": code, "InstrumentCount": len(chunk),
-            "InstrumentList": [{"ExchangeSegment": seg, "SecurityId": str(sid)} for seg, sid in chunk],
-        }))
+        chunk = instruments[start : start + MAX_PER_MESSAGE]
+        out.append(
+            json.dumps(
+                {
+                    "RequestCode": code,
+                    "InstrumentCount": len(chunk),
+                    "InstrumentList": [{"ExchangeSegment": seg, "SecurityId": str(sid)} for seg, sid in chunk],
+                }
+            )
+        )
     return out
 
 
@@ -71,15 +82,23 @@ class DhanFeedClient(FeedClient):
     name = "dhan-feed"
     broker = "dhan"
 
-    def __init__(self, url: str, client_id: str, access_token: Secret, *,
-                 sink: TickSink | None = None, policy: ReconnectPolicy = DEFAULT_POLICY,
-                 rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        client_id: str,
+        access_token: Secret,
+        *,
+        sink: TickSink | None = None,
+        policy: ReconnectPolicy = DEFAULT_POLICY,
+        rng: random.Random | None = None,
+    ) -> None:
         self.client_id, self._access_token = str(client_id), Secret(access_token)
         super().__init__(url, [self._access_token], sink=sink, policy=policy, rng=rng)
 
     def _connect_url(self) -> str:
-        query = urlencode({"version": "2", "token": self._access_token.reveal(),
-                           "clientId": self.client_id, "authType": "2"})
+        query = urlencode(
+            {"version": "2", "token": self._access_token.reveal(), "clientId": self.client_id, "authType": "2"}
+        )
         return f"{self.url}{'&' if '?' in self.url else '?'}{query}"
 
     def key(self, instrument: Instrument) -> Key:
@@ -97,12 +116,11 @@ class DhanFeedClient(FeedClient):
         return out
 
     def _unsubscribe_messages(self, by_mode: dict[str, list]) -> list[Message]:
-        return [m for mode, keys in by_mode.items()
-                for m in request_messages(UNSUBSCRIBE_CODE[mode], keys)]
+        return [m for mode, keys in by_mode.items() for m in request_messages(UNSUBSCRIBE_CODE[mode], keys)]
 
     def _decode(self, data: bytes) -> np.ndarray | bytes:
         ticks = decode_feed_packets(data)
-        if not len(ticks):   # a disconnect packet travels alone and holds no tick
+        if not len(ticks):  # a disconnect packet travels alone and holds no tick
             reason = disconnect_reason(data)
             if reason is not None:
                 self._disconnected(reason)
@@ -110,9 +128,7 @@ class DhanFeedClient(FeedClient):
 
     def _disconnected(self, reason: int) -> None:
         if reason in _AUTH_REASONS:
-            raise AuthError(f"feed disconnected: {_AUTH_REASONS[reason]}", broker="dhan",
-                            code=str(reason))
+            raise AuthError(f"feed disconnected: {_AUTH_REASONS[reason]}", broker="dhan", code=str(reason))
         if reason in _FINAL_REASONS:
-            raise BrokerError(f"feed disconnected: {_FINAL_REASONS[reason]}", broker="dhan",
-                              code=str(reason))
+            raise BrokerError(f"feed disconnected: {_FINAL_REASONS[reason]}", broker="dhan", code=str(reason))
         log.warning("%s: server disconnect, reason %d; will reconnect", self.name, reason)

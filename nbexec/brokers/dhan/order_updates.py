@@ -29,8 +29,12 @@ POLICY = ReconnectPolicy(watchdog_s=None)
 
 
 def login_message(config: DhanConfig) -> str:
-    return json.dumps({"LoginReq": {"MsgCode": 42, "ClientId": config.client_id,
-                                    "Token": config.access_token.reveal()}, "UserType": "SELF"})
+    return json.dumps(
+        {
+            "LoginReq": {"MsgCode": 42, "ClientId": config.client_id, "Token": config.access_token.reveal()},
+            "UserType": "SELF",
+        }
+    )
 
 
 class DhanOrderUpdates:
@@ -40,9 +44,14 @@ class DhanOrderUpdates:
         self.hub = hub
         self._config = config
         self.connection = FeedConnection(
-            "dhan-order-updates", lambda: config.order_ws_url, broker="dhan",
-            secrets=[config.access_token], on_open=self._login, on_message=self._on_message,
-            policy=policy)
+            "dhan-order-updates",
+            lambda: config.order_ws_url,
+            broker="dhan",
+            secrets=[config.access_token],
+            on_open=self._login,
+            on_message=self._on_message,
+            policy=policy,
+        )
 
     def _login(self) -> list[Message]:
         return [login_message(self._config)]

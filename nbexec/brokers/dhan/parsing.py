@@ -24,15 +24,30 @@ from .errors import BROKER, map_dhan_error
 from .requests import PRODUCT
 
 S = OrderStatus
-STATUS = {"TRANSIT": S.ACKED, "PENDING": S.ACKED, "TRIGGERED": S.ACKED,
-          "PART_TRADED": S.PARTIALLY_FILLED, "TRADED": S.FILLED, "REJECTED": S.REJECTED,
-          "CANCELLED": S.CANCELLED, "EXPIRED": S.EXPIRED}
+STATUS = {
+    "TRANSIT": S.ACKED,
+    "PENDING": S.ACKED,
+    "TRIGGERED": S.ACKED,
+    "PART_TRADED": S.PARTIALLY_FILLED,
+    "TRADED": S.FILLED,
+    "REJECTED": S.REJECTED,
+    "CANCELLED": S.CANCELLED,
+    "EXPIRED": S.EXPIRED,
+}
 PRODUCT_IN = {dhan: ours for ours, dhan in PRODUCT.items()}
 EXCHANGE_BY_SEGMENT = {segment: exchange for exchange, segment in DHAN_SEGMENT_BY_EXCHANGE.items()}
 # (exchange code, segment letter) as in order updates and the security list -> Kite exchange
-EXCHANGE_BY_CODE = {("NSE", "E"): "NSE", ("NSE", "D"): "NFO", ("NSE", "C"): "CDS",
-                    ("BSE", "E"): "BSE", ("BSE", "D"): "BFO", ("BSE", "C"): "BCD",
-                    ("MCX", "M"): "MCX", ("NSE", "I"): "INDICES", ("BSE", "I"): "INDICES"}
+EXCHANGE_BY_CODE = {
+    ("NSE", "E"): "NSE",
+    ("NSE", "D"): "NFO",
+    ("NSE", "C"): "CDS",
+    ("BSE", "E"): "BSE",
+    ("BSE", "D"): "BFO",
+    ("BSE", "C"): "BCD",
+    ("MCX", "M"): "MCX",
+    ("NSE", "I"): "INDICES",
+    ("BSE", "I"): "INDICES",
+}
 
 
 def order_status(status: str, filled_quantity: int, quantity: int) -> OrderStatus:
@@ -52,9 +67,11 @@ def decode(http_status: int, body: bytes, content_type: str = "application/json"
         parsed = None
     if 200 <= http_status < 300:
         if parsed is None:
-            raise BrokerUnavailable(f"HTTP {http_status}: empty or unreadable body "
-                                    f"({content_type or 'no content type'})", broker=BROKER,
-                                    status=http_status)
+            raise BrokerUnavailable(
+                f"HTTP {http_status}: empty or unreadable body ({content_type or 'no content type'})",
+                broker=BROKER,
+                status=http_status,
+            )
         return parsed
     raise map_dhan_error(http_status, parsed if isinstance(parsed, dict) else None)
 
@@ -64,8 +81,9 @@ def parse_ack(response: Response, tag: str) -> BrokerAck:
     data = decode(response.status, response.body, response.header("content-type") or "")
     first = data[0] if isinstance(data, list) and data else data
     if not isinstance(first, dict) or not first.get("orderId"):
-        raise BrokerUnavailable(f"HTTP {response.status}: success without an orderId", broker=BROKER,
-                                status=response.status)
+        raise BrokerUnavailable(
+            f"HTTP {response.status}: success without an orderId", broker=BROKER, status=response.status
+        )
     return BrokerAck(str(first["orderId"]), tag, response.t_written_ns, response.t_done_ns, first)
 
 
@@ -78,12 +96,18 @@ def parse_order(data: Mapping[str, Any]) -> BrokerOrder:
     status = str(data.get("orderStatus") or "")
     quantity, filled = int(data.get("quantity") or 0), int(data.get("filledQty") or 0)
     return BrokerOrder(
-        broker_order_id=str(data.get("orderId") or ""), tag=str(data.get("correlationId") or ""),
-        status=order_status(status, filled, quantity), quantity=quantity, filled_quantity=filled,
+        broker_order_id=str(data.get("orderId") or ""),
+        tag=str(data.get("correlationId") or ""),
+        status=order_status(status, filled, quantity),
+        quantity=quantity,
+        filled_quantity=filled,
         average_price=float(data.get("averageTradedPrice") or 0.0),
         reject_reason=str(data.get("omsErrorDescription") or "") if status == "REJECTED" else "",
-        broker_status=status, instrument=_instrument(data.get("exchangeSegment"), data.get("tradingSymbol")),
-        exchange_order_id=str(data.get("exchangeOrderId") or ""), raw=data)
+        broker_status=status,
+        instrument=_instrument(data.get("exchangeSegment"), data.get("tradingSymbol")),
+        exchange_order_id=str(data.get("exchangeOrderId") or ""),
+        raw=data,
+    )
 
 
 def parse_one(data: Any) -> BrokerOrder | None:
@@ -107,22 +131,33 @@ def parse_update(message: Mapping[str, Any]) -> BrokerOrder | None:
     quantity, filled = int(d.get("Quantity") or 0), int(d.get("TradedQty") or 0)
     exchange = EXCHANGE_BY_CODE.get((str(d.get("Exchange")), str(d.get("Segment"))), str(d.get("Exchange")))
     return BrokerOrder(
-        broker_order_id=str(d.get("OrderNo") or ""), tag=str(d.get("CorrelationId") or ""),
-        status=order_status(status, filled, quantity), quantity=quantity, filled_quantity=filled,
+        broker_order_id=str(d.get("OrderNo") or ""),
+        tag=str(d.get("CorrelationId") or ""),
+        status=order_status(status, filled, quantity),
+        quantity=quantity,
+        filled_quantity=filled,
         average_price=float(d.get("AvgTradedPrice") or 0.0),
         reject_reason=str(d.get("ReasonDescription") or "") if status == "REJECTED" else "",
-        broker_status=status, instrument=f"{exchange}:{d.get('Symbol') or ''}",
-        exchange_order_id=str(d.get("ExchOrderNo") or ""), raw=d)
+        broker_status=status,
+        instrument=f"{exchange}:{d.get('Symbol') or ''}",
+        exchange_order_id=str(d.get("ExchOrderNo") or ""),
+        raw=d,
+    )
 
 
 def parse_trade(data: Mapping[str, Any]) -> BrokerTrade:
     trade_id = str(data.get("exchangeTradeId") or "")
     return BrokerTrade(
-        trade_id=trade_id, broker_order_id=str(data.get("orderId") or ""),
+        trade_id=trade_id,
+        broker_order_id=str(data.get("orderId") or ""),
         instrument=_instrument(data.get("exchangeSegment"), data.get("tradingSymbol")),
-        side=Side(data.get("transactionType")), quantity=int(data.get("tradedQuantity") or 0),
-        price=float(data.get("tradedPrice") or 0.0), exchange_trade_id=trade_id,
-        timestamp=str(data.get("exchangeTime") or data.get("updateTime") or ""), raw=data)
+        side=Side(data.get("transactionType")),
+        quantity=int(data.get("tradedQuantity") or 0),
+        price=float(data.get("tradedPrice") or 0.0),
+        exchange_trade_id=trade_id,
+        timestamp=str(data.get("exchangeTime") or data.get("updateTime") or ""),
+        raw=data,
+    )
 
 
 def parse_trades(data: Sequence[Mapping[str, Any]]) -> list[BrokerTrade]:
@@ -133,11 +168,15 @@ def parse_position(p: Mapping[str, Any]) -> BrokerPosition:
     net = int(p.get("netQty") or 0)
     average = p.get("buyAvg") if net > 0 else p.get("sellAvg") if net < 0 else 0.0
     product = str(p.get("productType") or "")
-    return BrokerPosition(instrument=_instrument(p.get("exchangeSegment"), p.get("tradingSymbol")),
-                          product=PRODUCT_IN.get(product, product), quantity=net,
-                          average_price=float(average or 0.0),
-                          realised_pnl=float(p.get("realizedProfit") or 0.0),
-                          unrealised_pnl=float(p.get("unrealizedProfit") or 0.0), raw=p)
+    return BrokerPosition(
+        instrument=_instrument(p.get("exchangeSegment"), p.get("tradingSymbol")),
+        product=PRODUCT_IN.get(product, product),
+        quantity=net,
+        average_price=float(average or 0.0),
+        realised_pnl=float(p.get("realizedProfit") or 0.0),
+        unrealised_pnl=float(p.get("unrealizedProfit") or 0.0),
+        raw=p,
+    )
 
 
 def parse_positions(data: Sequence[Mapping[str, Any]]) -> list[BrokerPosition]:
@@ -146,5 +185,8 @@ def parse_positions(data: Sequence[Mapping[str, Any]]) -> list[BrokerPosition]:
 
 def parse_funds(data: Mapping[str, Any]) -> Funds:
     """`/fundlimit`; `availabelBalance` is Dhan's own spelling."""
-    return Funds(available_cash=float(data.get("availabelBalance") or 0.0),
-                 utilised=float(data.get("utilizedAmount") or 0.0), raw=data)
+    return Funds(
+        available_cash=float(data.get("availabelBalance") or 0.0),
+        utilised=float(data.get("utilizedAmount") or 0.0),
+        raw=data,
+    )

@@ -25,8 +25,12 @@ from .config import DhanConfig
 
 JSON = "application/json"
 PRODUCT = {Product.CNC: "CNC", Product.MIS: "INTRADAY", Product.NRML: "MARGIN"}
-ORDER_TYPE = {OrderType.LIMIT: "LIMIT", OrderType.MARKET: "MARKET", OrderType.SL: "STOP_LOSS",
-              OrderType.SL_M: "STOP_LOSS_MARKET"}
+ORDER_TYPE = {
+    OrderType.LIMIT: "LIMIT",
+    OrderType.MARKET: "MARKET",
+    OrderType.SL: "STOP_LOSS",
+    OrderType.SL_M: "STOP_LOSS_MARKET",
+}
 # Prices the order type does not use travel as 0.0, as the SDK sends them.
 _USES_PRICE = frozenset({OrderType.LIMIT, OrderType.SL})
 _USES_TRIGGER = frozenset({OrderType.SL, OrderType.SL_M})
@@ -49,7 +53,8 @@ class DhanRequests:
         self._pattern = (
             '{"dhanClientId":"' + config.client_id + '","correlationId":"%s","transactionType":"%s",'
             '%s,"productType":"%s","orderType":"%s","validity":"%s","quantity":%d,'
-            '"disclosedQuantity":0,"price":%r,"triggerPrice":%r,"afterMarketOrder":false}')
+            '"disclosedQuantity":0,"price":%r,"triggerPrice":%r,"afterMarketOrder":false}'
+        )
         self._instruments: dict[str, str] = {}
 
     def _instrument(self, key: str) -> str:
@@ -61,27 +66,45 @@ class DhanRequests:
             if not instrument.tradable:
                 raise ValidationError("instrument", key, "an index cannot be traded")
             fragment = self._instruments[key] = (
-                f'"exchangeSegment":"{instrument.dhan_segment}","securityId":"{instrument.security_id}"')
+                f'"exchangeSegment":"{instrument.dhan_segment}","securityId":"{instrument.security_id}"'
+            )
         return fragment
 
     def place_body(self, order: Order) -> bytes:
         """The JSON body of `POST /orders` for `order` (correlationId = `order.tag`)."""
         kind = order.order_type
-        return (self._pattern % (
-            order.tag, order.side.value, self._instrument(order.instrument), PRODUCT[order.product],
-            ORDER_TYPE[kind], order.validity.value, order.quantity,
-            order.price if kind in _USES_PRICE else 0.0,
-            order.trigger_price if kind in _USES_TRIGGER else 0.0)).encode("ascii")
+        return (
+            self._pattern
+            % (
+                order.tag,
+                order.side.value,
+                self._instrument(order.instrument),
+                PRODUCT[order.product],
+                ORDER_TYPE[kind],
+                order.validity.value,
+                order.quantity,
+                order.price if kind in _USES_PRICE else 0.0,
+                order.trigger_price if kind in _USES_TRIGGER else 0.0,
+            )
+        ).encode("ascii")
 
     def modify_body(self, order: Order, changed: frozenset[str] | set[str]) -> bytes:
         """Dhan wants the whole order back: every field of the already modified `order`."""
         kind = order.order_type
-        return json.dumps({
-            "dhanClientId": self.client_id, "orderId": order.broker_order_id,
-            "orderType": ORDER_TYPE[kind], "legName": None, "quantity": order.quantity,
-            "price": order.price if kind in _USES_PRICE else 0.0, "disclosedQuantity": 0,
-            "triggerPrice": order.trigger_price if kind in _USES_TRIGGER else 0.0,
-            "validity": order.validity.value}, separators=(",", ":")).encode("ascii")
+        return json.dumps(
+            {
+                "dhanClientId": self.client_id,
+                "orderId": order.broker_order_id,
+                "orderType": ORDER_TYPE[kind],
+                "legName": None,
+                "quantity": order.quantity,
+                "price": order.price if kind in _USES_PRICE else 0.0,
+                "disclosedQuantity": 0,
+                "triggerPrice": order.trigger_price if kind in _USES_TRIGGER else 0.0,
+                "validity": order.validity.value,
+            },
+            separators=(",", ":"),
+        ).encode("ascii")
 
     @staticmethod
     def order_path(broker_order_id: str) -> bytes:

@@ -18,12 +18,23 @@ from . import parsing
 from .config import DhanConfig
 
 
-def rest_client(config: DhanConfig, *, limiter: RateLimiter | None = None,
-                policy: RetryPolicy = RetryPolicy()) -> RestClient:
-    headers = {"access-token": config.access_token.reveal(), "client-id": config.client_id,
-               "Accept": "application/json"}
-    return RestClient(config.rest_base, broker="dhan", headers=headers, decode=parsing.decode,
-                      limiter=limiter, policy=policy, timeout=config.order_timeout_s)
+def rest_client(
+    config: DhanConfig, *, limiter: RateLimiter | None = None, policy: RetryPolicy = RetryPolicy()
+) -> RestClient:
+    headers = {
+        "access-token": config.access_token.reveal(),
+        "client-id": config.client_id,
+        "Accept": "application/json",
+    }
+    return RestClient(
+        config.rest_base,
+        broker="dhan",
+        headers=headers,
+        decode=parsing.decode,
+        limiter=limiter,
+        policy=policy,
+        timeout=config.order_timeout_s,
+    )
 
 
 def _not_found(exc: BrokerError) -> bool:
@@ -76,8 +87,14 @@ class DhanRest:
     async def security_list_csv(self) -> bytes:
         """Dhan's public compact security list. Fetched without our credentials: it lives on
         another host, which must never see the access token."""
-        public = RestClient(self.security_list_url, broker="dhan", headers={}, decode=parsing.decode,
-                            policy=self.http.policy, timeout=60.0)
+        public = RestClient(
+            self.security_list_url,
+            broker="dhan",
+            headers={},
+            decode=parsing.decode,
+            policy=self.http.policy,
+            timeout=60.0,
+        )
         try:
             return await public.send("GET", "", raw=True, operation=Operation.READ)
         finally:

@@ -34,8 +34,7 @@ from nbexec.core.ticks import (
 TICKER, QUOTE, OI, PREV_CLOSE, MARKET_STATUS, FULL, DISCONNECT = 2, 4, 5, 6, 7, 8, 50
 INDEX_SEGMENT = 0  # IDX_I: not tradable
 HEADER_SIZE = 8
-PACKET_SIZE = {TICKER: 16, 3: 112, QUOTE: 50, OI: 12, PREV_CLOSE: 16, MARKET_STATUS: 8,
-               FULL: 162, DISCONNECT: 10}
+PACKET_SIZE = {TICKER: 16, 3: 112, QUOTE: 50, OI: 12, PREV_CLOSE: 16, MARKET_STATUS: 8, FULL: 162, DISCONNECT: 10}
 
 # -- wire layouts the decoder unpacks ------------------------------------------------------
 _TICKER = struct.Struct("<BHBIfI")
@@ -46,23 +45,42 @@ assert all(s.size == PACKET_SIZE[c] for c, s in ((TICKER, _TICKER), (QUOTE, _QUO
 
 # -- decoder -------------------------------------------------------------------------------
 _HEADER_FIELDS = [("code", "u1"), ("length", "<u2"), ("segment", "u1"), ("security_id", "<u4")]
-_TRADE_FIELDS = [("last_price", "<f4"), ("last_quantity", "<u2"), ("last_trade_time", "<u4"),
-                 ("average_price", "<f4"), ("volume", "<u4"), ("total_sell_quantity", "<u4"),
-                 ("total_buy_quantity", "<u4")]
+_TRADE_FIELDS = [
+    ("last_price", "<f4"),
+    ("last_quantity", "<u2"),
+    ("last_trade_time", "<u4"),
+    ("average_price", "<f4"),
+    ("volume", "<u4"),
+    ("total_sell_quantity", "<u4"),
+    ("total_buy_quantity", "<u4"),
+]
 _OHLC_FIELDS = [("open", "<f4"), ("close", "<f4"), ("high", "<f4"), ("low", "<f4")]
-_LEVEL = np.dtype([("bid_quantity", "<u4"), ("ask_quantity", "<u4"), ("bid_orders", "<u2"),
-                   ("ask_orders", "<u2"), ("bid_price", "<f4"), ("ask_price", "<f4")])
+_LEVEL = np.dtype(
+    [
+        ("bid_quantity", "<u4"),
+        ("ask_quantity", "<u4"),
+        ("bid_orders", "<u2"),
+        ("ask_orders", "<u2"),
+        ("bid_price", "<f4"),
+        ("ask_price", "<f4"),
+    ]
+)
 _PACKET_DTYPE = {
     TICKER: np.dtype(_HEADER_FIELDS + [("last_price", "<f4"), ("last_trade_time", "<u4")]),
     QUOTE: np.dtype(_HEADER_FIELDS + _TRADE_FIELDS + _OHLC_FIELDS),
-    FULL: np.dtype(_HEADER_FIELDS + _TRADE_FIELDS
-                   + [("oi", "<u4"), ("oi_day_high", "<u4"), ("oi_day_low", "<u4")]
-                   + _OHLC_FIELDS + [("depth", _LEVEL, (DEPTH_LEVELS,))]),
+    FULL: np.dtype(
+        _HEADER_FIELDS
+        + _TRADE_FIELDS
+        + [("oi", "<u4"), ("oi_day_high", "<u4"), ("oi_day_low", "<u4")]
+        + _OHLC_FIELDS
+        + [("depth", _LEVEL, (DEPTH_LEVELS,))]
+    ),
 }
 _MODE = {TICKER: MODE_LTP, QUOTE: MODE_QUOTE, FULL: MODE_FULL}
 # Fields copied as they are, beyond the header (the depth is split per side in `_fill`).
-_COPIED = {code: [n for n in dtype_fields(dt) if n in TICK_FIELDS and n != "segment"]
-           for code, dt in _PACKET_DTYPE.items()}
+_COPIED = {
+    code: [n for n in dtype_fields(dt) if n in TICK_FIELDS and n != "segment"] for code, dt in _PACKET_DTYPE.items()
+}
 assert all(dt.itemsize == PACKET_SIZE[code] for code, dt in _PACKET_DTYPE.items())
 
 # One struct per tick packet for a lone packet, the usual case (Dhan sends one per message):
@@ -73,26 +91,65 @@ assert _ROW.size == TICK_DTYPE.itemsize
 
 def _ticker_row(u: tuple) -> tuple:
     _, _, seg, sid, ltp, ltt = u
-    return (sid, seg, MODE_LTP, seg != INDEX_SEGMENT, ltp, *(0.0,) * 15,
-            0, 0, 0, 0, ltt, *(0,) * 24)
+    return (sid, seg, MODE_LTP, seg != INDEX_SEGMENT, ltp, *(0.0,) * 15, 0, 0, 0, 0, ltt, *(0,) * 24)
 
 
 def _quote_row(u: tuple) -> tuple:
     _, _, seg, sid, ltp, ltq, ltt, atp, vol, tsq, tbq, o, c, h, low = u
-    return (sid, seg, MODE_QUOTE, seg != INDEX_SEGMENT, ltp, atp, o, h, low, c, *(0.0,) * 10,
-            ltq, vol, tbq, tsq, ltt, *(0,) * 24)
+    return (
+        sid,
+        seg,
+        MODE_QUOTE,
+        seg != INDEX_SEGMENT,
+        ltp,
+        atp,
+        o,
+        h,
+        low,
+        c,
+        *(0.0,) * 10,
+        ltq,
+        vol,
+        tbq,
+        tsq,
+        ltt,
+        *(0,) * 24,
+    )
 
 
 def _full_row(u: tuple) -> tuple:
     _, _, seg, sid, ltp, ltq, ltt, atp, vol, tsq, tbq, oi, oi_hi, oi_lo, o, c, h, low = u[:18]
     d = u[18:]
-    return (sid, seg, MODE_FULL, seg != INDEX_SEGMENT, ltp, atp, o, h, low, c,
-            *d[4::6], *d[5::6], ltq, vol, tbq, tsq, ltt, oi, oi_hi, oi_lo, 0,
-            *d[0::6], *d[1::6], *d[2::6], *d[3::6])
+    return (
+        sid,
+        seg,
+        MODE_FULL,
+        seg != INDEX_SEGMENT,
+        ltp,
+        atp,
+        o,
+        h,
+        low,
+        c,
+        *d[4::6],
+        *d[5::6],
+        ltq,
+        vol,
+        tbq,
+        tsq,
+        ltt,
+        oi,
+        oi_hi,
+        oi_lo,
+        0,
+        *d[0::6],
+        *d[1::6],
+        *d[2::6],
+        *d[3::6],
+    )
 
 
-_ROW_BUILDERS = {TICKER: (_TICKER, _ticker_row), QUOTE: (_QUOTE, _quote_row),
-                 FULL: (_FULL, _full_row)}
+_ROW_BUILDERS = {TICKER: (_TICKER, _ticker_row), QUOTE: (_QUOTE, _quote_row), FULL: (_FULL, _full_row)}
 
 
 def _walk(buf: bytes) -> list[tuple[int, int]]:

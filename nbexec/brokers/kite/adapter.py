@@ -41,20 +41,31 @@ class KiteBroker(PooledBroker):
 
     name = "kite"
     parse_ack = staticmethod(parsing.parse_ack)
-    reads: KiteRest   # BrokerReads, and Kite's instrument dump
+    reads: KiteRest  # BrokerReads, and Kite's instrument dump
 
-    def __init__(self, config: KiteConfig, *, pool: ConnectionPool | None = None,
-                 policy: RetryPolicy = RetryPolicy(),
-                 rate_limits: dict[str, RateLimit] = KITE_RATE_LIMITS) -> None:
+    def __init__(
+        self,
+        config: KiteConfig,
+        *,
+        pool: ConnectionPool | None = None,
+        policy: RetryPolicy = RetryPolicy(),
+        rate_limits: dict[str, RateLimit] = KITE_RATE_LIMITS,
+    ) -> None:
         super().__init__()
         self.config, self.account = config, config.account
         self.limiters = limiters(rate_limits)
         # Kite's SDK joins URLs with urljoin, which drops any path on the root: so do we
         # (docs/protocols/kite.md, Base URL and how paths are joined).
         self.endpoint = Endpoint.parse(config.root, keep_path=False)
-        self.channel = OrderChannel(self.endpoint, broker=self.name, limiter=self.limiters["order"],
-                                    policy=policy, pool=pool, size=config.order_connections,
-                                    timeout=config.order_timeout_s)
+        self.channel = OrderChannel(
+            self.endpoint,
+            broker=self.name,
+            limiter=self.limiters["order"],
+            policy=policy,
+            pool=pool,
+            size=config.order_connections,
+            timeout=config.order_timeout_s,
+        )
         self.rest = rest_client(config, limiter=self.limiters["other"], policy=policy)
         self.reads = KiteRest(self.rest)
 

@@ -64,6 +64,8 @@ class KiteConfig:
 
     def require_token(self) -> Secret:
         if not self.access_token:
-            raise ConfigError(f"kite account {self.account}: no access_token; log in first "
-                              f"(nbexec.brokers.kite.login) or set NBEXEC_KITE_ACCESS_TOKEN")
+            raise ConfigError(
+                f"kite account {self.account}: no access_token; log in first "
+                f"(nbexec.brokers.kite.login) or set NBEXEC_KITE_ACCESS_TOKEN"
+            )
         return self.access_token

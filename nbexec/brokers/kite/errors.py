@@ -14,12 +14,12 @@ from nbexec.core.errors import AuthError, BrokerError, BrokerUnavailable, InputE
 BROKER = "kite"
 
 ERROR_TYPES: dict[str, type[BrokerError]] = {
-    "TokenException": AuthError,          # session expired or invalid (403)
-    "PermissionException": AuthError,     # the app or user may not do this (403)
-    "InputException": InputError,         # a field was refused (400)
-    "OrderException": OrderRejected,      # the order was refused (500 by the SDK's default)
+    "TokenException": AuthError,  # session expired or invalid (403)
+    "PermissionException": AuthError,  # the app or user may not do this (403)
+    "InputException": InputError,  # a field was refused (400)
+    "OrderException": OrderRejected,  # the order was refused (500 by the SDK's default)
     "NetworkException": BrokerUnavailable,  # Kite's backend could not be reached (503)
-    "DataException": BrokerUnavailable,     # Kite's OMS answered something unreadable (502)
+    "DataException": BrokerUnavailable,  # Kite's OMS answered something unreadable (502)
 }
 
 
@@ -38,7 +38,6 @@ def map_kite_error(http_status: int, body: dict | None) -> BrokerError:
     elif http_status in (401, 403):
         kind = AuthError
     else:
-        kind = BrokerError      # GeneralException, UserException, MarginException, 404, 405, ...
+        kind = BrokerError  # GeneralException, UserException, MarginException, 404, 405, ...
     label = f"HTTP {http_status} {error_type}" if error_type else f"HTTP {http_status}"
-    return kind(f"{label}: {message}", broker=BROKER, status=http_status, code=error_type,
-                broker_message=message)
+    return kind(f"{label}: {message}", broker=BROKER, status=http_status, code=error_type, broker_message=message)

@@ -30,8 +30,15 @@ class KiteFactory:
         """The account's adapter, not started (Kite names instruments by token: no `catalog`)."""
         return KiteBroker(KiteConfig.from_mapping(settings))
 
-    def feed(self, settings: Mapping[str, Any], instruments: Iterable[Instrument], mode: str = "quote",
-             *, capacity: int = DEFAULT_CAPACITY, policy: ReconnectPolicy = ReconnectPolicy()) -> Feed:
+    def feed(
+        self,
+        settings: Mapping[str, Any],
+        instruments: Iterable[Instrument],
+        mode: str = "quote",
+        *,
+        capacity: int = DEFAULT_CAPACITY,
+        policy: ReconnectPolicy = ReconnectPolicy(),
+    ) -> Feed:
         """Ticks of `instruments` from the ticker at `ws_url`, each subscribed in `mode`; not started."""
         config = KiteConfig.from_mapping(settings)
         client = KiteTickerClient(config.ws_url, config.api_key, config.require_token(), policy=policy)

@@ -17,8 +17,7 @@ from nbexec.core.errors import ValidationError
 from nbexec.core.instruments import KITE_SEGMENT_CODES, Instrument
 
 CACHE_NAME = "kite-instruments"
-REQUIRED = ("instrument_token", "exchange_token", "tradingsymbol", "tick_size", "lot_size",
-            "segment", "exchange")
+REQUIRED = ("instrument_token", "exchange_token", "tradingsymbol", "tick_size", "lot_size", "segment", "exchange")
 
 
 def parse_instruments(text: str | bytes) -> list[Instrument]:
@@ -36,9 +35,14 @@ def parse_instruments(text: str | bytes) -> list[Instrument]:
             continue
         try:
             instrument = Instrument(
-                exchange, row["tradingsymbol"], int(row["exchange_token"]),
-                tick_size=float(row["tick_size"]) or 0.05, lot_size=int(float(row["lot_size"])) or 1,
-                name=row.get("name") or "", instrument_type=row.get("instrument_type") or "EQ")
+                exchange,
+                row["tradingsymbol"],
+                int(row["exchange_token"]),
+                tick_size=float(row["tick_size"]) or 0.05,
+                lot_size=int(float(row["lot_size"])) or 1,
+                name=row.get("name") or "",
+                instrument_type=row.get("instrument_type") or "EQ",
+            )
         except (ValueError, ValidationError):
             continue
         if instrument.kite_token == int(row["instrument_token"]):

@@ -48,23 +48,32 @@ async def exchange_request_token(config: KiteConfig, request_token: str) -> tupl
     Raises `AuthError` (wrong secret, stale request token), `ConfigError` (no api_secret).
     """
     if not config.api_secret:
-        raise ConfigError(f"kite account {config.account}: api_secret is needed to log in "
-                          "(NBEXEC_KITE_API_SECRET)")
+        raise ConfigError(f"kite account {config.account}: api_secret is needed to log in (NBEXEC_KITE_API_SECRET)")
     if not request_token:
         raise ConfigError("request_token: required (from Kite's redirect after login)")
     http = rest_client(config, authenticated=False)
     try:
-        data = await http.send("POST", "/session/token", data={
-            "api_key": config.api_key, "request_token": request_token,
-            "checksum": checksum(config.api_key, request_token, config.api_secret)})
+        data = await http.send(
+            "POST",
+            "/session/token",
+            data={
+                "api_key": config.api_key,
+                "request_token": request_token,
+                "checksum": checksum(config.api_key, request_token, config.api_secret),
+            },
+        )
     finally:
         await http.close()
     token = data.get("access_token") if isinstance(data, dict) else None
     if not token:
         raise AuthError("login answered without an access_token", broker="kite")
-    session = Session(user_id=str(data.get("user_id") or ""), access_token=Secret(token),
-                      public_token=Secret(data.get("public_token") or ""),
-                      login_time=str(data.get("login_time") or ""),
-                      profile={k: v for k, v in data.items()
-                               if k not in ("access_token", "public_token", "refresh_token", "enctoken")})
+    session = Session(
+        user_id=str(data.get("user_id") or ""),
+        access_token=Secret(token),
+        public_token=Secret(data.get("public_token") or ""),
+        login_time=str(data.get("login_time") or ""),
+        profile={
+            k: v for k, v in data.items() if k not in ("access_token", "public_token", "refresh_token", "enctoken")
+        },
+    )
     return config.with_access_token(token), session

@@ -56,11 +56,17 @@ class KiteTickerClient(FeedClient):
     broker = "kite"
     headers = {"X-Kite-Version": "3"}
 
-    def __init__(self, url: str, api_key: str, access_token: Secret, *,
-                 sink: TickSink | None = None,
-                 on_order_update: Callable[[dict], None] | None = None,
-                 policy: ReconnectPolicy = ReconnectPolicy(),
-                 rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        api_key: str,
+        access_token: Secret,
+        *,
+        sink: TickSink | None = None,
+        on_order_update: Callable[[dict], None] | None = None,
+        policy: ReconnectPolicy = ReconnectPolicy(),
+        rng: random.Random | None = None,
+    ) -> None:
         self.api_key, self._access_token = api_key, Secret(access_token)
         self.on_order_update = on_order_update
         self.last_error: str | None = None
@@ -78,7 +84,7 @@ class KiteTickerClient(FeedClient):
         return token, token & 0xFF
 
     def _subscribe_messages(self, by_mode: dict[str, list], previous: dict) -> list[Message]:
-        return subscribe_messages(by_mode)   # a mode message moves a subscribed token too
+        return subscribe_messages(by_mode)  # a mode message moves a subscribed token too
 
     def _unsubscribe_messages(self, by_mode: dict[str, list]) -> list[Message]:
         return unsubscribe_messages([t for tokens in by_mode.values() for t in tokens])

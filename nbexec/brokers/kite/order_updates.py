@@ -23,8 +23,9 @@ class KiteOrderUpdates:
 
     def __init__(self, config: KiteConfig, hub: UpdateHub) -> None:
         self.hub = hub
-        self.client = KiteTickerClient(config.ws_url, config.api_key, config.require_token(),
-                                       on_order_update=self._on_update)
+        self.client = KiteTickerClient(
+            config.ws_url, config.api_key, config.require_token(), on_order_update=self._on_update
+        )
 
     def _on_update(self, data: dict) -> None:
         try:

@@ -39,8 +39,7 @@ PLACE_PATTERNS = {
 def headers(config: KiteConfig) -> dict:
     """What every authenticated Kite request carries (the token stays a `Secret` in templates)."""
     token = config.require_token()
-    return {"X-Kite-Version": "3",
-            "Authorization": Secret(f"token {config.api_key}:{token.reveal()}")}
+    return {"X-Kite-Version": "3", "Authorization": Secret(f"token {config.api_key}:{token.reveal()}")}
 
 
 class KiteRequests:
@@ -68,7 +67,7 @@ class KiteRequests:
         # `_value_`, not `.value`: the enum's `.value` is a property, dearer than the attribute.
         head = (self._instrument(order.instrument), order.side._value_, order.quantity, order.product._value_)
         kind, validity = order.order_type, order.validity._value_
-        args: tuple[object, ...]   # the pattern's values, by order type
+        args: tuple[object, ...]  # the pattern's values, by order type
         if kind is OrderType.MARKET:
             args = head + (validity, order.tag, self.market_protection)
         elif kind is OrderType.LIMIT:
@@ -81,8 +80,13 @@ class KiteRequests:
 
     def modify_body(self, order: Order, changed: frozenset[str] | set[str]) -> bytes:
         """The form body of a modify: the `changed` fields of the already modified `order`."""
-        fields = {"quantity": order.quantity, "price": order.price, "trigger_price": order.trigger_price,
-                  "order_type": order.order_type.value, "validity": order.validity.value}
+        fields = {
+            "quantity": order.quantity,
+            "price": order.price,
+            "trigger_price": order.trigger_price,
+            "order_type": order.order_type.value,
+            "validity": order.validity.value,
+        }
         if order.order_type in (OrderType.MARKET, OrderType.SL_M) and "order_type" in changed:
             fields["market_protection"] = self.market_protection
             changed = set(changed) | {"market_protection"}

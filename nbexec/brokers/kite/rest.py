@@ -18,14 +18,26 @@ from .config import KiteConfig
 USER_AGENT = "nbexec"
 
 
-def rest_client(config: KiteConfig, *, limiter: RateLimiter | None = None,
-                policy: RetryPolicy = RetryPolicy(), authenticated: bool = True) -> RestClient:
+def rest_client(
+    config: KiteConfig,
+    *,
+    limiter: RateLimiter | None = None,
+    policy: RetryPolicy = RetryPolicy(),
+    authenticated: bool = True,
+) -> RestClient:
     """An httpx client for `config.root`; `authenticated=False` for the login exchange."""
     headers = {"X-Kite-Version": "3", "User-Agent": USER_AGENT}
     if authenticated:
         headers["Authorization"] = f"token {config.api_key}:{config.require_token().reveal()}"
-    return RestClient(config.root, broker="kite", headers=headers, decode=parsing.decode,
-                      limiter=limiter, policy=policy, timeout=config.order_timeout_s)
+    return RestClient(
+        config.root,
+        broker="kite",
+        headers=headers,
+        decode=parsing.decode,
+        limiter=limiter,
+        policy=policy,
+        timeout=config.order_timeout_s,
+    )
 
 
 class KiteRest:
@@ -41,7 +53,7 @@ class KiteRest:
         """The order's latest state from its history; `OrderNotFound` if Kite has none."""
         try:
             found = parsing.parse_history(await self.http.get(f"/orders/{broker_order_id}"))
-        except InputError as exc:   # Kite answers an unknown id with 400 InputException
+        except InputError as exc:  # Kite answers an unknown id with 400 InputException
             raise OrderNotFound(f"kite: no order {broker_order_id!r} ({exc.broker_message})") from None
         if found is None:
             raise OrderNotFound(f"kite: no order {broker_order_id!r} (empty history)")

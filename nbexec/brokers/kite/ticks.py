@@ -44,9 +44,9 @@ _U16_MAX = 0xFFFF
 # -- price divisor -------------------------------------------------------------------------
 # Prices travel as integers; the divisor depends on the segment in the token's low byte.
 _DIVISOR_BY_SEGMENT = np.full(256, 100.0)
-_DIVISOR_BY_SEGMENT[3] = 10_000_000.0    # cds
-_DIVISOR_BY_SEGMENT[6] = 10_000.0        # bcd
-_DIVISOR_BY_SEGMENT[12] = 10_000.0       # nco (Python SDK only)
+_DIVISOR_BY_SEGMENT[3] = 10_000_000.0  # cds
+_DIVISOR_BY_SEGMENT[6] = 10_000.0  # bcd
+_DIVISOR_BY_SEGMENT[12] = 10_000.0  # nco (Python SDK only)
 
 
 def price_divisor(segment: int) -> float:
@@ -57,7 +57,7 @@ def price_divisor(segment: int) -> float:
 # -- wire layouts the decoder unpacks ------------------------------------------------------
 _U16 = struct.Struct(">H")
 _LTP = struct.Struct(">II")
-_QUOTE = struct.Struct(">11I")               # token ltp ltq atp vol tbq tsq O H L C
+_QUOTE = struct.Struct(">11I")  # token ltp ltq atp vol tbq tsq O H L C
 _FULL = struct.Struct(">16I" + "IIHH" * (2 * DEPTH_LEVELS))
 
 
@@ -92,7 +92,7 @@ class _Layout:
     tick does not keep (the index packets' price change, the depth orders word read apart).
     """
 
-    price_dst: slice | np.ndarray   # set in __init__, one pair per kind
+    price_dst: slice | np.ndarray  # set in __init__, one pair per kind
     price_src: np.ndarray
     int_dst: slice | np.ndarray
     int_src: np.ndarray
@@ -100,19 +100,39 @@ class _Layout:
     def __init__(self, mode: int, names: Sequence[str]) -> None:
         self.mode = mode
         for kind, attr in (("f", "price"), ("i", "int")):
-            pairs = sorted((_column(n), i) for i, n in enumerate(names)
-                           if n and n != "token" and _kind(n) == kind)
+            pairs = sorted((_column(n), i) for i, n in enumerate(names) if n and n != "token" and _kind(n) == kind)
             setattr(self, f"{attr}_dst", _target([dst for dst, _ in pairs]))
             setattr(self, f"{attr}_src", np.array([src for _, src in pairs], np.intp))
 
 
-_QUOTE_WIRE = ("token", "last_price", "last_quantity", "average_price", "volume",
-               "total_buy_quantity", "total_sell_quantity", "open", "high", "low", "close")
+_QUOTE_WIRE = (
+    "token",
+    "last_price",
+    "last_quantity",
+    "average_price",
+    "volume",
+    "total_buy_quantity",
+    "total_sell_quantity",
+    "open",
+    "high",
+    "low",
+    "close",
+)
 _INDEX_WIRE = ("token", "last_price", "high", "low", "open", "close", "")
-_FULL_WIRE = (*_QUOTE_WIRE, "last_trade_time", "oi", "oi_day_high", "oi_day_low",
-              "exchange_timestamp",
-              *(name for side in ("bid", "ask") for i in range(DEPTH_LEVELS)
-                for name in (f"{side}_quantity[{i}]", f"{side}_price[{i}]", "")))
+_FULL_WIRE = (
+    *_QUOTE_WIRE,
+    "last_trade_time",
+    "oi",
+    "oi_day_high",
+    "oi_day_low",
+    "exchange_timestamp",
+    *(
+        name
+        for side in ("bid", "ask")
+        for i in range(DEPTH_LEVELS)
+        for name in (f"{side}_quantity[{i}]", f"{side}_price[{i}]", "")
+    ),
+)
 _LAYOUTS = {
     8: _Layout(MODE_LTP, ("token", "last_price")),
     28: _Layout(MODE_QUOTE, _INDEX_WIRE),
@@ -140,29 +160,71 @@ _NO_DEPTH_PRICES, _NO_DEPTH_INTS = (0.0,) * (2 * DEPTH_LEVELS), (0,) * (4 * DEPT
 def _ltp_row(buf: bytes) -> tuple:
     token, ltp = _LTP.unpack_from(buf, 4)
     segment = token & 0xFF
-    return (token, segment, MODE_LTP, segment != INDICES_SEGMENT, ltp / _DIVISORS[segment],
-            *(0.0,) * 15, *(0,) * 29)
+    return (token, segment, MODE_LTP, segment != INDICES_SEGMENT, ltp / _DIVISORS[segment], *(0.0,) * 15, *(0,) * 29)
 
 
 def _quote_row(buf: bytes) -> tuple:
     token, ltp, ltq, atp, volume, tbq, tsq, o, h, lo, c = _QUOTE.unpack_from(buf, 4)
     segment = token & 0xFF
     d = _DIVISORS[segment]
-    return (token, segment, MODE_QUOTE, segment != INDICES_SEGMENT, ltp / d, atp / d, o / d, h / d, lo / d, c / d,
-            *_NO_DEPTH_PRICES, ltq, volume, tbq, tsq, 0, 0, 0, 0, 0, *_NO_DEPTH_INTS)
+    return (
+        token,
+        segment,
+        MODE_QUOTE,
+        segment != INDICES_SEGMENT,
+        ltp / d,
+        atp / d,
+        o / d,
+        h / d,
+        lo / d,
+        c / d,
+        *_NO_DEPTH_PRICES,
+        ltq,
+        volume,
+        tbq,
+        tsq,
+        0,
+        0,
+        0,
+        0,
+        0,
+        *_NO_DEPTH_INTS,
+    )
 
 
 def _full_row(buf: bytes) -> tuple:
     words = _FULL.unpack_from(buf, 4)
     token, ltp, ltq, atp, volume, tbq, tsq, o, h, lo, c, ltt, oi, oi_high, oi_low, ets = words[:16]
-    quantities, prices, orders = words[16::4], words[17::4], words[18::4]   # per depth entry
+    quantities, prices, orders = words[16::4], words[17::4], words[18::4]  # per depth entry
     segment = token & 0xFF
     d = _DIVISORS[segment]
-    return (token, segment, MODE_FULL, segment != INDICES_SEGMENT, ltp / d, atp / d, o / d, h / d, lo / d, c / d,
-            *[p / d for p in prices], ltq, volume, tbq, tsq, ltt, oi, oi_high, oi_low, ets, *quantities, *orders)
+    return (
+        token,
+        segment,
+        MODE_FULL,
+        segment != INDICES_SEGMENT,
+        ltp / d,
+        atp / d,
+        o / d,
+        h / d,
+        lo / d,
+        c / d,
+        *[p / d for p in prices],
+        ltq,
+        volume,
+        tbq,
+        tsq,
+        ltt,
+        oi,
+        oi_high,
+        oi_low,
+        ets,
+        *quantities,
+        *orders,
+    )
 
 
-_LONE_PACKET = {8: _ltp_row, 44: _quote_row, 184: _full_row}   # index packets take the general path
+_LONE_PACKET = {8: _ltp_row, 44: _quote_row, 184: _full_row}  # index packets take the general path
 
 
 def lone_row(buf: bytes) -> bytes | None:
@@ -249,8 +311,7 @@ def _decode_mixed(buf: bytes, count: int) -> np.ndarray:
     out["tradable"] = _TRADABLE_BY_SEGMENT[segment]
     out["mode"] = _ROW_MODE[layout]
     ints, floats = as_words(out)
-    np.divide(words[:, PRICE_WORDS], _DIVISOR_BY_SEGMENT[segment][:, None],
-              out=floats[:, PRICE_WORDS])
+    np.divide(words[:, PRICE_WORDS], _DIVISOR_BY_SEGMENT[segment][:, None], out=floats[:, PRICE_WORDS])
     ints[:, INTEGER_WORDS] = words[:, INTEGER_WORDS]
     return out
 
@@ -261,8 +322,7 @@ def _row_tables() -> tuple[np.ndarray, ...]:
     Column 0 is the token; columns 1.. are tick words 1..45 (prices, then integers).
     """
     shape = (len(_LAYOUTS), WORDS_PER_TICK)
-    source, shift, keep = (np.zeros(shape, np.intp), np.zeros(shape, np.int64),
-                           np.zeros(shape, np.int64))
+    source, shift, keep = (np.zeros(shape, np.intp), np.zeros(shape, np.int64), np.zeros(shape, np.int64))
     for k, length in enumerate(_LAYOUTS):
         layout = _LAYOUTS[length]
         pairs = [(0, 0)]

@@ -26,8 +26,11 @@ def setup(app: web.Application, exchange: Exchange) -> None:
 
 
 def urls(http: str, websocket: str) -> dict[str, str]:
-    return {"dhan_rest": f"{http}/v2", "dhan_feed_ws": f"{websocket}{ws.FEED_PATH}",
-            "dhan_order_ws": f"{websocket}{ws.ORDERS_PATH}"}
+    return {
+        "dhan_rest": f"{http}/v2",
+        "dhan_feed_ws": f"{websocket}{ws.FEED_PATH}",
+        "dhan_order_ws": f"{websocket}{ws.ORDERS_PATH}",
+    }
 
 
 def unrouted(request: web.Request, exc: web.HTTPException) -> None:

@@ -22,15 +22,18 @@ from . import wire
 
 Handler = Callable[[web.Request, PaperAccount, "dict | None"], Awaitable[web.Response]]
 
-_FAULTS = {"500": (500, "Internal_Server_Error", "DH-908", "Internal server error"),
-           "502": (502, "Network_Error", "DH-909", "Couldn't reach the OMS"),
-           "503": (503, "Network_Error", "DH-909", "Service unavailable"),
-           "429": (429, "Rate_Limit", "DH-904", "Too many requests")}
+_FAULTS = {
+    "500": (500, "Internal_Server_Error", "DH-908", "Internal server error"),
+    "502": (502, "Network_Error", "DH-909", "Couldn't reach the OMS"),
+    "503": (503, "Network_Error", "DH-909", "Service unavailable"),
+    "429": (429, "Rate_Limit", "DH-904", "Too many requests"),
+}
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
-    return web.Response(status=status, body=json.dumps(data, separators=(",", ":")).encode(),
-                        content_type="application/json")
+    return web.Response(
+        status=status, body=json.dumps(data, separators=(",", ":")).encode(), content_type="application/json"
+    )
 
 
 class DhanError(Exception):
@@ -88,6 +91,7 @@ class DhanApi:
                 if rec is not None:
                     rec["status"] = e.status
                 return _json(e.body, e.status)
+
         return wrapped
 
     @staticmethod
@@ -110,10 +114,19 @@ class DhanApi:
             # The engine's tag holds 20 characters, Dhan's correlationId 30: keep the long ones in meta.
             tag = corr if corr and len(corr) <= 20 else None
             order = self.x.engine.place(
-                account.id, inst.key, req.side, req.quantity, order_type=req.order_type,
-                price=req.price, trigger_price=req.trigger_price, product=req.product,
-                validity=req.validity, tag=tag, disclosed_quantity=req.disclosed_quantity,
-                meta={"correlation_id": corr} if corr else None)
+                account.id,
+                inst.key,
+                req.side,
+                req.quantity,
+                order_type=req.order_type,
+                price=req.price,
+                trigger_price=req.trigger_price,
+                product=req.product,
+                validity=req.validity,
+                tag=tag,
+                disclosed_quantity=req.disclosed_quantity,
+                meta={"correlation_id": corr} if corr else None,
+            )
         except (ValidationError, OrderNotFound) as exc:
             raise DhanError.of(exc) from None
         if rec is not None:
@@ -137,9 +150,15 @@ class DhanApi:
         try:
             req = wire.parse_modify(order_id, body, account.dhan_client_id)
             order = self.x.engine.modify(
-                account.id, order_id, quantity=req.quantity, price=req.price,
-                trigger_price=req.trigger_price, order_type=req.order_type,
-                validity=req.validity, disclosed_quantity=req.disclosed_quantity)
+                account.id,
+                order_id,
+                quantity=req.quantity,
+                price=req.price,
+                trigger_price=req.trigger_price,
+                order_type=req.order_type,
+                validity=req.validity,
+                disclosed_quantity=req.disclosed_quantity,
+            )
         except (ValidationError, OrderNotFound) as exc:
             raise DhanError.of(exc) from None
         return _json(wire.order_ack(order))
@@ -178,8 +197,10 @@ class DhanApi:
     # -- trades, positions, funds -----------------------------------------------------------
     def _trades(self, account: PaperAccount, order_id: str | None) -> list[dict]:
         engine = self.x.engine
-        return [wire.trade_json(t, engine.order(account.id, t.order_id), account.dhan_client_id)
-                for t in engine.trades(account.id, order_id)]
+        return [
+            wire.trade_json(t, engine.order(account.id, t.order_id), account.dhan_client_id)
+            for t in engine.trades(account.id, order_id)
+        ]
 
     async def trades(self, request, account, rec) -> web.Response:
         return _json(self._trades(account, None))
@@ -195,8 +216,12 @@ class DhanApi:
 
     async def positions(self, request, account, rec) -> web.Response:
         engine = self.x.engine
-        return _json([wire.position_json(p, engine.books[p.instrument.key].last_price, account.dhan_client_id)
-                      for p in engine.positions(account.id)])
+        return _json(
+            [
+                wire.position_json(p, engine.books[p.instrument.key].last_price, account.dhan_client_id)
+                for p in engine.positions(account.id)
+            ]
+        )
 
     async def holdings(self, request, account, rec) -> web.Response:
         return _json([])

@@ -19,8 +19,7 @@ from nbexec.core.ticks import DEPTH_LEVELS
 
 # Response codes (first header byte) and the packet size each fixes.
 TICKER, QUOTE, OI, PREV_CLOSE, MARKET_STATUS, FULL, DISCONNECT = 2, 4, 5, 6, 7, 8, 50
-PACKET_SIZE = {TICKER: 16, QUOTE: 50, OI: 12, PREV_CLOSE: 16, MARKET_STATUS: 8, FULL: 162,
-               DISCONNECT: 10}
+PACKET_SIZE = {TICKER: 16, QUOTE: 50, OI: 12, PREV_CLOSE: 16, MARKET_STATUS: 8, FULL: 162, DISCONNECT: 10}
 
 _U32_MAX, _U16_MAX, _U8_MAX = 0xFFFF_FFFF, 0xFFFF, 0xFF
 
@@ -32,18 +31,25 @@ _PREV_CLOSE = struct.Struct("<BHBIfI")
 _MARKET_STATUS = struct.Struct("<BHBI")
 _DISCONNECT = struct.Struct("<BHBIH")
 _EMPTY_LEVEL = DepthLevel(0.0, 0, 0)
-assert all(s.size == PACKET_SIZE[c] for c, s in ((TICKER, _TICKER), (QUOTE, _QUOTE), (FULL, _FULL),
-                                                  (OI, _OI), (PREV_CLOSE, _PREV_CLOSE),
-                                                  (MARKET_STATUS, _MARKET_STATUS),
-                                                  (DISCONNECT, _DISCONNECT)))
+assert all(
+    s.size == PACKET_SIZE[c]
+    for c, s in (
+        (TICKER, _TICKER),
+        (QUOTE, _QUOTE),
+        (FULL, _FULL),
+        (OI, _OI),
+        (PREV_CLOSE, _PREV_CLOSE),
+        (MARKET_STATUS, _MARKET_STATUS),
+        (DISCONNECT, _DISCONNECT),
+    )
+)
 
 
 def encode_ticker(segment: int, security_id: int, quote: Quote) -> bytes:
     """Ticker packet (code 2, 16 bytes): last price and last trade time."""
     _check_prices(quote.last_price)
     try:
-        return _TICKER.pack(TICKER, 16, segment, security_id, quote.last_price,
-                            quote.last_trade_time)
+        return _TICKER.pack(TICKER, 16, segment, security_id, quote.last_price, quote.last_trade_time)
     except (struct.error, OverflowError) as exc:
         raise _explain(segment, security_id, quote) from exc
 
@@ -53,9 +59,23 @@ def encode_quote(segment: int, security_id: int, quote: Quote) -> bytes:
     q = quote
     _check_prices(q.last_price, q.average_price, q.open, q.close, q.high, q.low)
     try:
-        return _QUOTE.pack(QUOTE, 50, segment, security_id, q.last_price, q.last_quantity,
-                           q.last_trade_time, q.average_price, q.volume, q.total_sell_quantity,
-                           q.total_buy_quantity, q.open, q.close, q.high, q.low)
+        return _QUOTE.pack(
+            QUOTE,
+            50,
+            segment,
+            security_id,
+            q.last_price,
+            q.last_quantity,
+            q.last_trade_time,
+            q.average_price,
+            q.volume,
+            q.total_sell_quantity,
+            q.total_buy_quantity,
+            q.open,
+            q.close,
+            q.high,
+            q.low,
+        )
     except (struct.error, OverflowError) as exc:
         raise _explain(segment, security_id, quote) from exc
 
@@ -70,13 +90,31 @@ def encode_full(segment: int, security_id: int, quote: Quote) -> bytes:
     depth: list[float] = []
     for bid, ask in zip(bids, asks, strict=True):
         depth += (bid.quantity, ask.quantity, bid.orders, ask.orders, bid.price, ask.price)
-    _check_prices(q.last_price, q.average_price, q.open, q.close, q.high, q.low,
-                  *(level.price for level in (*bids, *asks)))
+    _check_prices(
+        q.last_price, q.average_price, q.open, q.close, q.high, q.low, *(level.price for level in (*bids, *asks))
+    )
     try:
-        return _FULL.pack(FULL, 162, segment, security_id, q.last_price, q.last_quantity,
-                          q.last_trade_time, q.average_price, q.volume, q.total_sell_quantity,
-                          q.total_buy_quantity, q.oi, q.oi_day_high, q.oi_day_low, q.open,
-                          q.close, q.high, q.low, *depth)
+        return _FULL.pack(
+            FULL,
+            162,
+            segment,
+            security_id,
+            q.last_price,
+            q.last_quantity,
+            q.last_trade_time,
+            q.average_price,
+            q.volume,
+            q.total_sell_quantity,
+            q.total_buy_quantity,
+            q.oi,
+            q.oi_day_high,
+            q.oi_day_low,
+            q.open,
+            q.close,
+            q.high,
+            q.low,
+            *depth,
+        )
     except (struct.error, OverflowError) as exc:
         raise _explain(segment, security_id, quote) from exc
 
@@ -135,8 +173,15 @@ def _explain(segment: int, security_id: int, q: Quote) -> ValidationError:
     try:
         _check_header(segment, security_id)
         _check_int("last_quantity", q.last_quantity, _U16_MAX)
-        for name in ("last_trade_time", "volume", "total_buy_quantity", "total_sell_quantity",
-                     "oi", "oi_day_high", "oi_day_low"):
+        for name in (
+            "last_trade_time",
+            "volume",
+            "total_buy_quantity",
+            "total_sell_quantity",
+            "oi",
+            "oi_day_high",
+            "oi_day_low",
+        ):
             _check_int(name, getattr(q, name), _U32_MAX)
         for side_name in ("bids", "asks"):
             side = getattr(q, side_name)

@@ -54,9 +54,17 @@ INTERNAL = (500, "Internal_Server_Error", "DH-908")
 
 
 # The engine's neutral ValidationError.field -> Dhan's JSON key (matching.FIELDS).
-DHAN_FIELD = {"account": "dhanClientId", "instrument": "securityId", "side": "transactionType",
-              "order_type": "orderType", "trigger_price": "triggerPrice", "product": "productType",
-              "tag": "correlationId", "disclosed_quantity": "disclosedQuantity", "order_id": "orderId"}
+DHAN_FIELD = {
+    "account": "dhanClientId",
+    "instrument": "securityId",
+    "side": "transactionType",
+    "order_type": "orderType",
+    "trigger_price": "triggerPrice",
+    "product": "productType",
+    "tag": "correlationId",
+    "disclosed_quantity": "disclosedQuantity",
+    "order_id": "orderId",
+}
 
 
 def error_body(kind: tuple[int, str, str], message: str) -> tuple[int, dict[str, str]]:
@@ -119,16 +127,25 @@ class ModifyRequest:
 
 # A required field, or one with a default, is never None: the overloads say so.
 @overload
-def _choice(body: Mapping[str, Any], key: str, allowed: Iterable[str], *, required: Literal[True] = ...,
-            default: str | None = ...) -> str: ...
+def _choice(
+    body: Mapping[str, Any],
+    key: str,
+    allowed: Iterable[str],
+    *,
+    required: Literal[True] = ...,
+    default: str | None = ...,
+) -> str: ...
 @overload
-def _choice(body: Mapping[str, Any], key: str, allowed: Iterable[str], *, required: bool = ...,
-            default: str) -> str: ...
+def _choice(
+    body: Mapping[str, Any], key: str, allowed: Iterable[str], *, required: bool = ..., default: str
+) -> str: ...
 @overload
-def _choice(body: Mapping[str, Any], key: str, allowed: Iterable[str], *, required: bool = ...,
-            default: None = ...) -> str | None: ...
-def _choice(body: Mapping[str, Any], key: str, allowed: Iterable[str], *, required: bool = True,
-            default: str | None = None) -> str | None:
+def _choice(
+    body: Mapping[str, Any], key: str, allowed: Iterable[str], *, required: bool = ..., default: None = ...
+) -> str | None: ...
+def _choice(
+    body: Mapping[str, Any], key: str, allowed: Iterable[str], *, required: bool = True, default: str | None = None
+) -> str | None:
     value = body.get(key)
     if value is None:
         if required:
@@ -140,16 +157,18 @@ def _choice(body: Mapping[str, Any], key: str, allowed: Iterable[str], *, requir
 
 
 @overload
-def _int(body: Mapping[str, Any], key: str, *, required: Literal[True] = ..., minimum: int = ...,
-         default: int | None = ...) -> int: ...
+def _int(
+    body: Mapping[str, Any], key: str, *, required: Literal[True] = ..., minimum: int = ..., default: int | None = ...
+) -> int: ...
 @overload
-def _int(body: Mapping[str, Any], key: str, *, required: bool = ..., minimum: int = ...,
-         default: int) -> int: ...
+def _int(body: Mapping[str, Any], key: str, *, required: bool = ..., minimum: int = ..., default: int) -> int: ...
 @overload
-def _int(body: Mapping[str, Any], key: str, *, required: bool = ..., minimum: int = ...,
-         default: None = ...) -> int | None: ...
-def _int(body: Mapping[str, Any], key: str, *, required: bool = True, minimum: int = 0,
-         default: int | None = None) -> int | None:
+def _int(
+    body: Mapping[str, Any], key: str, *, required: bool = ..., minimum: int = ..., default: None = ...
+) -> int | None: ...
+def _int(
+    body: Mapping[str, Any], key: str, *, required: bool = True, minimum: int = 0, default: int | None = None
+) -> int | None:
     value = body.get(key)
     if value is None:
         if required:
@@ -188,7 +207,7 @@ def _price(body: Mapping[str, Any], key: str, *, default: float | None = 0.0) ->
 def _security_id(value: Any) -> int:
     """Dhan sends securityId as a string of digits; ints are tolerated."""
     if isinstance(value, bool) or not isinstance(value, (str, int)) or not str(value).strip().isdigit():
-        raise ValidationError("securityId", value, "must be a string of digits, e.g. \"1333\"")
+        raise ValidationError("securityId", value, 'must be a string of digits, e.g. "1333"')
     return int(str(value).strip())
 
 
@@ -217,22 +236,36 @@ def parse_place(body: Any, client_id: str) -> PlaceRequest:
     if order_type in ("LIMIT", "SL") and not price > 0:
         raise ValidationError("price", body.get("price"), f"a {body['orderType']} order needs a positive price")
     if order_type in ("SL", "SL-M") and not trigger > 0:
-        raise ValidationError("triggerPrice", body.get("triggerPrice"),
-                              f"a {body['orderType']} order needs a positive trigger price")
+        raise ValidationError(
+            "triggerPrice", body.get("triggerPrice"), f"a {body['orderType']} order needs a positive trigger price"
+        )
     if disclosed > quantity:
         raise ValidationError("disclosedQuantity", disclosed, f"must not exceed quantity {quantity}")
     if body.get("afterMarketOrder") not in (None, False):
-        raise ValidationError("afterMarketOrder", body.get("afterMarketOrder"),
-                              "after-market orders are not supported by the paper exchange")
+        raise ValidationError(
+            "afterMarketOrder",
+            body.get("afterMarketOrder"),
+            "after-market orders are not supported by the paper exchange",
+        )
     for key in ("boProfitValue", "boStopLossValue"):
         if body.get(key) not in (None, 0, 0.0):
             raise ValidationError(key, body.get(key), "bracket orders are not supported by the paper exchange")
     correlation = body.get("correlationId") or ""
     if correlation and (not isinstance(correlation, str) or not _CORRELATION_RE.match(correlation)):
         raise ValidationError("correlationId", correlation, "must be 1 to 30 of [A-Za-z0-9 _-]")
-    return PlaceRequest(side=side, segment=segment, security_id=security_id, quantity=quantity,
-                        order_type=order_type, product=product, validity=validity, price=price,
-                        trigger_price=trigger, disclosed_quantity=disclosed, correlation_id=correlation)
+    return PlaceRequest(
+        side=side,
+        segment=segment,
+        security_id=security_id,
+        quantity=quantity,
+        order_type=order_type,
+        product=product,
+        validity=validity,
+        price=price,
+        trigger_price=trigger,
+        disclosed_quantity=disclosed,
+        correlation_id=correlation,
+    )
 
 
 def parse_modify(order_id: str, body: Any, client_id: str) -> ModifyRequest:
@@ -283,14 +316,22 @@ def ist_time(epoch_s: float | None = None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t + IST_OFFSET_S))
 
 
-
 # -- responses: engine objects as Dhan JSON (docs/protocols/dhan.md: Reads, Order statuses) --
 # Engine status -> Dhan orderStatus. A partial fill of a live order reads PART_TRADED.
-ORDER_STATUS = {"RECEIVED": "TRANSIT", "VALIDATION_PENDING": "TRANSIT", "OPEN_PENDING": "TRANSIT",
-                "OPEN": "PENDING", "TRIGGER_PENDING": "PENDING",
-                "MODIFY_VALIDATION_PENDING": "PENDING", "MODIFY_PENDING": "PENDING",
-                "MODIFIED": "PENDING", "CANCEL_PENDING": "PENDING", "COMPLETE": "TRADED",
-                "CANCELLED": "CANCELLED", "REJECTED": "REJECTED"}
+ORDER_STATUS = {
+    "RECEIVED": "TRANSIT",
+    "VALIDATION_PENDING": "TRANSIT",
+    "OPEN_PENDING": "TRANSIT",
+    "OPEN": "PENDING",
+    "TRIGGER_PENDING": "PENDING",
+    "MODIFY_VALIDATION_PENDING": "PENDING",
+    "MODIFY_PENDING": "PENDING",
+    "MODIFIED": "PENDING",
+    "CANCEL_PENDING": "PENDING",
+    "COMPLETE": "TRADED",
+    "CANCELLED": "CANCELLED",
+    "REJECTED": "REJECTED",
+}
 
 
 def order_status(status: str, filled_quantity: int) -> str:
@@ -314,21 +355,36 @@ def order_json(order: Any, client_id: str) -> dict[str, Any]:
     rejected = order.status == "REJECTED"
     updated = ist_time(order.updated_at or order.placed_at)
     return {
-        "dhanClientId": client_id, "orderId": order.order_id,
-        "exchangeOrderId": order.exchange_order_id or "", "correlationId": correlation_of(order),
-        "orderStatus": status, "transactionType": order.side, "exchangeSegment": inst.dhan_segment,
+        "dhanClientId": client_id,
+        "orderId": order.order_id,
+        "exchangeOrderId": order.exchange_order_id or "",
+        "correlationId": correlation_of(order),
+        "orderStatus": status,
+        "transactionType": order.side,
+        "exchangeSegment": inst.dhan_segment,
         "productType": PRODUCT_OUT.get(order.product, order.product),
         "orderType": ORDER_TYPE_OUT.get(order.order_type, order.order_type),
-        "validity": order.validity, "tradingSymbol": inst.symbol, "securityId": str(inst.security_id),
-        "quantity": order.quantity, "disclosedQuantity": order.disclosed_quantity,
-        "price": order.price, "triggerPrice": order.trigger_price, "afterMarketOrder": False,
-        "boProfitValue": 0.0, "boStopLossValue": 0.0, "legName": None,
-        "createTime": ist_time(order.placed_at), "updateTime": updated,
+        "validity": order.validity,
+        "tradingSymbol": inst.symbol,
+        "securityId": str(inst.security_id),
+        "quantity": order.quantity,
+        "disclosedQuantity": order.disclosed_quantity,
+        "price": order.price,
+        "triggerPrice": order.trigger_price,
+        "afterMarketOrder": False,
+        "boProfitValue": 0.0,
+        "boStopLossValue": 0.0,
+        "legName": None,
+        "createTime": ist_time(order.placed_at),
+        "updateTime": updated,
         "exchangeTime": "0001-01-01 00:00:00" if rejected or not order.exchange_order_id else updated,
         **_derivative_blanks(),
-        "omsErrorCode": "DH-906" if rejected else "", "omsErrorDescription": order.status_message or "",
-        "algoId": "", "remainingQuantity": order.quantity - order.filled_quantity,
-        "averageTradedPrice": round(order.average_price, 4), "filledQty": order.filled_quantity,
+        "omsErrorCode": "DH-906" if rejected else "",
+        "omsErrorDescription": order.status_message or "",
+        "algoId": "",
+        "remainingQuantity": order.quantity - order.filled_quantity,
+        "averageTradedPrice": round(order.average_price, 4),
+        "filledQty": order.filled_quantity,
     }
 
 
@@ -342,14 +398,22 @@ def trade_json(trade: Any, order: Any, client_id: str) -> dict[str, Any]:
     inst = trade.instrument
     ts = ist_time(trade.ts)
     return {
-        "dhanClientId": client_id, "orderId": trade.order_id,
-        "exchangeOrderId": trade.exchange_order_id or "", "exchangeTradeId": trade.trade_id,
-        "transactionType": trade.side, "exchangeSegment": inst.dhan_segment,
+        "dhanClientId": client_id,
+        "orderId": trade.order_id,
+        "exchangeOrderId": trade.exchange_order_id or "",
+        "exchangeTradeId": trade.trade_id,
+        "transactionType": trade.side,
+        "exchangeSegment": inst.dhan_segment,
         "productType": PRODUCT_OUT.get(trade.product, trade.product),
         "orderType": ORDER_TYPE_OUT.get(order.order_type, order.order_type) if order else "",
-        "tradingSymbol": inst.symbol, "customSymbol": inst.name or inst.symbol,
-        "securityId": str(inst.security_id), "tradedQuantity": trade.quantity,
-        "tradedPrice": trade.price, "createTime": ts, "updateTime": ts, "exchangeTime": ts,
+        "tradingSymbol": inst.symbol,
+        "customSymbol": inst.name or inst.symbol,
+        "securityId": str(inst.security_id),
+        "tradedQuantity": trade.quantity,
+        "tradedPrice": trade.price,
+        "createTime": ts,
+        "updateTime": ts,
+        "exchangeTime": ts,
         **_derivative_blanks(),
     }
 
@@ -364,19 +428,32 @@ def position_json(pos: Any, last_price: float, client_id: str) -> dict[str, Any]
     realised = (sell_avg - buy_avg) * matched
     unrealised = (last_price - buy_avg) * net if net > 0 else (sell_avg - last_price) * -net if net < 0 else 0.0
     return {
-        "dhanClientId": client_id, "tradingSymbol": inst.symbol, "securityId": str(inst.security_id),
+        "dhanClientId": client_id,
+        "tradingSymbol": inst.symbol,
+        "securityId": str(inst.security_id),
         "positionType": "LONG" if net > 0 else "SHORT" if net < 0 else "CLOSED",
-        "exchangeSegment": inst.dhan_segment, "productType": PRODUCT_OUT.get(pos.product, pos.product),
-        "buyAvg": round(buy_avg, 4), "buyQty": pos.buy_quantity,
+        "exchangeSegment": inst.dhan_segment,
+        "productType": PRODUCT_OUT.get(pos.product, pos.product),
+        "buyAvg": round(buy_avg, 4),
+        "buyQty": pos.buy_quantity,
         "costPrice": round(buy_avg if net >= 0 else sell_avg, 4),
-        "sellAvg": round(sell_avg, 4), "sellQty": pos.sell_quantity, "netQty": net,
-        "realizedProfit": round(realised, 2) + 0.0, "unrealizedProfit": round(unrealised, 2) + 0.0,
-        "rbiReferenceRate": 1.0, "multiplier": 1,
-        "carryForwardBuyQty": 0, "carryForwardSellQty": 0,
-        "carryForwardBuyValue": 0.0, "carryForwardSellValue": 0.0,
-        "dayBuyQty": pos.buy_quantity, "daySellQty": pos.sell_quantity,
-        "dayBuyValue": round(pos.buy_value, 2), "daySellValue": round(pos.sell_value, 2),
-        **_derivative_blanks(), "crossCurrency": False,
+        "sellAvg": round(sell_avg, 4),
+        "sellQty": pos.sell_quantity,
+        "netQty": net,
+        "realizedProfit": round(realised, 2) + 0.0,
+        "unrealizedProfit": round(unrealised, 2) + 0.0,
+        "rbiReferenceRate": 1.0,
+        "multiplier": 1,
+        "carryForwardBuyQty": 0,
+        "carryForwardSellQty": 0,
+        "carryForwardBuyValue": 0.0,
+        "carryForwardSellValue": 0.0,
+        "dayBuyQty": pos.buy_quantity,
+        "daySellQty": pos.sell_quantity,
+        "dayBuyValue": round(pos.buy_value, 2),
+        "daySellValue": round(pos.sell_value, 2),
+        **_derivative_blanks(),
+        "crossCurrency": False,
     }
 
 
@@ -384,10 +461,14 @@ def funds_json(funds: Any, client_id: str) -> dict[str, Any]:
     """An engine `matching.Funds` as Dhan's fund limits (`availabelBalance` is Dhan's spelling)."""
     available = round(funds.available, 2)
     return {
-        "dhanClientId": client_id, "availabelBalance": available,
-        "sodLimit": round(funds.opening_balance, 2), "collateralAmount": 0.0,
-        "receiveableAmount": 0.0, "utilizedAmount": round(max(0.0, funds.opening_balance - funds.available), 2),
-        "blockedPayoutAmount": 0.0, "withdrawableBalance": round(max(0.0, min(funds.cash, available)), 2),
+        "dhanClientId": client_id,
+        "availabelBalance": available,
+        "sodLimit": round(funds.opening_balance, 2),
+        "collateralAmount": 0.0,
+        "receiveableAmount": 0.0,
+        "utilizedAmount": round(max(0.0, funds.opening_balance - funds.available), 2),
+        "blockedPayoutAmount": 0.0,
+        "withdrawableBalance": round(max(0.0, min(funds.cash, available)), 2),
     }
 
 
@@ -405,13 +486,21 @@ def quote_json(quote: Any, kind: str, circuit: tuple[float, float]) -> dict[str,
     if kind == "ohlc":
         return out
     ltt = time.strftime("%d/%m/%Y %H:%M:%S", time.gmtime(quote.last_trade_time + IST_OFFSET_S))
-    out.update({
-        "average_price": quote.average_price, "buy_quantity": quote.total_buy_quantity,
-        "sell_quantity": quote.total_sell_quantity, "last_quantity": quote.last_quantity,
-        "last_trade_time": ltt, "volume": quote.volume,
-        "net_change": round(quote.last_price - quote.close, 2) if quote.close else 0.0,
-        "oi": quote.oi, "oi_day_high": quote.oi_day_high, "oi_day_low": quote.oi_day_low,
-        "lower_circuit_limit": circuit[0], "upper_circuit_limit": circuit[1],
-        "depth": {"buy": _depth_side(quote.bids), "sell": _depth_side(quote.asks)},
-    })
+    out.update(
+        {
+            "average_price": quote.average_price,
+            "buy_quantity": quote.total_buy_quantity,
+            "sell_quantity": quote.total_sell_quantity,
+            "last_quantity": quote.last_quantity,
+            "last_trade_time": ltt,
+            "volume": quote.volume,
+            "net_change": round(quote.last_price - quote.close, 2) if quote.close else 0.0,
+            "oi": quote.oi,
+            "oi_day_high": quote.oi_day_high,
+            "oi_day_low": quote.oi_day_low,
+            "lower_circuit_limit": circuit[0],
+            "upper_circuit_limit": circuit[1],
+            "depth": {"buy": _depth_side(quote.bids), "sell": _depth_side(quote.asks)},
+        }
+    )
     return out

@@ -55,7 +55,7 @@ TOKEN_INVALID = 809
 CLIENT_ID_INVALID = 810
 INVALID_REQUEST = 814
 
-Key = tuple[int, int]   # (segment enum, security id)
+Key = tuple[int, int]  # (segment enum, security id)
 # Live feed sockets per Dhan client id (for the 5-connection limit); logged-in order-update
 # sockets per account id.
 FEED_CONNECTIONS = web.AppKey("dhan_feed_connections", dict)
@@ -74,8 +74,8 @@ class FeedRequest:
     """One JSON message from a feed client. `instruments` holds (segment enum, security id)."""
 
     code: int
-    action: str                  # "subscribe" | "unsubscribe" | "disconnect"
-    mode: str                    # "ticker" | "quote" | "full" | ""
+    action: str  # "subscribe" | "unsubscribe" | "disconnect"
+    mode: str  # "ticker" | "quote" | "full" | ""
     instruments: tuple[tuple[int, int], ...] = ()
 
 
@@ -150,8 +150,7 @@ class FeedSession:
         if request.action == "subscribe":
             new = {k for k in request.instruments if k not in self.modes}
             if len(self.modes) + len(new) > self.limit:
-                raise ValidationError("instruments", len(self.modes) + len(new),
-                                      f"at most {self.limit} per connection")
+                raise ValidationError("instruments", len(self.modes) + len(new), f"at most {self.limit} per connection")
             for key in request.instruments:
                 if self.modes.get(key) != request.mode:
                     self.modes[key] = request.mode
@@ -195,9 +194,16 @@ PACKET_CACHE = web.AppKey("dhan_packet_cache", PacketCache)
 # -- order updates: rendering (docs/protocols/dhan.md, The live order-update WebSocket) --------
 _PRODUCT_CODE = {"CNC": "C", "MIS": "I", "NRML": "M"}
 _ORDER_TYPE_CODE = {"LIMIT": "LMT", "MARKET": "MKT", "SL": "SL", "SL-M": "SLM"}
-_SEGMENT_CODE = {"NSE_EQ": ("NSE", "E"), "BSE_EQ": ("BSE", "E"), "NSE_FNO": ("NSE", "D"),
-                 "BSE_FNO": ("BSE", "D"), "NSE_CURRENCY": ("NSE", "C"), "BSE_CURRENCY": ("BSE", "C"),
-                 "MCX_COMM": ("MCX", "M"), "IDX_I": ("NSE", "I")}
+_SEGMENT_CODE = {
+    "NSE_EQ": ("NSE", "E"),
+    "BSE_EQ": ("BSE", "E"),
+    "NSE_FNO": ("NSE", "D"),
+    "BSE_FNO": ("BSE", "D"),
+    "NSE_CURRENCY": ("NSE", "C"),
+    "BSE_CURRENCY": ("BSE", "C"),
+    "MCX_COMM": ("MCX", "M"),
+    "IDX_I": ("NSE", "I"),
+}
 
 
 def order_alert(order: Any, client_id: str, ref_ltp: float = 0.0) -> dict[str, Any]:
@@ -205,29 +211,58 @@ def order_alert(order: Any, client_id: str, ref_ltp: float = 0.0) -> dict[str, A
     inst = order.instrument
     exchange, segment = _SEGMENT_CODE.get(inst.dhan_segment, ("NSE", "E"))
     placed, updated = ist_time(order.placed_at), ist_time(order.updated_at or order.placed_at)
-    return {"Type": "order_alert", "Data": {
-        "Exchange": exchange, "Segment": segment, "Source": "P", "SecurityId": str(inst.security_id),
-        "ClientId": client_id, "ExchOrderNo": order.exchange_order_id or "", "OrderNo": order.order_id,
-        "Product": _PRODUCT_CODE.get(order.product, order.product),
-        "TxnType": "B" if order.side == "BUY" else "S",
-        "OrderType": _ORDER_TYPE_CODE.get(order.order_type, order.order_type),
-        "Validity": order.validity, "DiscQuantity": order.disclosed_quantity,
-        "DiscQtyRem": order.disclosed_quantity, "RemainingQuantity": order.quantity - order.filled_quantity,
-        "Quantity": order.quantity, "TradedQty": order.filled_quantity, "Price": order.price,
-        "TriggerPrice": order.trigger_price, "TradedPrice": round(order.average_price, 4),
-        "AvgTradedPrice": round(order.average_price, 4), "AlgoOrdNo": "", "OffMktFlag": "0",
-        "OrderDateTime": placed, "ExchOrderTime": updated if order.exchange_order_id else "",
-        "LastUpdatedTime": updated, "Remarks": "NA", "MktType": "NL",
-        "ReasonDescription": order.status_message or "CONFIRMED", "LegNo": 1,
-        "Instrument": "INDEX" if inst.dhan_segment == "IDX_I" else "EQUITY", "Symbol": inst.symbol,
-        "ProductName": PRODUCT_OUT.get(order.product, order.product),
-        "Status": order_status(order.status, order.filled_quantity), "LotSize": inst.lot_size,
-        "StrikePrice": 0.0, "ExpiryDate": "", "OptType": "XX", "DisplayName": inst.name or inst.symbol,
-        "Isin": "", "Series": "EQ", "GoodTillDaysDate": "", "RefLtp": ref_ltp,
-        "TickSize": inst.tick_size, "AlgoId": "0", "Multiplier": 1,
-        "CorrelationId": correlation_of(order),
-        "OrderTypeName": ORDER_TYPE_OUT.get(order.order_type, order.order_type),
-    }}
+    return {
+        "Type": "order_alert",
+        "Data": {
+            "Exchange": exchange,
+            "Segment": segment,
+            "Source": "P",
+            "SecurityId": str(inst.security_id),
+            "ClientId": client_id,
+            "ExchOrderNo": order.exchange_order_id or "",
+            "OrderNo": order.order_id,
+            "Product": _PRODUCT_CODE.get(order.product, order.product),
+            "TxnType": "B" if order.side == "BUY" else "S",
+            "OrderType": _ORDER_TYPE_CODE.get(order.order_type, order.order_type),
+            "Validity": order.validity,
+            "DiscQuantity": order.disclosed_quantity,
+            "DiscQtyRem": order.disclosed_quantity,
+            "RemainingQuantity": order.quantity - order.filled_quantity,
+            "Quantity": order.quantity,
+            "TradedQty": order.filled_quantity,
+            "Price": order.price,
+            "TriggerPrice": order.trigger_price,
+            "TradedPrice": round(order.average_price, 4),
+            "AvgTradedPrice": round(order.average_price, 4),
+            "AlgoOrdNo": "",
+            "OffMktFlag": "0",
+            "OrderDateTime": placed,
+            "ExchOrderTime": updated if order.exchange_order_id else "",
+            "LastUpdatedTime": updated,
+            "Remarks": "NA",
+            "MktType": "NL",
+            "ReasonDescription": order.status_message or "CONFIRMED",
+            "LegNo": 1,
+            "Instrument": "INDEX" if inst.dhan_segment == "IDX_I" else "EQUITY",
+            "Symbol": inst.symbol,
+            "ProductName": PRODUCT_OUT.get(order.product, order.product),
+            "Status": order_status(order.status, order.filled_quantity),
+            "LotSize": inst.lot_size,
+            "StrikePrice": 0.0,
+            "ExpiryDate": "",
+            "OptType": "XX",
+            "DisplayName": inst.name or inst.symbol,
+            "Isin": "",
+            "Series": "EQ",
+            "GoodTillDaysDate": "",
+            "RefLtp": ref_ltp,
+            "TickSize": inst.tick_size,
+            "AlgoId": "0",
+            "Multiplier": 1,
+            "CorrelationId": correlation_of(order),
+            "OrderTypeName": ORDER_TYPE_OUT.get(order.order_type, order.order_type),
+        },
+    }
 
 
 class AlertFilter:
@@ -238,8 +273,15 @@ class AlertFilter:
         self._last: dict[str, tuple] = {}
 
     def changed(self, order: Any) -> bool:
-        view = (order_status(order.status, order.filled_quantity), order.filled_quantity,
-                order.quantity, order.price, order.trigger_price, order.order_type, order.validity)
+        view = (
+            order_status(order.status, order.filled_quantity),
+            order.filled_quantity,
+            order.quantity,
+            order.price,
+            order.trigger_price,
+            order.order_type,
+            order.validity,
+        )
         if self._last.get(order.order_id) == view:
             return False
         self._last[order.order_id] = view
@@ -270,8 +312,7 @@ class _Feed:
     def __init__(self, x: Exchange, sender: _Sender, cache: PacketCache) -> None:
         self.x, self.sender, self.cache = x, sender, cache
         self.session = FeedSession()
-        self.instruments = {(DHAN_SEGMENT_ENUM[seg], sid): inst
-                            for (seg, sid), inst in x.engine.by_security_id.items()}
+        self.instruments = {(DHAN_SEGMENT_ENUM[seg], sid): inst for (seg, sid), inst in x.engine.by_security_id.items()}
         self.sent: dict[Key, Any] = {}
 
     async def handle_text(self, text: str) -> int | None:
@@ -351,9 +392,9 @@ async def _disconnect(ws: web.WebSocketResponse, reason: int, linger_s: float = 
     await ws.close()
 
 
-async def _serve(ws: web.WebSocketResponse, x: Exchange, tasks: list[asyncio.Task],
-                 handle_text) -> None:
+async def _serve(ws: web.WebSocketResponse, x: Exchange, tasks: list[asyncio.Task], handle_text) -> None:
     """`serve_socket` where a text message may answer with a disconnect reason (code 50)."""
+
     async def on_text(data: str) -> bool:
         reason = await handle_text(data)
         if reason is not None:
@@ -385,8 +426,7 @@ async def market_feed(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
-async def _forward_updates(ws: web.WebSocketResponse, x: Exchange, account: Any,
-                           q: asyncio.Queue) -> None:
+async def _forward_updates(ws: web.WebSocketResponse, x: Exchange, account: Any, q: asyncio.Queue) -> None:
     """Forward the account's order changes; seeded delay / duplicate / reorder faults apply."""
     alerts = AlertFilter()
     delivery = UpdateDelivery(ws, x.faults)
@@ -419,8 +459,10 @@ async def order_updates(request: web.Request) -> web.WebSocketResponse:
     logged_in[account.id] = logged_in.get(account.id, 0) + 1
     q = x.hub.subscribe_orders(account.id)
     try:
+
         async def ignore(_text: str) -> None:
             return None
+
         await _serve(ws, x, [asyncio.create_task(_forward_updates(ws, x, account, q))], ignore)
     finally:
         x.hub.unsubscribe_orders(account.id, q)

@@ -19,15 +19,18 @@ from ..services import PaperAccount
 from . import format as fmt
 
 _VARIETIES = ("regular", "amo", "co", "iceberg", "auction")
-_FAULT_STATUS = {"500": (500, "GeneralException", "Internal server error"),
-                 "502": (502, "DataException", "Couldn't reach the OMS"),
-                 "503": (503, "NetworkException", "Service unavailable"),
-                 "429": (429, "NetworkException", "Too many requests")}
+_FAULT_STATUS = {
+    "500": (500, "GeneralException", "Internal server error"),
+    "502": (502, "DataException", "Couldn't reach the OMS"),
+    "503": (503, "NetworkException", "Service unavailable"),
+    "429": (429, "NetworkException", "Too many requests"),
+}
 
 
 def _json(data, status: int = 200) -> web.Response:
-    return web.Response(status=status, body=json.dumps(data, separators=(",", ":")).encode(),
-                        content_type="application/json")
+    return web.Response(
+        status=status, body=json.dumps(data, separators=(",", ":")).encode(), content_type="application/json"
+    )
 
 
 def ok(data) -> web.Response:
@@ -41,8 +44,11 @@ def error(status: int, error_type: str, message: str) -> web.Response:
 def unrouted(request: web.Request, exc: web.HTTPException) -> web.Response:
     """A path or method no route takes, in Kite's envelope: the SDK cannot read aiohttp's
     text/plain pages."""
-    return error(exc.status, "GeneralException" if exc.status == 404 else "InputException",
-                 f"{exc.reason}: {request.method} {request.path}")
+    return error(
+        exc.status,
+        "GeneralException" if exc.status == 404 else "InputException",
+        f"{exc.reason}: {request.method} {request.path}",
+    )
 
 
 class KiteError(Exception):
@@ -97,6 +103,7 @@ class KiteApi:
                 if rec is not None:
                     rec["status"] = e.status
                 return error(e.status, e.error_type, e.message)
+
         return wrapped
 
     # -- session ----------------------------------------------------------------------------
@@ -111,20 +118,36 @@ class KiteApi:
         want = hashlib.sha256(f"{api_key}{request_token}{account.kite_api_secret}".encode()).hexdigest()
         if form.get("checksum") != want:
             return error(403, "TokenException", "Invalid `checksum`.")
-        return ok({**self._profile(account), "api_key": api_key,
-                   "access_token": account.kite_access_token, "public_token": account.kite_access_token[:16],
-                   "enctoken": "", "refresh_token": "", "login_time": fmt.kite_time(self.x.engine.clock()),
-                   "meta": {"demat_consent": "physical"}})
+        return ok(
+            {
+                **self._profile(account),
+                "api_key": api_key,
+                "access_token": account.kite_access_token,
+                "public_token": account.kite_access_token[:16],
+                "enctoken": "",
+                "refresh_token": "",
+                "login_time": fmt.kite_time(self.x.engine.clock()),
+                "meta": {"demat_consent": "physical"},
+            }
+        )
 
     async def session_delete(self, request: web.Request) -> web.Response:
         return ok(True)
 
     @staticmethod
     def _profile(account: PaperAccount) -> dict:
-        return {"user_id": account.id, "user_name": f"Paper {account.id}", "user_shortname": account.id,
-                "email": f"{account.id.lower()}@paper.invalid", "user_type": "individual",
-                "broker": "PAPER", "exchanges": ["NSE", "BSE"], "products": ["CNC", "MIS", "NRML"],
-                "order_types": ["MARKET", "LIMIT", "SL", "SL-M"], "avatar_url": None}
+        return {
+            "user_id": account.id,
+            "user_name": f"Paper {account.id}",
+            "user_shortname": account.id,
+            "email": f"{account.id.lower()}@paper.invalid",
+            "user_type": "individual",
+            "broker": "PAPER",
+            "exchanges": ["NSE", "BSE"],
+            "products": ["CNC", "MIS", "NRML"],
+            "order_types": ["MARKET", "LIMIT", "SL", "SL-M"],
+            "avatar_url": None,
+        }
 
     async def profile(self, request, account, rec) -> web.Response:
         return ok(self._profile(account))
@@ -135,8 +158,9 @@ class KiteApi:
         if variety not in _VARIETIES:
             raise KiteError(405, "InputException", f"Invalid variety `{variety}`.")
         if variety != "regular":
-            raise KiteError(400, "InputException",
-                            f"The paper exchange supports only the regular variety, not `{variety}`.")
+            raise KiteError(
+                400, "InputException", f"The paper exchange supports only the regular variety, not `{variety}`."
+            )
         return variety
 
     @staticmethod
@@ -161,12 +185,20 @@ class KiteApi:
             rec["tag"] = tag
         try:
             order = self.x.engine.place(
-                account.id, instrument, form["transaction_type"], self._num(form, "quantity", int),
-                order_type=form["order_type"], price=self._num(form, "price", float, 0.0),
+                account.id,
+                instrument,
+                form["transaction_type"],
+                self._num(form, "quantity", int),
+                order_type=form["order_type"],
+                price=self._num(form, "price", float, 0.0),
                 trigger_price=self._num(form, "trigger_price", float, 0.0),
-                product=form["product"], validity=form.get("validity") or "DAY", tag=tag,
+                product=form["product"],
+                validity=form.get("validity") or "DAY",
+                tag=tag,
                 market_protection=self._num(form, "market_protection", float, 0.0),
-                disclosed_quantity=self._num(form, "disclosed_quantity", int, 0), variety=variety)
+                disclosed_quantity=self._num(form, "disclosed_quantity", int, 0),
+                variety=variety,
+            )
         except ValidationError as exc:
             raise _input_error(exc) from None
         if rec is not None:
@@ -187,10 +219,15 @@ class KiteApi:
             rec["order_id"] = order_id
         try:
             order = self.x.engine.modify(
-                account.id, order_id, quantity=self._num(form, "quantity", int),
-                price=self._num(form, "price", float), trigger_price=self._num(form, "trigger_price", float),
-                order_type=form.get("order_type") or None, validity=form.get("validity") or None,
-                disclosed_quantity=self._num(form, "disclosed_quantity", int))
+                account.id,
+                order_id,
+                quantity=self._num(form, "quantity", int),
+                price=self._num(form, "price", float),
+                trigger_price=self._num(form, "trigger_price", float),
+                order_type=form.get("order_type") or None,
+                validity=form.get("validity") or None,
+                disclosed_quantity=self._num(form, "disclosed_quantity", int),
+            )
         except OrderNotFound:
             raise KiteError(400, "InputException", "Couldn't find that `order_id`.") from None
         except ValidationError as exc:
@@ -279,8 +316,11 @@ class KiteApi:
         """Public, like Kite's dump (no auth needed)."""
         exchange = request.match_info.get("exchange")
         engine = self.x.engine
-        rows = [(i, engine.books[i.key].last_price) for i in engine.instruments.values()
-                if exchange is None or fmt.kite_exchange(i) == exchange.upper()]
+        rows = [
+            (i, engine.books[i.key].last_price)
+            for i in engine.instruments.values()
+            if exchange is None or fmt.kite_exchange(i) == exchange.upper()
+        ]
         return web.Response(text=fmt.instruments_csv(rows), content_type="text/csv")
 
 

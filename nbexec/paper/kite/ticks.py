@@ -27,15 +27,15 @@ _I32_MIN, _I32_MAX = -(1 << 31), (1 << 31) - 1
 
 # Prices travel as integers; the divisor depends on the segment in the token's low byte.
 _DIVISOR_BY_SEGMENT = [100.0] * 256
-_DIVISOR_BY_SEGMENT[3] = 10_000_000.0    # cds
-_DIVISOR_BY_SEGMENT[6] = 10_000.0        # bcd
-_DIVISOR_BY_SEGMENT[12] = 10_000.0       # nco (Python SDK only)
+_DIVISOR_BY_SEGMENT[3] = 10_000_000.0  # cds
+_DIVISOR_BY_SEGMENT[6] = 10_000.0  # bcd
+_DIVISOR_BY_SEGMENT[12] = 10_000.0  # nco (Python SDK only)
 
 _U16 = struct.Struct(">H")
 _LTP = struct.Struct(">II")
-_INDEX_QUOTE = struct.Struct(">IIIIIIi")     # token ltp H L O C change
-_INDEX_FULL = struct.Struct(">IIIIIIiI")     # ... + exchange_timestamp
-_QUOTE = struct.Struct(">11I")               # token ltp ltq atp vol tbq tsq O H L C
+_INDEX_QUOTE = struct.Struct(">IIIIIIi")  # token ltp H L O C change
+_INDEX_FULL = struct.Struct(">IIIIIIiI")  # ... + exchange_timestamp
+_QUOTE = struct.Struct(">11I")  # token ltp ltq atp vol tbq tsq O H L C
 _FULL = struct.Struct(">16I" + "IIHH" * (2 * DEPTH_LEVELS))
 _MODES = ("ltp", "quote", "full")
 _EMPTY_LEVEL = DepthLevel(0.0, 0, 0)
@@ -66,16 +66,26 @@ def _encode(token: int, q: Quote, mode: str) -> bytes:
     ltp = _scale(q.last_price, div)
     if mode == "ltp":
         return _LTP.pack(token, ltp)
-    o, h, lo, c = (_scale(q.open, div), _scale(q.high, div), _scale(q.low, div),
-                   _scale(q.close, div))
+    o, h, lo, c = (_scale(q.open, div), _scale(q.high, div), _scale(q.low, div), _scale(q.close, div))
     if segment == INDICES_SEGMENT:
         # [24,28) is Kite's price change; the SDK ignores it. Sent as signed wire units.
         change = min(max(ltp - c, _I32_MIN), _I32_MAX)
         if mode == "quote":
             return _INDEX_QUOTE.pack(token, ltp, h, lo, o, c, change)
         return _INDEX_FULL.pack(token, ltp, h, lo, o, c, change, q.exchange_timestamp)
-    head = (token, ltp, q.last_quantity, _scale(q.average_price, div), q.volume,
-            q.total_buy_quantity, q.total_sell_quantity, o, h, lo, c)
+    head = (
+        token,
+        ltp,
+        q.last_quantity,
+        _scale(q.average_price, div),
+        q.volume,
+        q.total_buy_quantity,
+        q.total_sell_quantity,
+        o,
+        h,
+        lo,
+        c,
+    )
     if mode == "quote":
         return _QUOTE.pack(*head)
     if len(q.bids) > DEPTH_LEVELS or len(q.asks) > DEPTH_LEVELS:
@@ -84,8 +94,7 @@ def _encode(token: int, q: Quote, mode: str) -> bytes:
     for side in (q.bids, q.asks):
         for level in (*side, *((_EMPTY_LEVEL,) * (DEPTH_LEVELS - len(side)))):
             depth += (level.quantity, _scale(level.price, div), level.orders, 0)
-    return _FULL.pack(*head, q.last_trade_time, q.oi, q.oi_day_high, q.oi_day_low,
-                      q.exchange_timestamp, *depth)
+    return _FULL.pack(*head, q.last_trade_time, q.oi, q.oi_day_high, q.oi_day_low, q.exchange_timestamp, *depth)
 
 
 def _explain(token: int, q: Quote) -> ValidationError:
@@ -98,8 +107,17 @@ def _explain(token: int, q: Quote) -> ValidationError:
         problem = _price_problem(getattr(q, name), div)
         if problem:
             return ValidationError(name, getattr(q, name), problem)
-    for name in ("last_quantity", "volume", "total_buy_quantity", "total_sell_quantity",
-                 "last_trade_time", "oi", "oi_day_high", "oi_day_low", "exchange_timestamp"):
+    for name in (
+        "last_quantity",
+        "volume",
+        "total_buy_quantity",
+        "total_sell_quantity",
+        "last_trade_time",
+        "oi",
+        "oi_day_high",
+        "oi_day_low",
+        "exchange_timestamp",
+    ):
         problem = _int_problem(getattr(q, name), _U32_MAX)
         if problem:
             return ValidationError(name, getattr(q, name), problem)
@@ -108,12 +126,13 @@ def _explain(token: int, q: Quote) -> ValidationError:
         if len(side) > DEPTH_LEVELS:
             return ValidationError(side_name, side, f"at most {DEPTH_LEVELS} levels")
         for i, level in enumerate(side):
-            for attr, problem in (("price", _price_problem(level.price, div)),
-                                  ("quantity", _int_problem(level.quantity, _U32_MAX)),
-                                  ("orders", _int_problem(level.orders, _U16_MAX))):
+            for attr, problem in (
+                ("price", _price_problem(level.price, div)),
+                ("quantity", _int_problem(level.quantity, _U32_MAX)),
+                ("orders", _int_problem(level.orders, _U16_MAX)),
+            ):
                 if problem:
-                    return ValidationError(f"{side_name}[{i}].{attr}", getattr(level, attr),
-                                           problem)
+                    return ValidationError(f"{side_name}[{i}].{attr}", getattr(level, attr), problem)
     return ValidationError("quote", q, "cannot be encoded as a Kite packet")
 
 

@@ -36,8 +36,8 @@ class TickerSession:
     def __init__(self, known_tokens: set[int]) -> None:
         self.known = known_tokens
         self.modes: dict[int, str] = {}
-        self.tokens: tuple[int, ...] = ()          # subscribed tokens, in subscription order
-        self.signature: tuple = ()                 # (token, mode) pairs: equal -> same frame
+        self.tokens: tuple[int, ...] = ()  # subscribed tokens, in subscription order
+        self.signature: tuple = ()  # (token, mode) pairs: equal -> same frame
 
     def handle(self, text: str) -> str | None:
         problem = self._apply(text)
@@ -115,8 +115,9 @@ class PacketCache:
 PACKET_CACHE = web.AppKey("kite_packet_cache", PacketCache)
 
 
-async def _send_ticks(ws: web.WebSocketResponse, x: Exchange, session: TickerSession,
-                      cache: PacketCache, conn: int) -> None:
+async def _send_ticks(
+    ws: web.WebSocketResponse, x: Exchange, session: TickerSession, cache: PacketCache, conn: int
+) -> None:
     q = x.hub.subscribe_ticks()
     loop = asyncio.get_running_loop()
     last_sent = loop.time()
@@ -131,7 +132,7 @@ async def _send_ticks(ws: web.WebSocketResponse, x: Exchange, session: TickerSes
     beat = asyncio.create_task(heartbeats())
     try:
         while not ws.closed:
-            item = await q.get()   # a plain get: wait_for would add a task hop per step
+            item = await q.get()  # a plain get: wait_for would add a task hop per step
             if item is None or not session.tokens:
                 if loop.time() - last_sent >= x.heartbeat_s:  # idle: keep the client's watchdog fed
                     await ws.send_bytes(HEARTBEAT)
@@ -164,8 +165,14 @@ async def _send_updates(ws: web.WebSocketResponse, x: Exchange, account: PaperAc
             event: Event = await q.get()
             if event.kind != "order" or event.order.status in INTERIM:
                 continue
-            await delivery.deliver(json.dumps({"type": "order", "data": fmt.order_update_dict(
-                event.order, account.kite_api_key, account.kite_api_secret)}))
+            await delivery.deliver(
+                json.dumps(
+                    {
+                        "type": "order",
+                        "data": fmt.order_update_dict(event.order, account.kite_api_key, account.kite_api_secret),
+                    }
+                )
+            )
     except (ConnectionError, RuntimeError):
         pass
     finally:
@@ -183,8 +190,10 @@ async def ticker(request: web.Request) -> web.StreamResponse:
     conn = next(_conn_ids)
     session = TickerSession(set(x.engine.by_kite_token))
     cache = request.app[PACKET_CACHE]
-    tasks = [asyncio.create_task(_send_ticks(ws, x, session, cache, conn)),
-             asyncio.create_task(_send_updates(ws, x, account))]
+    tasks = [
+        asyncio.create_task(_send_ticks(ws, x, session, cache, conn)),
+        asyncio.create_task(_send_updates(ws, x, account)),
+    ]
 
     async def on_text(data: str) -> bool:
         problem = session.handle(data)

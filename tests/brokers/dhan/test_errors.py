@@ -12,26 +12,29 @@ def body(code, message="broker says no", error_type="Order_Error"):
     return {"errorType": error_type, "errorCode": code, "errorMessage": message}
 
 
-@pytest.mark.parametrize("status, code, expected", [
-    (401, "DH-901", AuthError),
-    (403, "DH-902", AuthError),
-    (400, "DH-903", AuthError),
-    (429, "DH-904", RateLimited),
-    (400, "DH-904", RateLimited),
-    (400, "DH-905", InputError),
-    (400, "DH-906", OrderRejected),
-    (400, "DH-907", BrokerError),
-    (500, "DH-908", BrokerUnavailable),
-    (503, "DH-909", BrokerUnavailable),
-    (400, "DH-910", BrokerError),
-    (400, "805", RateLimited),
-    (400, "807", AuthError),
-    (400, "813", InputError),
-    (500, "800", BrokerUnavailable),
-    (502, None, BrokerUnavailable),
-    (403, None, AuthError),
-    (404, "DH-999", BrokerError),
-])
+@pytest.mark.parametrize(
+    "status, code, expected",
+    [
+        (401, "DH-901", AuthError),
+        (403, "DH-902", AuthError),
+        (400, "DH-903", AuthError),
+        (429, "DH-904", RateLimited),
+        (400, "DH-904", RateLimited),
+        (400, "DH-905", InputError),
+        (400, "DH-906", OrderRejected),
+        (400, "DH-907", BrokerError),
+        (500, "DH-908", BrokerUnavailable),
+        (503, "DH-909", BrokerUnavailable),
+        (400, "DH-910", BrokerError),
+        (400, "805", RateLimited),
+        (400, "807", AuthError),
+        (400, "813", InputError),
+        (500, "800", BrokerUnavailable),
+        (502, None, BrokerUnavailable),
+        (403, None, AuthError),
+        (404, "DH-999", BrokerError),
+    ],
+)
 def test_error_code_and_status_map_to_the_hierarchy(status, code, expected):
     assert type(map_dhan_error(status, body(code))) is expected
 

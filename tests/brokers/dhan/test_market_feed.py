@@ -42,13 +42,12 @@ def test_dhan_requests_carry_at_most_100_instruments_each():
 
 def test_dhan_mode_change_unsubscribes_the_old_mode_first():
     client = DhanFeedClient("ws://h/feed", "1100000001", Secret("tok"))
-    sent = [json.loads(m) for m in client._subscribe_messages({"full": [("NSE_EQ", 1594)]},
-                                                              {("NSE_EQ", 1594): "ltp"})]
+    sent = [json.loads(m) for m in client._subscribe_messages({"full": [("NSE_EQ", 1594)]}, {("NSE_EQ", 1594): "ltp"})]
     assert [m["RequestCode"] for m in sent] == [16, 21]
 
 
 def test_tick_ids_match_what_the_decoder_writes():
-    assert DhanFeedClient("ws://h", "c", Secret("t")).tick_id(NIFTY) == (13, 0)   # IDX_I
+    assert DhanFeedClient("ws://h", "c", Secret("t")).tick_id(NIFTY) == (13, 0)  # IDX_I
 
 
 def test_the_url_carries_the_credentials_and_the_repr_does_not():
@@ -57,8 +56,7 @@ def test_the_url_carries_the_credentials_and_the_repr_does_not():
     assert "SECRET" not in repr(dhan)
 
 
-@pytest.mark.parametrize("reason, error", [(807, AuthError), (810, AuthError), (804, BrokerError),
-                                           (805, BrokerError)])
+@pytest.mark.parametrize("reason, error", [(807, AuthError), (810, AuthError), (804, BrokerError), (805, BrokerError)])
 def test_dhan_disconnects_that_retrying_cannot_fix_stop_the_client(reason, error):
     client = DhanFeedClient("ws://h", "c", Secret("t"))
     with pytest.raises(error) as info:
@@ -77,7 +75,7 @@ async def test_ticks_of_every_subscribed_instrument_land_in_the_dataframe(paper_
         await wait_until(lambda: has_ticks_for_all(feed), what="a tick of every instrument")
         df = feed.df
         assert set(df["instrument"]) == set(paper_exchange.engine.instruments)
-        nifty = df[df["instrument"] == "INDICES:NIFTY 50"]          # IDX_I, security id 13
+        nifty = df[df["instrument"] == "INDICES:NIFTY 50"]  # IDX_I, security id 13
         assert (nifty["last_price"] > 10_000).all()
         assert (df["mode"] == "quote").all() and not df["gap"].any()
     finally:
@@ -124,8 +122,9 @@ async def test_an_invalid_token_disconnect_stops_the_client_with_an_auth_error(p
     caplog.set_level(logging.DEBUG)
     a = paper_exchange.accounts[0]
     token = "x" + a.dhan_access_token[1:]
-    client = DhanFeedClient(paper_exchange.urls()["dhan_feed_ws"], a.dhan_client_id, Secret(token),
-                            sink=TickRings(), policy=FAST)
+    client = DhanFeedClient(
+        paper_exchange.urls()["dhan_feed_ws"], a.dhan_client_id, Secret(token), sink=TickRings(), policy=FAST
+    )
     client.start()
     try:
         with pytest.raises(AuthError) as info:
@@ -153,8 +152,10 @@ async def test_ten_drops_reconnect_resubscribe_in_mode_and_mark_gaps(paper_excha
         x.set_faults(None)
         counts = {i: feed.rings.count(i) for i in ids}
         await wait_until(lambda before=before: connection.connects > before, what=f"reconnect {drop + 1}")
-        await wait_until(lambda counts=counts: all(feed.rings.count(i) > counts[i] for i in ids),
-                         what=f"ticks of every instrument after reconnect {drop + 1}")
+        await wait_until(
+            lambda counts=counts: all(feed.rings.count(i) > counts[i] for i in ids),
+            what=f"ticks of every instrument after reconnect {drop + 1}",
+        )
     assert connection.connects == 11 and connection.failure is None
     df = feed.df
     assert (df[df["gap"]].groupby("instrument", observed=True).size() == 10).all()

@@ -60,8 +60,12 @@ def test_ticker_vector_is_what_the_encoder_produces():
 
 def test_ticker_vector_parses_in_the_sdk_to_the_intended_values(official):
     assert official.process_data(TICKER_VECTOR) == {
-        "type": "Ticker Data", "exchange_segment": 1, "security_id": 1333,
-        "LTP": "1612.35", "LTT": "22:13:20"}
+        "type": "Ticker Data",
+        "exchange_segment": 1,
+        "security_id": 1333,
+        "LTP": "1612.35",
+        "LTT": "22:13:20",
+    }
 
 
 def test_ticker_vector_decodes_to_the_float32_price():
@@ -72,16 +76,34 @@ def test_ticker_vector_decodes_to_the_float32_price():
 
 
 # -- several packets in one message --------------------------------------------------------
-QUOTE = Quote(last_price=1612.35, last_quantity=10, average_price=1612.1, volume=1000,
-              total_buy_quantity=6, total_sell_quantity=5, open=1600.0, high=1620.0, low=1590.0,
-              close=1610.0, last_trade_time=1700000000, oi=7, oi_day_high=8, oi_day_low=9,
-              bids=tuple(DepthLevel(1612.3 - i * 0.05, 1 + i, 3) for i in range(5)),
-              asks=tuple(DepthLevel(1612.4 + i * 0.05, 2, 4) for i in range(5)))
+QUOTE = Quote(
+    last_price=1612.35,
+    last_quantity=10,
+    average_price=1612.1,
+    volume=1000,
+    total_buy_quantity=6,
+    total_sell_quantity=5,
+    open=1600.0,
+    high=1620.0,
+    low=1590.0,
+    close=1610.0,
+    last_trade_time=1700000000,
+    oi=7,
+    oi_day_high=8,
+    oi_day_low=9,
+    bids=tuple(DepthLevel(1612.3 - i * 0.05, 1 + i, 3) for i in range(5)),
+    asks=tuple(DepthLevel(1612.4 + i * 0.05, 2, 4) for i in range(5)),
+)
 
 
 def test_concatenated_packets_decode_like_each_packet_alone():
-    packets = [encode_full(1, 1333, QUOTE), encode_quote(2, 5, QUOTE), encode_ticker(0, 13, QUOTE),
-               encode_full(2, 7, QUOTE), encode_ticker(1, 14, QUOTE)]
+    packets = [
+        encode_full(1, 1333, QUOTE),
+        encode_quote(2, 5, QUOTE),
+        encode_ticker(0, 13, QUOTE),
+        encode_full(2, 7, QUOTE),
+        encode_ticker(1, 14, QUOTE),
+    ]
     together = decode_packets(b"".join(packets))
     alone = np.concatenate([decode_packets(p) for p in packets])
     assert (together == alone).all()
@@ -89,8 +111,15 @@ def test_concatenated_packets_decode_like_each_packet_alone():
 
 
 def test_non_tick_packets_are_left_out_of_the_ticks():
-    message = b"".join([encode_prev_close(1, 1333, 1600.0, 5), encode_quote(1, 1333, QUOTE),
-                        encode_oi(2, 5, 70), encode_market_status(), encode_disconnect(807)])
+    message = b"".join(
+        [
+            encode_prev_close(1, 1333, 1600.0, 5),
+            encode_quote(1, 1333, QUOTE),
+            encode_oi(2, 5, 70),
+            encode_market_status(),
+            encode_disconnect(807),
+        ]
+    )
     rows = decode_packets(message)
     assert rows["mode"].tolist() == [MODE_QUOTE]
     for lone in (encode_prev_close(1, 1333, 1600.0, 5), encode_oi(2, 5, 70), encode_disconnect(807)):
@@ -152,15 +181,18 @@ def test_market_status_packet_reads_back_in_the_sdk(official):
 
 
 # -- encoder input errors ------------------------------------------------------------------
-@pytest.mark.parametrize("segment, security_id, quote, field", [
-    (1, 1333, Quote(1.0, last_quantity=70_000), "last_quantity"),
-    (1, -1, Quote(1.0), "security_id"),
-    (256, 1333, Quote(1.0), "segment"),
-    (1, 1333, Quote(float("nan")), "price"),
-    (1, 1333, Quote(1.0, volume=U32 + 1), "volume"),
-    (1, 1333, Quote(1.0, bids=(DepthLevel(1.0, 1, 1),) * 6), "bids"),
-    (1, 1333, Quote(1.0, asks=(DepthLevel(1.0, 1, 70_000),)), "asks[0].orders"),
-])
+@pytest.mark.parametrize(
+    "segment, security_id, quote, field",
+    [
+        (1, 1333, Quote(1.0, last_quantity=70_000), "last_quantity"),
+        (1, -1, Quote(1.0), "security_id"),
+        (256, 1333, Quote(1.0), "segment"),
+        (1, 1333, Quote(float("nan")), "price"),
+        (1, 1333, Quote(1.0, volume=U32 + 1), "volume"),
+        (1, 1333, Quote(1.0, bids=(DepthLevel(1.0, 1, 1),) * 6), "bids"),
+        (1, 1333, Quote(1.0, asks=(DepthLevel(1.0, 1, 70_000),)), "asks[0].orders"),
+    ],
+)
 def test_values_the_sdk_cannot_read_are_rejected_naming_the_field(segment, security_id, quote, field):
     with pytest.raises(ValidationError) as error:
         encode_full(segment, security_id, quote)
@@ -179,10 +211,24 @@ u32 = st.integers(0, U32)
 price = st.integers(0, 2_000_000).map(lambda ticks: ticks * 5 / 100)
 level = st.builds(DepthLevel, price, u32, st.integers(0, 0xFFFF))
 quotes = st.builds(
-    Quote, last_price=price, last_quantity=st.integers(0, 0xFFFF), average_price=price,
-    volume=u32, total_buy_quantity=u32, total_sell_quantity=u32, open=price, high=price,
-    low=price, close=price, last_trade_time=u32, oi=u32, oi_day_high=u32, oi_day_low=u32,
-    bids=st.lists(level, max_size=5).map(tuple), asks=st.lists(level, max_size=5).map(tuple))
+    Quote,
+    last_price=price,
+    last_quantity=st.integers(0, 0xFFFF),
+    average_price=price,
+    volume=u32,
+    total_buy_quantity=u32,
+    total_sell_quantity=u32,
+    open=price,
+    high=price,
+    low=price,
+    close=price,
+    last_trade_time=u32,
+    oi=u32,
+    oi_day_high=u32,
+    oi_day_low=u32,
+    bids=st.lists(level, max_size=5).map(tuple),
+    asks=st.lists(level, max_size=5).map(tuple),
+)
 ENCODERS = {"ticker": encode_ticker, "quote": encode_quote, "full": encode_full}
 packets = st.tuples(st.sampled_from(sorted(ENCODERS)), st.sampled_from(SEGMENTS), u32, quotes)
 
@@ -192,21 +238,40 @@ def expected_sdk_packet(kind: str, segment: int, security_id: int, q: Quote) -> 
     head = {"exchange_segment": segment, "security_id": security_id, "LTP": f"{q.last_price:.2f}"}
     if kind == "ticker":
         return {"type": "Ticker Data", **head, "LTT": utc_hms(q.last_trade_time)}
-    body = {**head, "LTQ": q.last_quantity, "LTT": utc_hms(q.last_trade_time),
-            "avg_price": f"{q.average_price:.2f}", "volume": q.volume,
-            "total_sell_quantity": q.total_sell_quantity,
-            "total_buy_quantity": q.total_buy_quantity}
-    ohlc = {"open": f"{q.open:.2f}", "close": f"{q.close:.2f}", "high": f"{q.high:.2f}",
-            "low": f"{q.low:.2f}"}
+    body = {
+        **head,
+        "LTQ": q.last_quantity,
+        "LTT": utc_hms(q.last_trade_time),
+        "avg_price": f"{q.average_price:.2f}",
+        "volume": q.volume,
+        "total_sell_quantity": q.total_sell_quantity,
+        "total_buy_quantity": q.total_buy_quantity,
+    }
+    ohlc = {"open": f"{q.open:.2f}", "close": f"{q.close:.2f}", "high": f"{q.high:.2f}", "low": f"{q.low:.2f}"}
     if kind == "quote":
         return {"type": "Quote Data", **body, **ohlc}
     empty = DepthLevel(0.0, 0, 0)
     bids, asks = (side + (empty,) * (5 - len(side)) for side in (q.bids, q.asks))
-    depth = [{"bid_quantity": b.quantity, "ask_quantity": a.quantity, "bid_orders": b.orders,
-              "ask_orders": a.orders, "bid_price": f"{b.price:.2f}", "ask_price": f"{a.price:.2f}"}
-             for b, a in zip(bids, asks, strict=True)]
-    return {"type": "Full Data", **body, "OI": q.oi, "oi_day_high": q.oi_day_high,
-            "oi_day_low": q.oi_day_low, **ohlc, "depth": depth}
+    depth = [
+        {
+            "bid_quantity": b.quantity,
+            "ask_quantity": a.quantity,
+            "bid_orders": b.orders,
+            "ask_orders": a.orders,
+            "bid_price": f"{b.price:.2f}",
+            "ask_price": f"{a.price:.2f}",
+        }
+        for b, a in zip(bids, asks, strict=True)
+    ]
+    return {
+        "type": "Full Data",
+        **body,
+        "OI": q.oi,
+        "oi_day_high": q.oi_day_high,
+        "oi_day_low": q.oi_day_low,
+        **ohlc,
+        "depth": depth,
+    }
 
 
 def assert_row_matches_sdk(row: np.void, sdk: dict, packet: bytes) -> None:
@@ -220,10 +285,13 @@ def assert_row_matches_sdk(row: np.void, sdk: dict, packet: bytes) -> None:
     assert row["mode"] == mode
     carried = {"token", "segment", "tradable", "mode", "last_price", "last_trade_time"}
     if mode >= MODE_QUOTE:
-        pairs = {"last_quantity": "LTQ", "volume": "volume", "total_buy_quantity": "total_buy_quantity",
-                 "total_sell_quantity": "total_sell_quantity"}
-        prices = {"average_price": "avg_price", "open": "open", "high": "high", "low": "low",
-                  "close": "close"}
+        pairs = {
+            "last_quantity": "LTQ",
+            "volume": "volume",
+            "total_buy_quantity": "total_buy_quantity",
+            "total_sell_quantity": "total_sell_quantity",
+        }
+        prices = {"average_price": "avg_price", "open": "open", "high": "high", "low": "low", "close": "close"}
         if mode == MODE_FULL:
             pairs.update(oi="OI", oi_day_high="oi_day_high", oi_day_low="oi_day_low")
         for ours, theirs in pairs.items():
@@ -260,7 +328,7 @@ def test_decoder_agrees_with_sdk_on_each_packet(official, packet):
     wire = ENCODERS[kind](segment, security_id, quote)
     (row,) = decode_packets(wire)
     assert_row_matches_sdk(row, official.process_data(wire), wire)
-    assert decode_feed_packets(wire) == lone_row(wire) == row.tobytes()   # what a feed is given
+    assert decode_feed_packets(wire) == lone_row(wire) == row.tobytes()  # what a feed is given
 
 
 @PROPERTY

@@ -74,8 +74,10 @@ async def test_limit_order_rests_then_is_modified_then_cancelled(x, kite):
     assert (resting.status, resting.broker_status, resting.filled_quantity) == (OrderStatus.ACKED, "OPEN", 0)
     placed = acked(o, ack)
     await kite.modify(placed, price=1301.5, quantity=4)
-    assert (x.engine.order("PA0001", ack.broker_order_id).price,
-            x.engine.order("PA0001", ack.broker_order_id).quantity) == (1301.5, 4)
+    assert (
+        x.engine.order("PA0001", ack.broker_order_id).price,
+        x.engine.order("PA0001", ack.broker_order_id).quantity,
+    ) == (1301.5, 4)
     modified = await kite.order_by_id(ack.broker_order_id)
     assert modified.quantity == 4 and modified.raw["price"] == 1301.5
     cancel = await kite.cancel(placed)
@@ -148,7 +150,7 @@ async def test_bad_input_is_refused_before_anything_is_sent(x, kite):
 async def test_send_place_has_written_the_request_when_it_returns(x, kite):
     pool = kite.channel.pool
     orders = [order(order_type="LIMIT", price=1300.0) for _ in range(2)]
-    futures = [kite.send_place(o) for o in orders]       # no await in between
+    futures = [kite.send_place(o) for o in orders]  # no await in between
     assert pool.stats().busy == 2 and not any(f.done() for f in futures)
     acks = [await f for f in futures]
     assert [a.tag for a in acks] == [o.tag for o in orders]

@@ -12,22 +12,25 @@ def envelope(error_type, message="broker says no"):
     return {"status": "error", "message": message, "error_type": error_type, "data": None}
 
 
-@pytest.mark.parametrize("status, error_type, expected", [
-    (403, "TokenException", AuthError),
-    (403, "PermissionException", AuthError),
-    (400, "InputException", InputError),
-    (500, "OrderException", OrderRejected),       # Kite's default code for a rejection
-    (400, "OrderException", OrderRejected),
-    (503, "NetworkException", BrokerUnavailable),
-    (502, "DataException", BrokerUnavailable),
-    (500, "GeneralException", BrokerUnavailable),
-    (504, None, BrokerUnavailable),
-    (400, "GeneralException", BrokerError),
-    (400, "MarginException", BrokerError),
-    (404, "UserException", BrokerError),
-    (405, None, BrokerError),
-    (401, None, AuthError),
-])
+@pytest.mark.parametrize(
+    "status, error_type, expected",
+    [
+        (403, "TokenException", AuthError),
+        (403, "PermissionException", AuthError),
+        (400, "InputException", InputError),
+        (500, "OrderException", OrderRejected),  # Kite's default code for a rejection
+        (400, "OrderException", OrderRejected),
+        (503, "NetworkException", BrokerUnavailable),
+        (502, "DataException", BrokerUnavailable),
+        (500, "GeneralException", BrokerUnavailable),
+        (504, None, BrokerUnavailable),
+        (400, "GeneralException", BrokerError),
+        (400, "MarginException", BrokerError),
+        (404, "UserException", BrokerError),
+        (405, None, BrokerError),
+        (401, None, AuthError),
+    ],
+)
 def test_error_type_and_status_map_to_the_hierarchy(status, error_type, expected):
     assert type(map_kite_error(status, envelope(error_type))) is expected
 

@@ -43,11 +43,11 @@ async def test_the_paper_dump_is_fetched_once_per_day_and_cached(make_paper_exch
         assert catalog["NSE:INFY"].kite_token == 408065 and catalog.by_kite_token(256265).symbol == "NIFTY 50"
         assert len(first) == len(x.engine.instruments)
         [cached] = tmp_path.glob("kite-instruments-*.csv")
-        await x.close()                                   # the cache answers without the exchange
+        await x.close()  # the cache answers without the exchange
         again = await broker.instruments(cache_dir=tmp_path)
         assert again == first
         (tmp_path / cached.name).rename(tmp_path / f"kite-instruments-{date(2020, 1, 1)}.csv")
-        stale = await broker.instruments(cache_dir=tmp_path)   # fetch fails: yesterday's file is used
+        stale = await broker.instruments(cache_dir=tmp_path)  # fetch fails: yesterday's file is used
         assert stale == first
     finally:
         await broker.close()

@@ -34,8 +34,12 @@ def has_ticks_for_all(feed: Feed) -> bool:
 
 def test_kite_subscribes_then_sets_the_mode_of_each_group():
     messages = [json.loads(m) for m in market_feed.subscribe_messages({"full": [408065], "ltp": [1, 2]})]
-    assert messages == [{"a": "subscribe", "v": [408065]}, {"a": "mode", "v": ["full", [408065]]},
-                        {"a": "subscribe", "v": [1, 2]}, {"a": "mode", "v": ["ltp", [1, 2]]}]
+    assert messages == [
+        {"a": "subscribe", "v": [408065]},
+        {"a": "mode", "v": ["full", [408065]]},
+        {"a": "subscribe", "v": [1, 2]},
+        {"a": "mode", "v": ["ltp", [1, 2]]},
+    ]
     assert json.loads(market_feed.unsubscribe_messages([7])[0]) == {"a": "unsubscribe", "v": [7]}
 
 
@@ -87,7 +91,7 @@ async def test_a_mode_change_while_connected_takes_effect(paper_exchange):
         feed.subscribe("NSE:SBIN", mode="full")
         await wait_until(lambda: feed.last("NSE:SBIN").mode == "full", what="full-mode SBIN ticks")
         feed.unsubscribe("NSE:SBIN")
-        await asyncio.sleep(0.3)   # let an in-flight frame land
+        await asyncio.sleep(0.3)  # let an in-flight frame land
         held = feed.rings.count(feed.client.tick_id(feed.instruments["NSE:SBIN"]))
         itc = feed.rings.count(feed.client.tick_id(feed.instruments["NSE:ITC"]))
         await wait_until(lambda: feed.rings.count(feed.client.tick_id(feed.instruments["NSE:ITC"])) > itc + 2)
@@ -99,17 +103,29 @@ async def test_a_mode_change_while_connected_takes_effect(paper_exchange):
 async def test_order_postbacks_go_to_the_order_update_callback(paper_exchange):
     x, a = paper_exchange, paper_exchange.accounts[0]
     updates: asyncio.Queue = asyncio.Queue()
-    client = KiteTickerClient(x.urls()["kite_ws"], a.kite_api_key, Secret(a.kite_access_token),
-                              on_order_update=updates.put_nowait, policy=FAST)
+    client = KiteTickerClient(
+        x.urls()["kite_ws"],
+        a.kite_api_key,
+        Secret(a.kite_access_token),
+        on_order_update=updates.put_nowait,
+        policy=FAST,
+    )
     client.start()
     try:
         await client.wait_connected(10)
         async with aiohttp.ClientSession() as http:
-            async with http.post(f"{x.base_url}/orders/regular",
-                                 headers={"Authorization": f"token {a.kite_api_key}:{a.kite_access_token}",
-                                          "X-Kite-Version": "3"},
-                                 data={"exchange": "NSE", "tradingsymbol": "INFY", "transaction_type": "BUY",
-                                       "quantity": "1", "product": "MIS", "order_type": "MARKET"}) as r:
+            async with http.post(
+                f"{x.base_url}/orders/regular",
+                headers={"Authorization": f"token {a.kite_api_key}:{a.kite_access_token}", "X-Kite-Version": "3"},
+                data={
+                    "exchange": "NSE",
+                    "tradingsymbol": "INFY",
+                    "transaction_type": "BUY",
+                    "quantity": "1",
+                    "product": "MIS",
+                    "order_type": "MARKET",
+                },
+            ) as r:
                 order_id = (await r.json())["data"]["order_id"]
         update = await asyncio.wait_for(updates.get(), 10)
         assert update["order_id"] == order_id and update["tradingsymbol"] == "INFY"
@@ -128,21 +144,21 @@ async def test_a_refused_token_stops_the_client_with_an_auth_error_that_shows_no
             await client.wait_connected(10)
         assert info.value.status == 403
         assert token not in str(info.value) and token not in repr(client)
-        assert "> GET /kite/ws?" in caplog.text          # the socket logged the request line ...
-        assert token not in caplog.text                   # ... with the token masked
+        assert "> GET /kite/ws?" in caplog.text  # the socket logged the request line ...
+        assert token not in caplog.text  # ... with the token masked
         assert client.connection.connects == 0
     finally:
         await client.close()
 
 
 async def test_a_silent_connection_is_dropped_by_the_watchdog_and_reopened(make_paper_exchange):
-    x = await make_paper_exchange(tick_rate=0, heartbeat_s=3600)   # no ticks, no heartbeats
+    x = await make_paper_exchange(tick_rate=0, heartbeat_s=3600)  # no ticks, no heartbeats
     feed = await kite_feed(x, policy=ReconnectPolicy(base_s=0.05, cap_s=0.2, watchdog_s=0.3)).start()
     try:
         await wait_until(lambda: feed.client.connection.watchdog_drops >= 2, what="two watchdog drops")
         infy = feed.client.tick_id(feed.instruments["NSE:INFY"])
 
-        def stepped_tick_arrived() -> bool:   # a step sent while disconnected is lost: step again
+        def stepped_tick_arrived() -> bool:  # a step sent while disconnected is lost: step again
             x.step()
             return feed.rings.count(infy) > 0
 
@@ -167,16 +183,19 @@ async def test_ten_drops_reconnect_resubscribe_in_mode_and_mark_gaps(paper_excha
         x.set_faults(None)
         counts = {i: feed.rings.count(i) for i in ids}
         await wait_until(lambda before=before: connection.connects > before, what=f"reconnect {drop + 1}")
-        await wait_until(lambda counts=counts: all(feed.rings.count(i) > counts[i] for i in ids),
-                         what=f"ticks of every instrument after reconnect {drop + 1}")
+        await wait_until(
+            lambda counts=counts: all(feed.rings.count(i) > counts[i] for i in ids),
+            what=f"ticks of every instrument after reconnect {drop + 1}",
+        )
     assert connection.connects == 11 and connection.failure is None
     df = feed.df
     assert (df[df["gap"]].groupby("instrument", observed=True).size() == 10).all()
     assert set(df.loc[df["gap"], "instrument"]) == set(x.engine.instruments)
     assert feed.last("NSE:INFY").mode == "full" and feed.last("NSE:TCS").mode == "quote"
     bars = feed.bars("1s")
-    gap_seconds = {(i, t.floor("1s"))
-                   for i, t in zip(df.loc[df["gap"], "instrument"], df.index[df["gap"]], strict=True)}
+    gap_seconds = {
+        (i, t.floor("1s")) for i, t in zip(df.loc[df["gap"], "instrument"], df.index[df["gap"]], strict=True)
+    }
     assert set(zip(bars.loc[bars["gap"], "instrument"], bars.index[bars["gap"]], strict=True)) == gap_seconds
     await feed.close()
     assert feed_tasks() == []

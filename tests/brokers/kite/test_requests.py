@@ -29,18 +29,32 @@ def order(**fields) -> Order:
 
 def test_a_market_order_body_is_exactly_kites_form():
     body = requests().place_body(order())
-    assert body == (b"tradingsymbol=INFY&exchange=NSE&transaction_type=BUY&quantity=5&product=MIS"
-                    b"&order_type=MARKET&validity=DAY&tag=abc123&market_protection=-1")
+    assert body == (
+        b"tradingsymbol=INFY&exchange=NSE&transaction_type=BUY&quantity=5&product=MIS"
+        b"&order_type=MARKET&validity=DAY&tag=abc123&market_protection=-1"
+    )
 
 
-@pytest.mark.parametrize("fields,expected", [
-    (dict(order_type="LIMIT", price=1500.25), {"order_type": "LIMIT", "price": "1500.25"}),
-    (dict(order_type="SL", price=1490.0, trigger_price=1495.5, side="SELL"),
-     {"order_type": "SL", "price": "1490.0", "trigger_price": "1495.5", "transaction_type": "SELL"}),
-    (dict(order_type="SL-M", trigger_price=1510.0, product="CNC", validity="IOC"),
-     {"order_type": "SL-M", "trigger_price": "1510.0", "product": "CNC", "validity": "IOC",
-      "market_protection": "-1"}),
-])
+@pytest.mark.parametrize(
+    "fields,expected",
+    [
+        (dict(order_type="LIMIT", price=1500.25), {"order_type": "LIMIT", "price": "1500.25"}),
+        (
+            dict(order_type="SL", price=1490.0, trigger_price=1495.5, side="SELL"),
+            {"order_type": "SL", "price": "1490.0", "trigger_price": "1495.5", "transaction_type": "SELL"},
+        ),
+        (
+            dict(order_type="SL-M", trigger_price=1510.0, product="CNC", validity="IOC"),
+            {
+                "order_type": "SL-M",
+                "trigger_price": "1510.0",
+                "product": "CNC",
+                "validity": "IOC",
+                "market_protection": "-1",
+            },
+        ),
+    ],
+)
 def test_each_order_type_sends_exactly_its_fields(fields, expected):
     form = dict(parse_qsl(requests().place_body(order(**fields)).decode()))
     for key, value in expected.items():
@@ -67,16 +81,21 @@ def test_templates_carry_the_authorization_but_never_show_it():
 def test_a_modify_sends_only_the_changed_fields():
     new = modified(order(order_type="LIMIT", price=1500.0), {"price": 1501.0, "quantity": 7})
     assert dict(parse_qsl(requests().modify_body(new, {"price", "quantity"}).decode())) == {
-        "price": "1501.0", "quantity": "7"}
+        "price": "1501.0",
+        "quantity": "7",
+    }
 
 
-@pytest.mark.parametrize("build,field", [
-    (lambda r: r.place_body(order(instrument="INDICES:NIFTY 50")), "instrument"),
-    (lambda r: r.place_body(order(order_type="LIMIT", price=float("inf"))), "price"),
-    (lambda r: r.order_path("12/../34"), "broker_order_id"),
-    (lambda r: modified(order(), {"quantity": 0}), "quantity"),
-    (lambda r: modified(order(), {"product": "CNC"}), "changes"),
-])
+@pytest.mark.parametrize(
+    "build,field",
+    [
+        (lambda r: r.place_body(order(instrument="INDICES:NIFTY 50")), "instrument"),
+        (lambda r: r.place_body(order(order_type="LIMIT", price=float("inf"))), "price"),
+        (lambda r: r.order_path("12/../34"), "broker_order_id"),
+        (lambda r: modified(order(), {"quantity": 0}), "quantity"),
+        (lambda r: modified(order(), {"product": "CNC"}), "changes"),
+    ],
+)
 def test_bad_input_names_the_field(build, field):
     with pytest.raises(ValidationError) as err:
         build(requests())

@@ -32,16 +32,29 @@ FULL_VECTOR = bytes.fromhex("""
 """)
 INFY = 408065
 INFY_QUOTE = Quote(
-    last_price=1500.25, last_quantity=10, average_price=1500.20, volume=123456,
-    total_buy_quantity=1000, total_sell_quantity=2000, open=1499.25, high=1501.25,
-    low=1498.75, close=1499.75, last_trade_time=1700000000, oi=5000, oi_day_high=6000,
-    oi_day_low=4000, exchange_timestamp=1700000000,
-    bids=tuple(DepthLevel(p, q, o) for p, q, o in [(1500.20, 10, 1), (1500.15, 20, 2),
-                                                   (1500.10, 30, 3), (1500.05, 40, 4),
-                                                   (1500.00, 50, 5)]),
-    asks=tuple(DepthLevel(p, q, o) for p, q, o in [(1500.30, 20, 1), (1500.35, 40, 2),
-                                                   (1500.40, 60, 3), (1500.45, 80, 4),
-                                                   (1500.50, 100, 5)]),
+    last_price=1500.25,
+    last_quantity=10,
+    average_price=1500.20,
+    volume=123456,
+    total_buy_quantity=1000,
+    total_sell_quantity=2000,
+    open=1499.25,
+    high=1501.25,
+    low=1498.75,
+    close=1499.75,
+    last_trade_time=1700000000,
+    oi=5000,
+    oi_day_high=6000,
+    oi_day_low=4000,
+    exchange_timestamp=1700000000,
+    bids=tuple(
+        DepthLevel(p, q, o)
+        for p, q, o in [(1500.20, 10, 1), (1500.15, 20, 2), (1500.10, 30, 3), (1500.05, 40, 4), (1500.00, 50, 5)]
+    ),
+    asks=tuple(
+        DepthLevel(p, q, o)
+        for p, q, o in [(1500.30, 20, 1), (1500.35, 40, 2), (1500.40, 60, 3), (1500.45, 80, 4), (1500.50, 100, 5)]
+    ),
 )
 NIFTY = 256265
 NIFTY_LTP_VECTOR = bytes.fromhex("00 01 00 08 00 03 e9 09 00 21 91 f2")
@@ -57,8 +70,12 @@ def official() -> KiteTicker:
 # -- helpers: one vocabulary for the SDK's dicts and our rows ------------------------------
 def flatten_sdk(tick: dict) -> dict:
     """The SDK's tick dict in our field names (datetimes stay datetimes; `change` dropped)."""
-    names = {"instrument_token": "token", "last_traded_quantity": "last_quantity",
-             "average_traded_price": "average_price", "volume_traded": "volume"}
+    names = {
+        "instrument_token": "token",
+        "last_traded_quantity": "last_quantity",
+        "average_traded_price": "average_price",
+        "volume_traded": "volume",
+    }
     flat = {names.get(k, k): v for k, v in tick.items() if k not in ("ohlc", "depth", "change")}
     flat.update(tick.get("ohlc", {}))
     for side, prefix in (("buy", "bid"), ("sell", "ask")):
@@ -98,9 +115,12 @@ def wire_quote(divisor: float, ints: dict, bids=(), asks=()) -> Quote:
     """A Quote whose prices are exact wire integers over `divisor`."""
     prices = {k: v / divisor for k, v in ints.items() if k in PRICE_FIELDS}
     others = {k: v for k, v in ints.items() if k not in prices}
-    return Quote(**prices, **others,
-                 bids=tuple(DepthLevel(p / divisor, q, o) for p, q, o in bids),
-                 asks=tuple(DepthLevel(p / divisor, q, o) for p, q, o in asks))
+    return Quote(
+        **prices,
+        **others,
+        bids=tuple(DepthLevel(p / divisor, q, o) for p, q, o in bids),
+        asks=tuple(DepthLevel(p / divisor, q, o) for p, q, o in asks),
+    )
 
 
 # -- test vectors (layouts in docs/protocols/kite.md, Binary messages) ---------------------
@@ -169,15 +189,20 @@ def test_packet_length_follows_mode_and_index_segment():
 def test_index_packets_carry_high_low_open_close_in_that_order():
     quote = Quote(last_price=5.0, open=1.0, high=2.0, low=3.0, close=4.0, exchange_timestamp=7)
     packet = encode_packet(NIFTY, quote, "full")
-    words = [int.from_bytes(packet[i:i + 4], "big") for i in range(0, 32, 4)]
+    words = [int.from_bytes(packet[i : i + 4], "big") for i in range(0, 32, 4)]
     assert words[:6] == [NIFTY, 500, 200, 300, 100, 400]
     assert words[7] == 7
 
 
 def test_index_full_packet_decodes_like_the_sdk(official):
-    message = encode_message([encode_packet(NIFTY, Quote(22000.5, open=1.0, high=2.0, low=3.0,
-                                                         close=4.0, exchange_timestamp=1700000000),
-                                            mode) for mode in ("quote", "full")])
+    message = encode_message(
+        [
+            encode_packet(
+                NIFTY, Quote(22000.5, open=1.0, high=2.0, low=3.0, close=4.0, exchange_timestamp=1700000000), mode
+            )
+            for mode in ("quote", "full")
+        ]
+    )
     rows, ticks = decode_message(message), official._parse_binary(message)
     assert [r["mode"] for r in rows] == [MODE_QUOTE, MODE_FULL]
     for row, tick in zip(rows, ticks, strict=True):
@@ -230,8 +255,7 @@ def test_uniform_packets_decode_the_same_when_the_message_is_not_uniform():
 
 def test_mixed_message_keeps_packet_order():
     modes = ["full", "ltp", "quote", "ltp", "full", "quote"]
-    message = encode_message([encode_packet((n << 8) | 1, Quote(float(n)), m)
-                              for n, m in enumerate(modes, 1)])
+    message = encode_message([encode_packet((n << 8) | 1, Quote(float(n)), m) for n, m in enumerate(modes, 1)])
     rows = decode_message(message)
     assert rows["token"].tolist() == [(n << 8) | 1 for n in range(1, 7)]
     assert [MODE_NAMES[m] for m in rows["mode"]] == modes
@@ -244,15 +268,18 @@ def test_unknown_mode_is_rejected():
     assert error.value.field == "mode"
 
 
-@pytest.mark.parametrize("quote, field", [
-    (Quote(last_price=-1.0), "last_price"),
-    (Quote(last_price=float("nan")), "last_price"),
-    (Quote(last_price=1.0, close=50_000_000.0), "close"),
-    (Quote(last_price=1.0, volume=-5), "volume"),
-    (Quote(last_price=1.0, oi=U32 + 1), "oi"),
-    (Quote(last_price=1.0, bids=(DepthLevel(1.0, 1, 70_000),)), "bids[0].orders"),
-    (Quote(last_price=1.0, asks=(DepthLevel(1.0, 1, 1),) * 6), "asks"),
-])
+@pytest.mark.parametrize(
+    "quote, field",
+    [
+        (Quote(last_price=-1.0), "last_price"),
+        (Quote(last_price=float("nan")), "last_price"),
+        (Quote(last_price=1.0, close=50_000_000.0), "close"),
+        (Quote(last_price=1.0, volume=-5), "volume"),
+        (Quote(last_price=1.0, oi=U32 + 1), "oi"),
+        (Quote(last_price=1.0, bids=(DepthLevel(1.0, 1, 70_000),)), "bids[0].orders"),
+        (Quote(last_price=1.0, asks=(DepthLevel(1.0, 1, 1),) * 6), "asks"),
+    ],
+)
 def test_values_the_sdk_cannot_read_are_rejected_naming_the_field(quote, field):
     with pytest.raises(ValidationError) as error:
         encode_packet(INFY, quote, "full")
@@ -276,9 +303,23 @@ def packets(draw) -> tuple[int, Quote, str, dict]:
     """(token, quote, mode, wire integers) with every price an exact wire integer / divisor."""
     segment = draw(st.sampled_from(SEGMENTS))
     token = draw(st.integers(0, (1 << 24) - 1)) << 8 | segment
-    names = ["last_price", "last_quantity", "average_price", "volume", "total_buy_quantity",
-             "total_sell_quantity", "open", "high", "low", "close", "last_trade_time", "oi",
-             "oi_day_high", "oi_day_low", "exchange_timestamp"]
+    names = [
+        "last_price",
+        "last_quantity",
+        "average_price",
+        "volume",
+        "total_buy_quantity",
+        "total_sell_quantity",
+        "open",
+        "high",
+        "low",
+        "close",
+        "last_trade_time",
+        "oi",
+        "oi_day_high",
+        "oi_day_low",
+        "exchange_timestamp",
+    ]
     ints = {name: draw(u32) for name in names}
     bids = draw(st.lists(level, max_size=5))
     asks = draw(st.lists(level, max_size=5))
@@ -290,8 +331,7 @@ def expected_sdk_tick(token: int, mode: str, ints: dict) -> dict:
     """What the SDK must return for these wire integers, built independently of our decoder."""
     div = price_divisor(token & 0xFF)
     index = token & 0xFF == 9
-    tick = {"tradable": not index, "mode": mode, "instrument_token": token,
-            "last_price": ints["last_price"] / div}
+    tick = {"tradable": not index, "mode": mode, "instrument_token": token, "last_price": ints["last_price"] / div}
     if mode == "ltp":
         return tick
     tick["ohlc"] = {k: ints[k] / div for k in ("open", "high", "low", "close")}
@@ -301,18 +341,27 @@ def expected_sdk_tick(token: int, mode: str, ints: dict) -> dict:
         if mode == "full":
             tick["exchange_timestamp"] = datetime.fromtimestamp(ints["exchange_timestamp"])
         return tick
-    tick.update(last_traded_quantity=ints["last_quantity"], average_traded_price=ints["average_price"] / div,
-                volume_traded=ints["volume"], total_buy_quantity=ints["total_buy_quantity"],
-                total_sell_quantity=ints["total_sell_quantity"])
+    tick.update(
+        last_traded_quantity=ints["last_quantity"],
+        average_traded_price=ints["average_price"] / div,
+        volume_traded=ints["volume"],
+        total_buy_quantity=ints["total_buy_quantity"],
+        total_sell_quantity=ints["total_sell_quantity"],
+    )
     if mode == "quote":
         return tick
-    tick.update(last_trade_time=datetime.fromtimestamp(ints["last_trade_time"]), oi=ints["oi"],
-                oi_day_high=ints["oi_day_high"], oi_day_low=ints["oi_day_low"],
-                exchange_timestamp=datetime.fromtimestamp(ints["exchange_timestamp"]))
+    tick.update(
+        last_trade_time=datetime.fromtimestamp(ints["last_trade_time"]),
+        oi=ints["oi"],
+        oi_day_high=ints["oi_day_high"],
+        oi_day_low=ints["oi_day_low"],
+        exchange_timestamp=datetime.fromtimestamp(ints["exchange_timestamp"]),
+    )
     pad = [(0, 0, 0)] * 5
-    tick["depth"] = {side: [{"quantity": q, "price": p / div, "orders": o}
-                            for p, q, o in (levels + pad)[:5]]
-                     for side, levels in (("buy", ints["bids"]), ("sell", ints["asks"]))}
+    tick["depth"] = {
+        side: [{"quantity": q, "price": p / div, "orders": o} for p, q, o in (levels + pad)[:5]]
+        for side, levels in (("buy", ints["bids"]), ("sell", ints["asks"]))
+    }
     return tick
 
 
@@ -340,8 +389,7 @@ def test_decoder_agrees_with_sdk_on_mixed_messages(official, batch):
 @PROPERTY
 @given(st.sampled_from(["ltp", "quote", "full"]), st.lists(packets(), min_size=1, max_size=20))
 def test_decoder_agrees_with_sdk_on_single_mode_messages(official, mode, batch):
-    message = encode_message([encode_packet(token, quote, mode) for token, quote, _, _ in batch
-                              if token & 0xFF != 9])
+    message = encode_message([encode_packet(token, quote, mode) for token, quote, _, _ in batch if token & 0xFF != 9])
     rows, ticks = decode_message(message), official._parse_binary(message)
     assert len(rows) == len(ticks)
     for row, tick in zip(rows, ticks, strict=True):

@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 from dhanhq import DhanContext, dhanhq
 
-HDFCBANK = "1333"      # NSE_EQ security id in the default universe
+HDFCBANK = "1333"  # NSE_EQ security id in the default universe
 TCS = 11536
 
 
@@ -88,8 +88,10 @@ async def test_cancel_answers_202_with_json(exchange):
     order_id = await place_resting_limit(exchange, d)
     a = exchange.accounts[0]
     async with aiohttp.ClientSession() as s:
-        async with s.delete(f"{exchange.base_url}/v2/orders/{order_id}",
-                            headers={"access-token": a.dhan_access_token, "client-id": a.dhan_client_id}) as resp:
+        async with s.delete(
+            f"{exchange.base_url}/v2/orders/{order_id}",
+            headers={"access-token": a.dhan_access_token, "client-id": a.dhan_client_id},
+        ) as resp:
             assert resp.status == 202
             assert await resp.json() == {"orderId": order_id, "orderStatus": "CANCELLED"}
 
@@ -119,7 +121,7 @@ async def test_correlation_id_longer_than_engine_tag_is_kept(exchange):
 async def test_trade_book_adds_up_to_the_fill(exchange):
     d = sdk(exchange)
     order_id = await place_market_buy(d)
-    trades = (await call(d.get_trade_book))["data"]            # GET /trades/ (trailing slash)
+    trades = (await call(d.get_trade_book))["data"]  # GET /trades/ (trailing slash)
     average = (await call(d.get_order_by_id, order_id))["data"]["averageTradedPrice"]
     assert {t["orderId"] for t in trades} == {order_id}
     assert sum(t["tradedQuantity"] for t in trades) == 5
@@ -130,7 +132,7 @@ async def test_trades_of_one_order(exchange):
     d = sdk(exchange)
     first = await place_market_buy(d)
     await place_market_buy(d, quantity=3, tag=None)
-    trades = (await call(d.get_trade_book, first))["data"]     # GET /trades/{orderId}
+    trades = (await call(d.get_trade_book, first))["data"]  # GET /trades/{orderId}
     assert {t["orderId"] for t in trades} == {first}
     assert sum(t["tradedQuantity"] for t in trades) == 5
 
@@ -164,8 +166,11 @@ async def test_ltp_ohlc_and_quote_match_the_book(exchange):
     assert ltp == {"last_price": q.last_price}
     assert ohlc["ohlc"] == {"open": q.open, "close": q.close, "high": q.high, "low": q.low}
     assert (full["volume"], full["last_quantity"]) == (q.volume, q.last_quantity)
-    assert full["depth"]["buy"][0] == {"price": q.bids[0].price, "quantity": q.bids[0].quantity,
-                                       "orders": q.bids[0].orders}
+    assert full["depth"]["buy"][0] == {
+        "price": q.bids[0].price,
+        "quantity": q.bids[0].quantity,
+        "orders": q.bids[0].orders,
+    }
     assert full["depth"]["sell"][0]["price"] == q.asks[0].price
 
 

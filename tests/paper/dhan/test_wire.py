@@ -12,11 +12,23 @@ from nbexec.paper.dhan import ws
 
 CLIENT = "1000000001"
 # Exactly what dhanhq 2.3.0 place_order() sends (docs/protocols/dhan.md, Place: the JSON keys).
-SDK_PLACE_BODY = {"transactionType": "BUY", "exchangeSegment": "NSE_EQ", "productType": "INTRADAY",
-                  "orderType": "LIMIT", "validity": "DAY", "securityId": "1333", "quantity": 5,
-                  "disclosedQuantity": 0, "price": 1690.5, "afterMarketOrder": False,
-                  "boProfitValue": None, "boStopLossValue": None, "triggerPrice": 0.0,
-                  "correlationId": "corr1", "dhanClientId": CLIENT}
+SDK_PLACE_BODY = {
+    "transactionType": "BUY",
+    "exchangeSegment": "NSE_EQ",
+    "productType": "INTRADAY",
+    "orderType": "LIMIT",
+    "validity": "DAY",
+    "securityId": "1333",
+    "quantity": 5,
+    "disclosedQuantity": 0,
+    "price": 1690.5,
+    "afterMarketOrder": False,
+    "boProfitValue": None,
+    "boStopLossValue": None,
+    "triggerPrice": 0.0,
+    "correlationId": "corr1",
+    "dhanClientId": CLIENT,
+}
 
 
 def test_sdk_place_body_maps_to_engine_terms():
@@ -30,11 +42,22 @@ def test_stop_loss_market_maps_to_sl_m():
     assert w.parse_place(body, CLIENT).order_type == "SL-M"
 
 
-@pytest.mark.parametrize("field,value", [("transactionType", "HOLD"), ("exchangeSegment", "IDX_I"),
-                                         ("productType", "BO"), ("orderType", "ICEBERG"),
-                                         ("securityId", "13a3"), ("quantity", 0), ("quantity", "x"),
-                                         ("price", -1), ("correlationId", "bad/char"),
-                                         ("afterMarketOrder", True), ("dhanClientId", "999")])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("transactionType", "HOLD"),
+        ("exchangeSegment", "IDX_I"),
+        ("productType", "BO"),
+        ("orderType", "ICEBERG"),
+        ("securityId", "13a3"),
+        ("quantity", 0),
+        ("quantity", "x"),
+        ("price", -1),
+        ("correlationId", "bad/char"),
+        ("afterMarketOrder", True),
+        ("dhanClientId", "999"),
+    ],
+)
 def test_bad_place_field_is_named(field, value):
     with pytest.raises(ValidationError) as info:
         w.parse_place(dict(SDK_PLACE_BODY, **{field: value}), CLIENT)
@@ -48,10 +71,25 @@ def test_limit_without_price_is_refused_on_price():
 
 
 def test_modify_keeps_absent_fields_unchanged():
-    req = w.parse_modify("42", {"orderId": "42", "orderType": "LIMIT", "legName": None, "quantity": 5,
-                                "price": 1691.0, "dhanClientId": CLIENT}, CLIENT)
-    assert (req.order_type, req.quantity, req.price, req.trigger_price, req.validity) == \
-        ("LIMIT", 5, 1691.0, None, None)
+    req = w.parse_modify(
+        "42",
+        {
+            "orderId": "42",
+            "orderType": "LIMIT",
+            "legName": None,
+            "quantity": 5,
+            "price": 1691.0,
+            "dhanClientId": CLIENT,
+        },
+        CLIENT,
+    )
+    assert (req.order_type, req.quantity, req.price, req.trigger_price, req.validity) == (
+        "LIMIT",
+        5,
+        1691.0,
+        None,
+        None,
+    )
 
 
 def test_modify_refuses_an_order_id_that_differs_from_the_path():
@@ -61,8 +99,10 @@ def test_modify_refuses_an_order_id_that_differs_from_the_path():
 
 
 def test_quote_request_ignores_injected_client_id():
-    assert w.parse_quote_request({"NSE_EQ": [1333, "11536"], "dhanClientId": CLIENT}) == \
-        [("NSE_EQ", 1333), ("NSE_EQ", 11536)]
+    assert w.parse_quote_request({"NSE_EQ": [1333, "11536"], "dhanClientId": CLIENT}) == [
+        ("NSE_EQ", 1333),
+        ("NSE_EQ", 11536),
+    ]
 
 
 def test_quote_request_names_an_unknown_segment():
@@ -77,17 +117,30 @@ def test_engine_field_names_become_dhan_keys_in_errors():
 
 
 def test_error_bodies_carry_dhan_codes():
-    assert w.error_for(ValidationError("quantity", 0, "must be at least 1")) == \
-        (400, {"errorType": "Input_Exception", "errorCode": "DH-905",
-               "errorMessage": "Invalid quantity: must be at least 1 (got 0)"})
+    assert w.error_for(ValidationError("quantity", 0, "must be at least 1")) == (
+        400,
+        {
+            "errorType": "Input_Exception",
+            "errorCode": "DH-905",
+            "errorMessage": "Invalid quantity: must be at least 1 (got 0)",
+        },
+    )
     assert w.error_for(RateLimited("slow down"))[1]["errorCode"] == "DH-904"
     assert w.error_for(RateLimited("slow down"))[0] == 429
     assert w.error_for(OrderNotFound("no order 7"))[0] == 404
 
 
 def test_feed_subscribe_message_of_the_sdk():
-    req = ws.parse_feed_request({"RequestCode": 21, "InstrumentCount": 2, "InstrumentList": [
-        {"ExchangeSegment": "NSE_EQ", "SecurityId": "1333"}, {"ExchangeSegment": "IDX_I", "SecurityId": "13"}]})
+    req = ws.parse_feed_request(
+        {
+            "RequestCode": 21,
+            "InstrumentCount": 2,
+            "InstrumentList": [
+                {"ExchangeSegment": "NSE_EQ", "SecurityId": "1333"},
+                {"ExchangeSegment": "IDX_I", "SecurityId": "13"},
+            ],
+        }
+    )
     assert (req.action, req.mode, req.instruments) == ("subscribe", "full", ((1, 1333), (0, 13)))
 
 

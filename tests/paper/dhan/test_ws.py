@@ -43,8 +43,12 @@ class FeedThread:
 
     def __init__(self, x, mode: int, token: str | None = None) -> None:
         a = x.accounts[0]
-        self.args = (f"ws://{x.host}:{x.port}/dhan/feed", a.dhan_client_id,
-                     token if token is not None else a.dhan_access_token, mode)
+        self.args = (
+            f"ws://{x.host}:{x.port}/dhan/feed",
+            a.dhan_client_id,
+            token if token is not None else a.dhan_access_token,
+            mode,
+        )
         self.wanted: queue.Queue = queue.Queue()
         self.packets: queue.Queue = queue.Queue()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -96,8 +100,13 @@ async def test_ticker_mode_sends_prev_close_then_last_price(exchange, feeds):
     feeds.append(feed := FeedThread(exchange, MarketFeed.Ticker))
     quote = exchange.engine.quote("NSE:HDFCBANK")
     prev, tick = await feed.read(2)
-    assert prev == {"type": "Previous Close", "exchange_segment": 1, "security_id": HDFCBANK,
-                    "prev_close": f2(quote.close), "prev_OI": 0}
+    assert prev == {
+        "type": "Previous Close",
+        "exchange_segment": 1,
+        "security_id": HDFCBANK,
+        "prev_close": f2(quote.close),
+        "prev_OI": 0,
+    }
     assert (tick["type"], tick["security_id"], tick["LTP"]) == ("Ticker Data", HDFCBANK, f2(quote.last_price))
 
 
@@ -146,8 +155,11 @@ def _feed_url(x, token: str, client: str) -> str:
 @pytest.mark.parametrize("who,reason", [("bad_token", 809), ("bad_client", 810), ("no_token", 808)])
 async def test_auth_failure_is_a_disconnect_packet(exchange, who, reason):
     a = exchange.accounts[0]
-    token, client = {"bad_token": ("nope", a.dhan_client_id), "bad_client": (a.dhan_access_token, "42"),
-                     "no_token": ("", a.dhan_client_id)}[who]
+    token, client = {
+        "bad_token": ("nope", a.dhan_client_id),
+        "bad_client": (a.dhan_access_token, "42"),
+        "no_token": ("", a.dhan_client_id),
+    }[who]
     async with aiohttp.ClientSession() as s, s.ws_connect(_feed_url(exchange, token, client)) as ws:
         msg = await ws.receive(timeout=WAIT_S)
         assert msg.type == aiohttp.WSMsgType.BINARY
@@ -156,20 +168,23 @@ async def test_auth_failure_is_a_disconnect_packet(exchange, who, reason):
 
 async def test_sdk_with_a_bad_token_reads_the_disconnect(exchange, feeds):
     feeds.append(feed := FeedThread(exchange, MarketFeed.Ticker, token="nope"))
-    assert await feed.read(1) == [None]   # MarketFeed.process_data returns None for code 50
+    assert await feed.read(1) == [None]  # MarketFeed.process_data returns None for code 50
 
 
 async def test_disconnect_request_and_its_binary_frame_are_tolerated(exchange):
     a = exchange.accounts[0]
-    sub = {"RequestCode": 15, "InstrumentCount": 1,
-           "InstrumentList": [{"ExchangeSegment": "NSE_EQ", "SecurityId": str(HDFCBANK)}]}
+    sub = {
+        "RequestCode": 15,
+        "InstrumentCount": 1,
+        "InstrumentList": [{"ExchangeSegment": "NSE_EQ", "SecurityId": str(HDFCBANK)}],
+    }
     url = _feed_url(exchange, a.dhan_access_token, a.dhan_client_id)
     async with aiohttp.ClientSession() as s, s.ws_connect(url) as ws:
         await ws.send_str(json.dumps({"RequestCode": 12}))
         await ws.send_bytes(MarketFeed.create_header(None, 12, 83, a.dhan_client_id))
         await ws.send_str(json.dumps(sub))
         first = await ws.receive(timeout=WAIT_S)
-        assert first.type == aiohttp.WSMsgType.BINARY and first.data[0] == 6   # prev close
+        assert first.type == aiohttp.WSMsgType.BINARY and first.data[0] == 6  # prev close
 
 
 async def test_unsubscribe_stops_the_packets(exchange):
@@ -181,9 +196,16 @@ async def test_unsubscribe_stops_the_packets(exchange):
         await ws.receive(timeout=WAIT_S)
         await ws.receive(timeout=WAIT_S)
         await ws.send_str(json.dumps({"RequestCode": 16, "InstrumentCount": 1, "InstrumentList": item}))
-        await ws.send_str(json.dumps({"RequestCode": 15, "InstrumentCount": 1, "InstrumentList": [
-            {"ExchangeSegment": "NSE_EQ", "SecurityId": "11536"}]}))
-        await ws.receive(timeout=WAIT_S)     # prev close and packet of 11536: both requests applied
+        await ws.send_str(
+            json.dumps(
+                {
+                    "RequestCode": 15,
+                    "InstrumentCount": 1,
+                    "InstrumentList": [{"ExchangeSegment": "NSE_EQ", "SecurityId": "11536"}],
+                }
+            )
+        )
+        await ws.receive(timeout=WAIT_S)  # prev close and packet of 11536: both requests applied
         await ws.receive(timeout=WAIT_S)
         exchange.step()
         after_step = await ws.receive(timeout=WAIT_S)
@@ -210,7 +232,7 @@ class UpdatesThread:
     def __init__(self, x, token: str | None = None) -> None:
         a = x.accounts[0]
         ou = OrderUpdate(DhanContext(a.dhan_client_id, token if token is not None else a.dhan_access_token))
-        ou.order_feed_wss = f"ws://{x.host}:{x.port}/dhan/orders"   # instance attribute
+        ou.order_feed_wss = f"ws://{x.host}:{x.port}/dhan/orders"  # instance attribute
         self.alerts: queue.Queue = queue.Queue()
         ou.on_update = self.alerts.put
         self.thread = threading.Thread(target=ou.connect_to_dhan_websocket_sync, daemon=True)
@@ -245,7 +267,7 @@ async def test_order_update_reports_a_placed_order_until_traded(exchange):
     assert (last["TradedQty"], last["Quantity"], last["RemainingQuantity"], last["TxnType"]) == (5, 5, 0, "B")
     assert last["AvgTradedPrice"] == pytest.approx(exchange.engine.order(account.id, order_id).average_price)
     assert (last["SecurityId"], last["CorrelationId"], last["Product"]) == (str(HDFCBANK), "ou1", "I")
-    await exchange.close()                     # ends the SDK's receive loop
+    await exchange.close()  # ends the SDK's receive loop
     await asyncio.to_thread(updates.thread.join, WAIT_S)
 
 

@@ -25,8 +25,15 @@ def client(x, i: int = 0) -> KiteConnect:
 
 
 def place(kc: KiteConnect, **kw) -> str:
-    args = dict(variety="regular", exchange="NSE", tradingsymbol="INFY", transaction_type="BUY",
-                quantity=1, product="MIS", order_type="MARKET")
+    args = dict(
+        variety="regular",
+        exchange="NSE",
+        tradingsymbol="INFY",
+        transaction_type="BUY",
+        quantity=1,
+        product="MIS",
+        order_type="MARKET",
+    )
     args.update(kw)
     return kc.place_order(**args)
 
@@ -69,8 +76,7 @@ async def test_order_history_shows_the_interim_statuses_oldest_first(x):
     kc = client(x)
     order_id = await sdk(place, kc, order_type="LIMIT", price=1400.0)
     history = await sdk(kc.order_history, order_id)
-    assert [h["status"] for h in history] == [
-        "PUT ORDER REQ RECEIVED", "VALIDATION PENDING", "OPEN PENDING", "OPEN"]
+    assert [h["status"] for h in history] == ["PUT ORDER REQ RECEIVED", "VALIDATION PENDING", "OPEN PENDING", "OPEN"]
     assert hasattr(history[-1]["order_timestamp"], "year")  # 19-char timestamps parse as datetime
 
 
@@ -154,11 +160,14 @@ async def test_an_unknown_instrument_is_an_input_exception(x):
     assert "`tradingsymbol`" in str(err.value)
 
 
-@pytest.mark.parametrize("kw, message", [
-    ({"order_type": "LIMIT", "price": 1500.03}, "tick size"),
-    ({"order_type": "LIMIT", "price": 2500.0}, "circuit"),
-    ({"quantity": 100_000}, "Insufficient funds"),
-])
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        ({"order_type": "LIMIT", "price": 1500.03}, "tick size"),
+        ({"order_type": "LIMIT", "price": 2500.0}, "circuit"),
+        ({"quantity": 100_000}, "Insufficient funds"),
+    ],
+)
 async def test_exchange_rejects_are_orders_in_rejected_with_a_message(x, kw, message):
     kc = client(x)
     order_id = await sdk(place, kc, **kw)
@@ -212,6 +221,7 @@ async def test_instruments_parse_with_the_sdk_and_carry_kite_tokens(x):
 
 async def test_instruments_csv_has_kites_header(x):
     import urllib.request
+
     body = await sdk(lambda: urllib.request.urlopen(f"{x.base_url}/instruments").read().decode())
     assert next(csv.reader(io.StringIO(body)))[:3] == ["instrument_token", "exchange_token", "tradingsymbol"]
 

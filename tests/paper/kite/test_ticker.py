@@ -10,7 +10,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-pytestmark = pytest.mark.process   # the official KiteTicker runs in a process of its own
+pytestmark = pytest.mark.process  # the official KiteTicker runs in a process of its own
 
 INFY, SBIN, NIFTY = 408065, 779521, 256265
 CLIENT = str(Path(__file__).with_name("ticker_client.py"))
@@ -24,10 +24,16 @@ async def x(make_paper_exchange):
 async def run_ticker(x, *, tokens, mode=None, ticks=2, orders=0, on_connect=None) -> list[dict]:
     """Run KiteTicker in a subprocess; returns the events it printed."""
     a = x.accounts[0]
-    cfg = {"root": x.urls()["kite_ws"], "api_key": a.kite_api_key, "access_token": a.kite_access_token,
-           "tokens": tokens, "mode": mode, "ticks": ticks, "orders": orders}
-    proc = await asyncio.create_subprocess_exec(sys.executable, CLIENT, json.dumps(cfg),
-                                                stdout=asyncio.subprocess.PIPE)
+    cfg = {
+        "root": x.urls()["kite_ws"],
+        "api_key": a.kite_api_key,
+        "access_token": a.kite_access_token,
+        "tokens": tokens,
+        "mode": mode,
+        "ticks": ticks,
+        "orders": orders,
+    }
+    proc = await asyncio.create_subprocess_exec(sys.executable, CLIENT, json.dumps(cfg), stdout=asyncio.subprocess.PIPE)
     events = []
     try:
         async with asyncio.timeout(60):
