@@ -123,17 +123,17 @@ async def start(
     catalog = Catalog(instruments.values())
     for ac in accounts_config:
         brokers = {r.name: make_broker(r, ac.id, catalog) for r in ac.routes}
+        capital = ac.capital
+        if capital is None and config.paper is not None:  # a paper account's capital is the paper's
+            capital = config.paper.capital
         accounts[ac.id] = Account(
             ac.id,
             ac.sizing,
             [Route(r.name, preference=i) for i, r in enumerate(ac.routes)],
             brokers,
             ac.groups,
-            ac.capital
-            if ac.capital is not None
-            # paper_info is there only with config.paper
-            else (config.paper.capital if paper_info else None),
-        )  # type: ignore[union-attr]
+            capital,
+        )
     await asyncio.gather(*(b.start() for a in accounts.values() for b in a.brokers.values()))
     configured = [b for ac in config.accounts for b in accounts[ac.id].brokers.values()]
     if configured:

@@ -21,7 +21,7 @@ import pandas as pd
 from ..brokers.reconcile import resolve_unknown
 from ..brokers.types import BrokerOrder
 from ..core.errors import BrokerError, NbexecError, OrderNotFound
-from ..core.orders import Order, make_tag
+from ..core.orders import Order, OrderType, Side, make_tag
 from ..core.states import OrderStatus
 from .routing import choose
 from .tracker import PENDING_PATH, REJECTED_PATH, SENT_PATH, OrderTracker
@@ -129,9 +129,9 @@ def _journaled(
         order_id=make_tag(signal_id, account_id),
         signal_id=signal_id,
         account=account_id,
-        side=side,
+        side=Side(side),
         quantity=quantity,
-        order_type=order_type,  # type: ignore[arg-type]  # Order converts
+        order_type=OrderType(order_type),
         price=price,
         **common,
     )
